@@ -1,0 +1,92 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "ashita",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ashita", targets: ["ashita"]),
+        .library(name: "AshitaCore", targets: ["AshitaCore"]),
+        .library(name: "AshitaNode", targets: ["AshitaNode"]),
+        .library(name: "AshitaClient", targets: ["AshitaClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // Protocol types, validation, the peer table and its rules. Pure: no I/O, the clock is passed in.
+        .target(name: "AshitaCore"),
+
+        // The node: HTTP, WebSocket and server-sent events on one port, over SwiftNIO.
+        .target(
+            name: "AshitaNode",
+            dependencies: [
+                "AshitaCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [
+                .embedInCode("Page/index.html"),
+                .embedInCode("Page/ashita.js"),
+                .embedInCode("Page/ashita.css"),
+                .embedInCode("Page/favicon.svg"),
+            ]
+        ),
+
+        // libcurl, as Debian's libcurl4-openssl-dev installs it.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Non-variadic wrappers for curl_easy_setopt / curl_easy_getinfo, which Swift cannot call.
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
+
+        // Talking to nodes: HTTP through libcurl, WebSocket through SwiftNIO.
+        .target(
+            name: "AshitaClient",
+            dependencies: [
+                "AshitaCore", "CCurl", "CCurlShim",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
+
+        .executableTarget(
+            name: "ashita",
+            dependencies: [
+                "AshitaCore", "AshitaNode", "AshitaClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "ashita-bench",
+            dependencies: [
+                "AshitaCore", "AshitaClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
+
+        .testTarget(name: "AshitaCoreTests", dependencies: ["AshitaCore"]),
+        .testTarget(
+            name: "AshitaNodeTests",
+            dependencies: [
+                "AshitaCore", "AshitaNode", "AshitaClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,63 @@
+import Dispatch
+import Synchronization
+
+/// Reads a node's `/api/v1/events` through libcurl on a thread of its own and hands over what arrives, parsed,
+/// as it arrives. Ending the consuming task (or `for await` loop) stops the transfer.
+public enum EventStreamReader {
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        case http(status: Int, body: String)
+
+        public var description: String {
+            switch self {
+            case .http(let status, let body): "event stream answered HTTP \(status): \(body)"
+            }
+        }
+    }
+
+    public static func open(
+        _ url: String, lastEventID: String? = nil, client: CurlHTTPClient = CurlHTTPClient()
+    ) -> AsyncThrowingStream<ServerSentEventParser.Item, any Error> {
+        let stop = StopFlag()
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: ServerSentEventParser.Item.self)
+        continuation.onTermination = { _ in stop.raise() }
+        var headers = ["Accept: text/event-stream"]
+        if let lastEventID { headers.append("Last-Event-ID: \(lastEventID)") }
+        let requestHeaders = headers
+        DispatchQueue.global().async {
+            let session = StreamSession()
+            do {
+                let status = try client.stream(url, headers: requestHeaders, shouldStop: { stop.isRaised }) { bytes in
+                    session.take(bytes, into: continuation)
+                    return !stop.isRaised
+                }
+                if status != 200 {
+                    continuation.finish(throwing: Failure.http(status: status, body: session.raw))
+                } else {
+                    continuation.finish()
+                }
+            } catch HTTPClientError.stopped {
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        return stream
+    }
+}
+
+/// The parser and a little of the raw text (for error bodies), used on the reading thread only.
+private final class StreamSession {
+    private var parser = ServerSentEventParser()
+    private(set) var raw = ""
+
+    func take(_ bytes: [UInt8], into continuation: AsyncThrowingStream<ServerSentEventParser.Item, any Error>.Continuation) {
+        if raw.utf8.count < 512 { raw += String(decoding: bytes.prefix(512), as: UTF8.self) }
+        for item in parser.feed(bytes) { continuation.yield(item) }
+    }
+}
+
+final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func raise() { flag.store(true, ordering: .relaxed) }
+    var isRaised: Bool { flag.load(ordering: .relaxed) }
+}

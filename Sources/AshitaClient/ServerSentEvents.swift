@@ -1,0 +1,68 @@
+/// One server-sent event as the `text/event-stream` format defines it.
+public struct ServerSentEvent: Equatable, Sendable {
+    public var id: String?
+    public var event: String?
+    public var data: String
+}
+
+/// Turns a `text/event-stream` byte stream, in chunks of any size, into events and comments.
+public struct ServerSentEventParser: Sendable {
+    public enum Item: Equatable, Sendable {
+        case event(ServerSentEvent)
+        case comment(String)
+    }
+
+    private var pending: [UInt8] = []
+    private var id: String?
+    private var event: String?
+    private var data: [String] = []
+    private var sawCR = false
+
+    public init() {}
+
+    public mutating func feed(_ bytes: some Sequence<UInt8>) -> [Item] {
+        var items: [Item] = []
+        for byte in bytes {
+            if sawCR {
+                sawCR = false
+                if byte == 0x0A { continue }
+            }
+            switch byte {
+            case 0x0A, 0x0D:
+                sawCR = byte == 0x0D
+                if let item = line(String(decoding: pending, as: UTF8.self)) { items.append(item) }
+                pending.removeAll(keepingCapacity: true)
+            default:
+                pending.append(byte)
+            }
+        }
+        return items
+    }
+
+    private mutating func line(_ line: String) -> Item? {
+        if line.isEmpty {
+            defer { event = nil; data = [] }
+            guard !data.isEmpty else { return nil }
+            return .event(ServerSentEvent(id: id, event: event, data: data.joined(separator: "\n")))
+        }
+        if line.hasPrefix(":") { return .comment(String(line.dropFirst()).trimmingLeadingSpace()) }
+        let (field, value): (Substring, String)
+        if let colon = line.firstIndex(of: ":") {
+            field = line[..<colon]
+            value = String(line[line.index(after: colon)...]).trimmingLeadingSpace()
+        } else {
+            (field, value) = (line[...], "")
+        }
+        switch field {
+        case "id": id = value
+        case "event": event = value
+        case "data": data.append(value)
+        default: break
+        }
+        return nil
+    }
+}
+
+extension String {
+    fileprivate func trimmingLeadingSpace() -> String { hasPrefix(" ") ? String(dropFirst()) : self }
+}

@@ -1,0 +1,188 @@
+import AshitaCore
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+
+/// What arrives on a WebSocket.
+public enum WebSocketMessage: Sendable, Equatable {
+    case text(String)
+    case binary([UInt8])
+    /// The other side's close frame: its code (nil when it sent none) and reason.
+    case close(code: UInt16?, reason: String)
+}
+
+public enum WebSocketClientError: Error, Equatable, CustomStringConvertible {
+    case unreachable(String, reason: String)
+    case notUpgraded(String)
+    case timedOut(String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let target, let reason): "cannot reach \(target) (\(reason))"
+        case .notUpgraded(let target): "\(target) did not accept a WebSocket (is it an ashita node?)"
+        case .timedOut(let target): "\(target) did not answer the WebSocket handshake in time"
+        }
+    }
+}
+
+/// A client WebSocket over SwiftNIO (Debian's libcurl has no WebSocket support). Messages queue up in arrival
+/// order until read with `next()`; sends are masked as RFC 6455 asks of clients.
+public final class WebSocketPeer: Sendable {
+    public let target: String
+    private let channel: Channel
+    private let inbox: Inbox<WebSocketMessage>
+
+    private init(target: String, channel: Channel, inbox: Inbox<WebSocketMessage>) {
+        self.target = target
+        self.channel = channel
+        self.inbox = inbox
+    }
+
+    public static func connect(
+        host: String, port: Int, path: String = "/", timeout: Duration = .seconds(5),
+        maxFrameSize: Int = 1 << 24, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> WebSocketPeer {
+        let hostHeader = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let target = "ws://\(hostHeader)\(path)"
+        let inbox = Inbox<WebSocketMessage>()
+        enum Upgrade: Sendable { case upgraded, refused }
+        let (channel, upgrade): (Channel, EventLoopFuture<Upgrade>)
+        do {
+            (channel, upgrade) = try await ClientBootstrap(group: group)
+                .connectTimeout(.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .connect(host: host, port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        var headers = HTTPHeaders()
+                        headers.add(name: "Host", value: hostHeader)
+                        let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(
+                            maxFrameSize: maxFrameSize,
+                            upgradePipelineHandler: { channel, _ in
+                                channel.eventLoop.makeCompletedFuture {
+                                    try channel.pipeline.syncOperations.addHandler(
+                                        NIOWebSocketFrameAggregator(
+                                            minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1 << 16,
+                                            maxAccumulatedFrameSize: maxFrameSize))
+                                    try channel.pipeline.syncOperations.addHandler(InboxHandler(inbox: inbox))
+                                    return .upgraded
+                                }
+                            })
+                        let configuration = NIOTypedHTTPClientUpgradeConfiguration<Upgrade>(
+                            upgradeRequestHead: HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers),
+                            upgraders: [upgrader],
+                            notUpgradingCompletionHandler: { channel in channel.eventLoop.makeSucceededFuture(.refused) })
+                        let upgrade = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+                            configuration: .init(upgradeConfiguration: configuration))
+                        return (channel, upgrade)
+                    }
+                }
+        } catch let error as IOError {
+            throw WebSocketClientError.unreachable(target, reason: error.errnoCode == ECONNREFUSED ? "connection refused" : "\(error)")
+        } catch let error as ChannelError where error == .connectTimeout(.zero) || "\(error)".contains("connectTimeout") {
+            throw WebSocketClientError.timedOut(target)
+        } catch let error as NIOConnectionError {
+            let refused = error.connectionErrors.contains { ($0.error as? IOError)?.errnoCode == ECONNREFUSED }
+            throw WebSocketClientError.unreachable(target, reason: refused ? "connection refused" : "\(error)")
+        }
+        let watchdog = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
+            channel.close(promise: nil)
+        }
+        defer { watchdog.cancel() }
+        let result: Upgrade
+        do {
+            result = try await upgrade.get()
+        } catch {
+            channel.close(promise: nil)
+            throw channel.isActive ? WebSocketClientError.notUpgraded(target) : WebSocketClientError.timedOut(target)
+        }
+        guard result == .upgraded else {
+            channel.close(promise: nil)
+            throw WebSocketClientError.notUpgraded(target)
+        }
+        return WebSocketPeer(target: target, channel: channel, inbox: inbox)
+    }
+
+    /// The next message in arrival order; nil once the connection is gone and everything was read.
+    public func next() async -> WebSocketMessage? {
+        await inbox.next()
+    }
+
+    public func send(_ text: String) async throws {
+        try await send(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
+    }
+
+    /// Any frame, masked here: tests use it for binary, fragmented and malformed frames.
+    public func send(_ frame: WebSocketFrame) async throws {
+        var masked = frame
+        masked.maskKey = .random()
+        try await channel.writeAndFlush(masked)
+    }
+
+    /// Sends a close frame and waits (up to `timeout`) for the node to close the connection.
+    public func close(code: UInt16 = 1000, timeout: Duration = .seconds(2)) async {
+        var data = ByteBuffer()
+        data.writeInteger(code)
+        try? await send(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(timeout.components.seconds)) { [channel] in
+            channel.close(promise: nil)
+        }
+        try? await channel.closeFuture.get()
+        deadline.cancel()
+    }
+
+    /// Drops the TCP connection without a close frame.
+    public func abort() async {
+        try? await channel.close()
+    }
+
+    public var closed: EventLoopFuture<Void> { channel.closeFuture }
+}
+
+/// Turns frames into queued messages on the event loop; answers pings; echoes a close and ends.
+private final class InboxHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    let inbox: Inbox<WebSocketMessage>
+
+    init(inbox: Inbox<WebSocketMessage>) {
+        self.inbox = inbox
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        var payload = frame.unmaskedData
+        switch frame.opcode {
+        case .text:
+            inbox.push(.text(String(decoding: payload.readableBytesView, as: UTF8.self)))
+        case .binary:
+            inbox.push(.binary(Array(payload.readableBytesView)))
+        case .ping:
+            context.writeAndFlush(
+                wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: payload)), promise: nil)
+        case .connectionClose:
+            let code = payload.readInteger(as: UInt16.self)
+            let reason = payload.readString(length: payload.readableBytes) ?? ""
+            inbox.push(.close(code: code, reason: reason))
+            var echo = ByteBuffer()
+            echo.writeInteger(code ?? 1000)
+            let channel = context.channel
+            context.writeAndFlush(
+                wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: echo))
+            ).whenComplete { _ in channel.close(promise: nil) }
+        default:
+            break
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        inbox.finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        inbox.finish()
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,110 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Something that happened on a node, as `/api/v1/events` streams it.
+public struct JournalEntry: Equatable, Sendable {
+    /// `BOOT-SEQ`: the boot tells a restarted node's events from the last run's.
+    public var id: String
+    public var sequence: UInt64
+    public var time: Timestamp
+    public var type: String
+    public var content: JournalContent
+
+    /// One JSON object: `{"content":{...},"id":...,"time":...,"type":...}`.
+    public func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try! encoder.encode(Wire(id: id, time: time.iso8601, type: type, content: content)))
+    }
+
+    private struct Wire: Encodable {
+        var id: String
+        var time: String
+        var type: String
+        var content: JournalContent
+    }
+}
+
+/// The details of a journal entry; each type fills in the fields that apply.
+public struct JournalContent: Codable, Equatable, Sendable {
+    public var nodeIp: String?
+    public var client: UInt64?
+    public var remote: String?
+    public var home: String?
+    public var code: String?
+    public var `operator`: Bool?
+
+    public init(
+        nodeIp: String? = nil, client: UInt64? = nil, remote: String? = nil, home: String? = nil,
+        code: String? = nil, operator: Bool? = nil
+    ) {
+        self.nodeIp = nodeIp
+        self.client = client
+        self.remote = remote
+        self.home = home
+        self.code = code
+        self.operator = `operator`
+    }
+}
+
+/// The journal's event types. `/api/v1/events?types=` takes these.
+public enum JournalType {
+    public static let nodeDiscovered = "nodeDiscovered"
+    public static let nodeLeft = "nodeLeft"
+    public static let nodeOperatorConnected = "nodeOperatorConnected"
+    public static let clientConnected = "clientConnected"
+    public static let clientAuthenticated = "clientAuthenticated"
+    public static let clientDisconnected = "clientDisconnected"
+    public static let protocolError = "protocolError"
+    public static let all = [
+        nodeDiscovered, nodeLeft, nodeOperatorConnected, clientConnected, clientAuthenticated, clientDisconnected,
+        protocolError,
+    ]
+}
+
+/// A bounded ring of the latest entries, so a subscriber that reconnects with `Last-Event-ID` misses nothing
+/// that is still held.
+public struct EventJournal: Sendable {
+    public let boot: String
+    public let capacity: Int
+    private var ring: [JournalEntry] = []
+    private var start = 0
+    private var nextSequence: UInt64 = 1
+
+    public init(boot: String, capacity: Int = 1024) {
+        precondition(capacity > 0)
+        self.boot = boot
+        self.capacity = capacity
+    }
+
+    public mutating func append(type: String, content: JournalContent, at time: Timestamp) -> JournalEntry {
+        let entry = JournalEntry(id: "\(boot)-\(nextSequence)", sequence: nextSequence, time: time, type: type, content: content)
+        nextSequence += 1
+        if ring.count < capacity {
+            ring.append(entry)
+        } else {
+            ring[start] = entry
+            start = (start + 1) % capacity
+        }
+        return entry
+    }
+
+    /// Everything held, oldest first.
+    public var entries: [JournalEntry] { Array(ring[start...] + ring[..<start]) }
+
+    /// What a subscriber resuming after `lastEventID` has not seen, and whether some of it is gone already.
+    /// An id from another boot (the node restarted) or an unreadable id resumes from the oldest entry held.
+    public func entries(after lastEventID: String?) -> (entries: [JournalEntry], missed: Bool) {
+        let all = entries
+        guard let lastEventID else { return (all, false) }
+        let parts = lastEventID.split(separator: "-")
+        guard parts.count == 2, String(parts[0]) == boot, let seen = UInt64(parts[1]) else {
+            return (all, true)
+        }
+        let missed = (all.first.map { $0.sequence > seen + 1 }) ?? false
+        return (all.filter { $0.sequence > seen }, missed)
+    }
+}

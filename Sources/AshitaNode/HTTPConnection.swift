@@ -1,0 +1,144 @@
+import AshitaCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// One HTTP/1.1 connection that did not upgrade: requests in turn (keep-alive), each answered by the router;
+/// an event stream holds the connection until the client goes or the node stops.
+struct HTTPConnection {
+    let channel: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    let remote: String
+    let hub: MeshHub
+    let router: Router
+    let logger: Logger
+
+    /// `declined` is a request whose head and end were consumed by a refused upgrade: it is answered first.
+    func run(answeringFirst declined: HTTPRequestHead? = nil) async {
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                var parts = inbound.makeAsyncIterator()
+                var pending = declined
+                while true {
+                    let head: HTTPRequestHead
+                    let bodyConsumed = pending != nil
+                    if let declined = pending {
+                        head = declined
+                        pending = nil
+                    } else {
+                        guard let part = try await parts.next() else { return }
+                        guard case .head(let next) = part else { continue }
+                        head = next
+                    }
+                    // Bodies are read (and bounded) but no endpoint needs one.
+                    var bodyBytes = 0
+                    readBody: while !bodyConsumed, let next = try await parts.next() {
+                        switch next {
+                        case .body(let chunk): bodyBytes += chunk.readableBytes
+                        case .end: break readBody
+                        case .head: throw HTTPParserError.invalidInternalState
+                        }
+                        if bodyBytes > hub.limits.maxRequestBodyBytes {
+                            try await write(.error(.payloadTooLarge, .badRequest, "request body over \(hub.limits.maxRequestBodyBytes) bytes"), for: head, keepAlive: false, to: outbound)
+                            return
+                        }
+                    }
+                    let reply = await router.reply(to: head, remote: remote)
+                    if case .eventStream(let types, let lastEventID) = reply {
+                        try await streamEvents(types: types, lastEventID: lastEventID, head: head, to: outbound)
+                        return
+                    }
+                    try await write(reply, for: head, keepAlive: head.isKeepAlive, to: outbound)
+                    if !head.isKeepAlive { return }
+                }
+            }
+        } catch {
+            logger.debug("http connection ended", metadata: ["remote": "\(remote)", "error": "\(error)"])
+        }
+    }
+
+    private func write(
+        _ reply: HTTPReply, for request: HTTPRequestHead, keepAlive: Bool,
+        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    ) async throws {
+        guard case .full(let status, let contentType, let body, let extra) = reply else { return }
+        var headers = HTTPHeaders()
+        if !contentType.isEmpty { headers.add(name: "Content-Type", value: contentType) }
+        if status != .noContent { headers.add(name: "Content-Length", value: "\(body.count)") }
+        headers.add(name: "Cache-Control", value: "no-store")
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        let head = HTTPResponseHead(version: request.version, status: status, headers: headers)
+        var parts: [HTTPServerResponsePart] = [.head(head)]
+        if request.method != .HEAD && !body.isEmpty { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+        parts.append(.end(nil))
+        try await outbound.write(contentsOf: parts)
+    }
+
+    /// `text/event-stream`: the backlog after `Last-Event-ID`, then live entries, a comment heartbeat in between.
+    private func streamEvents(
+        types: Set<String>?, lastEventID: String?, head request: HTTPRequestHead,
+        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    ) async throws {
+        guard let subscription = await hub.subscribe(types: types, lastEventID: lastEventID) else {
+            try await write(.error(.serviceUnavailable, .notFound, "node is shutting down"), for: request, keepAlive: false, to: outbound)
+            return
+        }
+        do {
+            try await stream(subscription, lastEventID: lastEventID, head: request, to: outbound)
+        } catch {
+            await hub.unsubscribe(subscription.id)
+            throw error
+        }
+        await hub.unsubscribe(subscription.id)
+    }
+
+    private func stream(
+        _ subscription: (backlog: [JournalEntry], missed: Bool, live: AsyncStream<JournalEntry>, id: UInt64),
+        lastEventID: String?, head request: HTTPRequestHead,
+        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    ) async throws {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/event-stream")
+        headers.add(name: "Cache-Control", value: "no-store")
+        headers.add(name: "Connection", value: "close")
+        headers.add(name: "X-Accel-Buffering", value: "no")
+        var preamble = "retry: 1000\n: ashita \(await hub.identity.nodeIp) events\n\n"
+        if subscription.missed {
+            preamble += ": some events since Last-Event-ID \(lastEventID ?? "") are no longer held\n\n"
+        }
+        try await outbound.write(contentsOf: [
+            .head(HTTPResponseHead(version: request.version, status: .ok, headers: headers)),
+            .body(.byteBuffer(ByteBuffer(string: preamble))),
+        ])
+        for entry in subscription.backlog {
+            try await outbound.write(.body(.byteBuffer(Self.encode(entry))))
+        }
+        let heartbeat = hub.limits.eventStreamHeartbeatSeconds
+        let closed = channel.channel.closeFuture
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await entry in subscription.live {
+                    try await outbound.write(.body(.byteBuffer(Self.encode(entry))))
+                }
+            }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: .seconds(heartbeat))
+                    try await outbound.write(.body(.byteBuffer(ByteBuffer(string: ": heartbeat\n\n"))))
+                }
+            }
+            group.addTask { try? await closed.get() }
+            try await group.next()
+            group.cancelAll()
+        }
+        try? await outbound.write(.end(nil))
+    }
+
+    static func encode(_ entry: JournalEntry) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeString("id: \(entry.id)\nevent: \(entry.type)\ndata: ")
+        buffer.writeBytes(entry.encoded())
+        buffer.writeString("\n\n")
+        return buffer
+    }
+}

@@ -1,0 +1,183 @@
+import AshitaCore
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// The node's one owner of mesh state: it feeds what connections receive into the pure `Mesh` and carries out
+/// the effects, in order. Sending never waits on a socket: frames go to each connection's bounded `Outbox`.
+actor MeshHub {
+    private var mesh: Mesh
+    private var outboxes: [ClientID: Outbox] = [:]
+    private var subscribers: [UInt64: EventSubscriber] = [:]
+    private var nextClientID: ClientID = 1
+    private var nextSubscriberID: UInt64 = 1
+    private var shuttingDown = false
+    private let logger: Logger
+    private let started = monotonicSeconds()
+    let limits: NodeLimits
+
+    init(configuration: MeshConfiguration, limits: NodeLimits, logger: Logger) {
+        let boot = String(Timestamp.now().milliseconds, radix: 36)
+        self.mesh = Mesh(configuration: configuration, boot: boot)
+        self.limits = limits
+        self.logger = logger
+    }
+
+    var identity: NodeIdentity { mesh.configuration.identity }
+
+    // MARK: WebSocket clients
+
+    /// Registers a connection; nil while the node is shutting down.
+    func connect(remote: String, outbox: Outbox) -> ClientID? {
+        guard !shuttingDown else { return nil }
+        let id = nextClientID
+        nextClientID += 1
+        outboxes[id] = outbox
+        apply(mesh.connect(id, remote: remote, at: .now()))
+        return id
+    }
+
+    func receive(_ id: ClientID, _ frame: InboundFrame) {
+        apply(mesh.receive(id, frame, at: .now()))
+    }
+
+    func rejectOversized(_ id: ClientID) {
+        apply(mesh.rejectOversized(id, size: limits.maxFrameBytes + 1, limit: limits.maxFrameBytes, at: .now()))
+    }
+
+    func disconnect(_ id: ClientID) {
+        outboxes[id] = nil
+        apply(mesh.disconnect(id, at: .now()))
+    }
+
+    /// Closes every client with 1001 and ends every event stream. Connections finish on their own.
+    func shutdown() {
+        shuttingDown = true
+        for outbox in outboxes.values {
+            outbox.close(code: CloseReason.goingAway.code, reason: CloseReason.goingAway.reason)
+        }
+        for subscriber in subscribers.values { subscriber.continuation.finish() }
+        subscribers = [:]
+    }
+
+    private func apply(_ effects: [MeshEffect]) {
+        for effect in effects {
+            switch effect {
+            case .send(let event, let id):
+                deliver(frame(event), to: id)
+            case .fanOut(let event, let ids):
+                let shared = frame(event)
+                for id in ids { deliver(shared, to: id) }
+            case .close(let id, let reason):
+                logger.debug("closing client", metadata: ["client": "\(id)", "code": "\(reason.code)"])
+                outboxes[id]?.close(code: reason.code, reason: reason.reason)
+            case .journal(let entry):
+                publish(entry)
+            }
+        }
+    }
+
+    private func deliver(_ frame: WebSocketFrame, to id: ClientID) {
+        guard let outbox = outboxes[id], !outbox.push(frame) else { return }
+        logger.notice("client too slow to read its events; closing it", metadata: ["client": "\(id)"])
+        outbox.close(code: 1008, reason: "too slow: outbound queue full")
+    }
+
+    private func frame(_ event: ServerEvent) -> WebSocketFrame {
+        WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: event.encoded()))
+    }
+
+    // MARK: Event stream subscribers
+
+    struct EventSubscriber {
+        var types: Set<String>?
+        var continuation: AsyncStream<JournalEntry>.Continuation
+    }
+
+    /// What a new `/api/v1/events` subscriber gets: the backlog after its `Last-Event-ID`, then live entries.
+    /// The live stream is bounded; a subscriber that falls behind is ended and resumes with its last id.
+    func subscribe(types: Set<String>?, lastEventID: String?)
+        -> (backlog: [JournalEntry], missed: Bool, live: AsyncStream<JournalEntry>, id: UInt64)?
+    {
+        guard !shuttingDown else { return nil }
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: JournalEntry.self, bufferingPolicy: .bufferingOldest(limits.eventStreamBuffer))
+        let id = nextSubscriberID
+        nextSubscriberID += 1
+        subscribers[id] = EventSubscriber(types: types, continuation: continuation)
+        let (backlog, missed) = mesh.journal.entries(after: lastEventID)
+        return (backlog.filter { types?.contains($0.type) ?? true }, missed, stream, id)
+    }
+
+    func unsubscribe(_ id: UInt64) {
+        subscribers.removeValue(forKey: id)?.continuation.finish()
+    }
+
+    private func publish(_ entry: JournalEntry) {
+        logger.debug("event", metadata: ["type": "\(entry.type)", "id": "\(entry.id)"])
+        for (id, subscriber) in subscribers where subscriber.types?.contains(entry.type) ?? true {
+            if case .dropped = subscriber.continuation.yield(entry) {
+                subscriber.continuation.finish()
+                subscribers[id] = nil
+            }
+        }
+    }
+
+    // MARK: Reading state for the HTTP API
+
+    struct NodeStatus: Encodable {
+        var node: String
+        var id: String
+        var version: String
+        var uptimeSeconds: Int
+        var clients: Int
+        var peers: Int
+        var operators: Int
+    }
+
+    func status() -> NodeStatus {
+        NodeStatus(
+            node: identity.nodeIp, id: identity.id, version: identity.version,
+            uptimeSeconds: Int(monotonicSeconds() - started), clients: mesh.clients.count, peers: mesh.peers.count,
+            operators: mesh.operatorCount)
+    }
+
+    struct PeerList: Encodable {
+        struct Item: Encodable {
+            var node: String
+            var since: String
+            var clients: Int
+            var direction: String
+        }
+        var node: String
+        var peers: [Item]
+    }
+
+    func peerList() -> PeerList {
+        PeerList(
+            node: identity.nodeIp,
+            peers: mesh.peers.map {
+                .init(node: $0.address.description, since: $0.since.iso8601, clients: $0.clients.count, direction: "inbound")
+            })
+    }
+
+    func checkOperatorToken(_ token: String, from remote: String) -> Mesh.TokenCheck {
+        mesh.checkOperatorToken(token, from: remote, at: .now())
+    }
+}
+
+/// Bounds that keep one node's memory in check. Defaults are safe for a node left on the internet.
+public struct NodeLimits: Sendable {
+    /// Largest WebSocket message accepted (fragments included); larger closes with 1009.
+    public var maxFrameBytes = 64 * 1024
+    /// Frames queued for one slow reader before it is closed with 1008.
+    public var outboxFrames = 4096
+    /// Journal entries queued for one slow event-stream reader before its stream is ended.
+    public var eventStreamBuffer = 1024
+    /// Largest HTTP request body read.
+    public var maxRequestBodyBytes = 16 * 1024
+    /// Seconds between comment heartbeats on an event stream.
+    public var eventStreamHeartbeatSeconds = 15
+
+    public init() {}
+}

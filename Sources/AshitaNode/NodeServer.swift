@@ -1,0 +1,202 @@
+import AshitaCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+
+/// How to run a node: where it listens, what it calls itself, where it keeps its files.
+public struct NodeConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// The address announced to others; nil means host:port as listened (with the real port when 0).
+    public var advertise: NodeAddress?
+    public var dataDirectory: DataDirectory
+    public var limits = NodeLimits()
+    public var version = ashitaVersion
+
+    public init(host: String, port: Int, advertise: NodeAddress? = nil, dataDirectory: DataDirectory) {
+        self.host = host
+        self.port = port
+        self.advertise = advertise
+        self.dataDirectory = dataDirectory
+    }
+}
+
+public let ashitaVersion = "0.1.0"
+
+/// A running node: HTTP, WebSocket and server-sent events on one port.
+///
+/// `start` returns once the socket listens (so the caller can say so truthfully); `run` serves until
+/// `shutdown`, which closes every WebSocket with 1001 and every event stream, then returns.
+public final class NodeServer: Sendable {
+    public let address: NodeAddress
+    public let localPort: Int
+    public let dataDirectory: DataDirectory
+    private let hub: MeshHub
+    private let router: Router
+    private let serverChannel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>
+    private let logger: Logger
+
+    enum Connection {
+        case webSocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>)
+        /// `declined`: a request that asked for an upgrade the node refused; it still needs its answer.
+        case http(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, declined: HTTPRequestHead?)
+    }
+
+    public static func start(_ configuration: NodeConfiguration, logger: Logger) async throws -> NodeServer {
+        let (token, nodeID) = try configuration.dataDirectory.prepare()
+        let limits = configuration.limits
+        let channel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>
+        do {
+            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .bind(host: configuration.host, port: configuration.port) { channel in
+                    channel.eventLoop.makeCompletedFuture { try Self.configurePipeline(channel, limits: limits) }
+                }
+        } catch let error as IOError {
+            throw NodeStartError.cannotListen(host: configuration.host, port: configuration.port, reason: error.localizedReason)
+        } catch {
+            throw NodeStartError.cannotListen(host: configuration.host, port: configuration.port, reason: "\(error)")
+        }
+        let localPort = channel.channel.localAddress?.port ?? configuration.port
+        let address: NodeAddress
+        if let advertised = configuration.advertise {
+            address = advertised
+        } else {
+            do {
+                address = try NodeAddress(host: configuration.host, port: localPort)
+            } catch {
+                try? await channel.channel.close()
+                throw NodeStartError.badAdvertisedAddress(error.description)
+            }
+        }
+        let meshConfiguration = MeshConfiguration(address: address, id: nodeID, version: configuration.version, operatorToken: token)
+        let hub = MeshHub(configuration: meshConfiguration, limits: limits, logger: logger)
+        return NodeServer(
+            address: address, localPort: localPort, dataDirectory: configuration.dataDirectory, hub: hub,
+            router: Router(hub: hub, page: PageResources(advertised: address)), serverChannel: channel, logger: logger)
+    }
+
+    private init(
+        address: NodeAddress, localPort: Int, dataDirectory: DataDirectory, hub: MeshHub, router: Router,
+        serverChannel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>, logger: Logger
+    ) {
+        self.address = address
+        self.localPort = localPort
+        self.dataDirectory = dataDirectory
+        self.hub = hub
+        self.router = router
+        self.serverChannel = serverChannel
+        self.logger = logger
+    }
+
+    private static func configurePipeline(_ channel: Channel, limits: NodeLimits) throws -> EventLoopFuture<Connection> {
+        let declined = NIOLoopBoundBox<HTTPRequestHead?>(nil, eventLoop: channel.eventLoop)
+        let upgrader = NIOTypedWebSocketServerUpgrader<Connection>(
+            maxFrameSize: limits.maxFrameBytes,
+            // Errors come to the connection, which answers with an `error` event before closing.
+            enableAutomaticErrorHandling: false,
+            shouldUpgrade: { channel, head in
+                let path = Router.split(head.uri).path
+                return channel.eventLoop.makeSucceededFuture(path == "/" || path == "/ws" ? HTTPHeaders() : nil)
+            },
+            upgradePipelineHandler: { channel, _ in
+                channel.eventLoop.makeCompletedFuture {
+                    _ = UpgradeRequestRecorder.take(declined, from: channel)
+                    try channel.pipeline.syncOperations.addHandler(
+                        NIOWebSocketFrameAggregator(
+                            minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 256,
+                            maxAccumulatedFrameSize: limits.maxFrameBytes))
+                    return .webSocket(try NIOAsyncChannel(wrappingChannelSynchronously: channel))
+                }
+            })
+        let configuration = NIOTypedHTTPServerUpgradeConfiguration<Connection>(
+            upgraders: [upgrader],
+            notUpgradingCompletionHandler: { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let head = UpgradeRequestRecorder.take(declined, from: channel)
+                    return .http(try NIOAsyncChannel(wrappingChannelSynchronously: channel), declined: head)
+                }
+            })
+        let pipeline = channel.pipeline.syncOperations
+        let connection = try pipeline.configureUpgradableHTTPServerPipeline(
+            configuration: .init(upgradeConfiguration: configuration))
+        let upgradeHandler = try pipeline.handler(type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
+        try pipeline.addHandler(UpgradeRequestRecorder(into: declined), position: .before(upgradeHandler))
+        // An upgrade that fails outright (say, no Sec-WebSocket-Key) leaves nobody to answer: say 400 and close.
+        connection.whenFailure { error in
+            var headers = HTTPHeaders()
+            let body = #"{"error":{"code":"bad-request","message":"malformed WebSocket upgrade request"}}"# + "\n"
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+            headers.add(name: "Connection", value: "close")
+            channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers)), promise: nil)
+            channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: body))), promise: nil)
+            channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in channel.close(promise: nil) }
+        }
+        return connection
+    }
+
+    /// Serves until `shutdown()`; a failing connection is logged and never takes the node down.
+    public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            try await serverChannel.executeThenClose { inbound in
+                for try await upgrade in inbound {
+                    group.addTask { [hub, router, logger] in
+                        let remote = Self.remoteIP(of: upgrade)
+                        do {
+                            switch try await upgrade.get() {
+                            case .webSocket(let channel):
+                                await WebSocketConnection(channel: channel, remote: remote(channel.channel), hub: hub, logger: logger).run()
+                            case .http(let channel, let declined):
+                                await HTTPConnection(
+                                    channel: channel, remote: remote(channel.channel), hub: hub, router: router, logger: logger
+                                ).run(answeringFirst: declined)
+                            }
+                        } catch {
+                            logger.debug("connection failed before it began", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static func remoteIP(of _: EventLoopFuture<Connection>) -> @Sendable (Channel) -> String {
+        { channel in channel.remoteAddress?.ipAddress ?? "unknown" }
+    }
+
+    /// Stops accepting, closes every WebSocket with 1001 and ends every event stream; `run` then returns.
+    public func shutdown() async {
+        await hub.shutdown()
+        try? await serverChannel.channel.close()
+    }
+}
+
+public enum NodeStartError: Error, CustomStringConvertible {
+    case cannotListen(host: String, port: Int, reason: String)
+    case badAdvertisedAddress(String)
+
+    public var description: String {
+        switch self {
+        case .cannotListen(let host, let port, let reason):
+            "cannot listen on \(host):\(port): \(reason) — is another node running there? Pick another port or stop it."
+        case .badAdvertisedAddress(let why):
+            "cannot advertise this node: \(why); pass --advertise HOST:PORT"
+        }
+    }
+}
+
+extension IOError {
+    var localizedReason: String {
+        switch errnoCode {
+        case EADDRINUSE: "address already in use"
+        case EACCES: "permission denied (ports below 1024 need privileges)"
+        case EADDRNOTAVAIL: "no such address on this machine"
+        default: description
+        }
+    }
+}

@@ -1,0 +1,179 @@
+// The ashita browser client. It keeps the console API of the original ashitajs page:
+// generateSocket(addr), ashita.socket (keyed by address), ashita.node, ashita.signal.auth(addr).
+"use strict";
+
+(function () {
+  // The same rule as the node's: host:port, host a DNS name, IPv4 or [IPv6], at most 255 bytes.
+  const ADDRESS = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):(\d{1,5})$/;
+  const MAX_SOCKETS = 32;
+  const MAX_LOG = 200;
+  const meta = document.querySelector('meta[name="ashita-node"]');
+
+  function validAddress(addr) {
+    if (typeof addr !== "string" || addr.length > 255) return false;
+    const m = ADDRESS.exec(addr);
+    return m !== null && Number(m[1]) >= 1 && Number(m[1]) <= 65535;
+  }
+
+  const ashita = {
+    node: meta && validAddress(meta.content) ? meta.content : window.location.host,
+    socket: {},
+    opened: {},
+    signal: {
+      auth(nodeIp) {
+        send(nodeIp, { type: "auth", node: ashita.node, content: {} });
+      },
+    },
+  };
+  window.ashita = ashita;
+
+  function send(nodeIp, message) {
+    const ws = ashita.socket[nodeIp];
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  function generateSocket(addr) {
+    if (!validAddress(addr)) {
+      log("local", "refused", "not a host:port address: " + String(addr).slice(0, 80));
+      return undefined;
+    }
+    if (ashita.socket[addr]) return ashita.socket[addr];
+    if (Object.keys(ashita.socket).length >= MAX_SOCKETS) {
+      log("local", "refused", "already " + MAX_SOCKETS + " sockets open; not opening " + addr);
+      return undefined;
+    }
+    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    const ws = new WebSocket(scheme + addr + "/");
+    ashita.socket[addr] = ws;
+    ashita.opened[addr] = new Date();
+    ws.onopen = function () {
+      log(addr, "open", "sending auth as " + ashita.node);
+      ashita.signal.auth(addr);
+      render();
+    };
+    ws.onmessage = function (message) { receive(addr, message.data); };
+    ws.onclose = function (event) {
+      log(addr, "closed", "code " + event.code + (event.reason ? " (" + event.reason + ")" : ""));
+      render();
+    };
+    render();
+    return ws;
+  }
+  window.generateSocket = generateSocket;
+
+  function receive(from, data) {
+    let event;
+    try {
+      event = JSON.parse(data);
+    } catch (e) {
+      log(from, "unreadable", String(data).slice(0, 120));
+      return;
+    }
+    if (event === null || typeof event !== "object" || typeof event.type !== "string") return;
+    const content = event.content && typeof event.content === "object" ? event.content : {};
+    log(from, event.type, JSON.stringify(content));
+    switch (event.type) {
+      case "nodeDiscovered":
+        if (validAddress(content.nodeIp) && !ashita.socket[content.nodeIp]) generateSocket(content.nodeIp);
+        break;
+      case "nodeList":
+        if (Array.isArray(content.nodeList)) {
+          content.nodeList.forEach(function (addr) {
+            if (validAddress(addr) && !ashita.socket[addr]) generateSocket(addr);
+          });
+        }
+        break;
+    }
+    if (from === ashita.node) refreshNode();
+    render();
+  }
+
+  // ---- rendering ----
+
+  function el(tag, text, className) {
+    const node = document.createElement(tag);
+    if (text !== undefined) node.textContent = text;
+    if (className) node.className = className;
+    return node;
+  }
+
+  function log(from, type, details) {
+    console.log("[ashita] " + from + " " + type + " " + details);
+    const list = document.getElementById("log");
+    if (!list) return;
+    const item = el("li");
+    item.append(el("span", new Date().toLocaleTimeString() + " ", "muted"), el("span", from + " "),
+      el("span", type, "type"), el("span", " " + details));
+    list.prepend(item);
+    while (list.children.length > MAX_LOG) list.lastChild.remove();
+  }
+
+  const STATES = ["connecting", "open", "closing", "closed"];
+
+  function render() {
+    const body = document.querySelector("#sockets tbody");
+    if (!body) return;
+    body.replaceChildren();
+    Object.keys(ashita.socket).forEach(function (addr) {
+      const state = STATES[ashita.socket[addr].readyState];
+      const row = el("tr");
+      row.dataset.node = addr;
+      row.append(el("td", addr), el("td", state, "state-" + state), el("td", ashita.opened[addr].toLocaleTimeString()));
+      body.append(row);
+    });
+  }
+
+  function renderPeers(peers) {
+    const list = document.getElementById("peers");
+    list.replaceChildren();
+    if (peers.length === 0) list.append(el("li", "none yet", "muted"));
+    peers.forEach(function (peer) {
+      const item = el("li", peer.node + " — " + peer.clients + (peer.clients === 1 ? " client" : " clients") + ", since " +
+        new Date(peer.since).toLocaleTimeString());
+      item.dataset.node = peer.node;
+      list.append(item);
+    });
+  }
+
+  let refreshing = null;
+  function refreshNode() {
+    if (refreshing) return refreshing;
+    refreshing = Promise.all([
+      fetch("/api/v1/node").then(function (r) { return r.json(); }),
+      fetch("/api/v1/peers").then(function (r) { return r.json(); }),
+    ]).then(function (answers) {
+      const node = answers[0];
+      document.getElementById("node-status").textContent =
+        "node " + node.id.slice(0, 12) + " · version " + node.version + " · " + node.clients + " clients · " +
+        node.peers + " peers";
+      renderPeers(answers[1].peers);
+    }).catch(function (e) {
+      document.getElementById("node-status").textContent = "cannot reach this node's API: " + e.message;
+    }).finally(function () { refreshing = null; });
+    return refreshing;
+  }
+
+  function start() {
+    document.getElementById("connect-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      const input = document.getElementById("connect-address");
+      const error = document.getElementById("connect-error");
+      const addr = input.value.trim();
+      if (!validAddress(addr)) {
+        error.textContent = "Enter a node address as host:port, e.g. 127.0.0.1:9000.";
+        error.hidden = false;
+        return;
+      }
+      error.hidden = true;
+      generateSocket(addr);
+      input.value = "";
+    });
+    generateSocket(ashita.node);
+    refreshNode();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

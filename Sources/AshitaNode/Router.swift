@@ -1,0 +1,105 @@
+import AshitaCore
+import NIOHTTP1
+
+/// Maps a request to its reply. Only fixed paths exist: nothing here ever reads the file system.
+struct Router {
+    let hub: MeshHub
+    let page: PageResources
+
+    func reply(to head: HTTPRequestHead, remote: String) async -> HTTPReply {
+        let (path, query) = Self.split(head.uri)
+        switch (head.method, path) {
+        case (.GET, "/healthz"):
+            return .json(["status": "ok"])
+        case (.GET, "/api/v1/node"):
+            return .json(await hub.status())
+        case (.GET, "/api/v1/peers"):
+            return .json(await hub.peerList())
+        case (.GET, "/api/v1/events"):
+            var types: Set<String>?
+            if let list = query["types"], !list.isEmpty {
+                types = Set(list.split(separator: ",").map(String.init))
+                let unknown = types!.subtracting(JournalType.all)
+                guard unknown.isEmpty else {
+                    return .error(
+                        .badRequest, .badRequest,
+                        "unknown event type \(quoted(unknown.sorted()[0])); known: \(JournalType.all.joined(separator: ","))")
+                }
+            }
+            return .eventStream(types: types, lastEventID: head.headers.first(name: "last-event-id"))
+        case (.POST, "/api/v1/auth"):
+            return await authenticate(head, remote: remote)
+        case (.GET, _), (.HEAD, _):
+            if let resource = page.resource(at: path) {
+                return .full(status: .ok, contentType: resource.contentType, body: resource.body, headers: PageResources.headers)
+            }
+            if Self.knownPaths.contains(path) { return methodNotAllowed(head) }
+            return .error(.notFound, .notFound, "no such path: \(quoted(path)); see /api/v1/node")
+        default:
+            if Self.knownPaths.contains(path) || page.resource(at: path) != nil { return methodNotAllowed(head) }
+            return .error(.notFound, .notFound, "no such path: \(quoted(path)); see /api/v1/node")
+        }
+    }
+
+    static let knownPaths: Set<String> = ["/healthz", "/api/v1/node", "/api/v1/peers", "/api/v1/events", "/api/v1/auth"]
+
+    private func methodNotAllowed(_ head: HTTPRequestHead) -> HTTPReply {
+        .error(.methodNotAllowed, .methodNotAllowed, "\(head.method.rawValue) is not allowed on \(quoted(Self.split(head.uri).path))")
+    }
+
+    private func authenticate(_ head: HTTPRequestHead, remote: String) async -> HTTPReply {
+        let challenge = [("WWW-Authenticate", "Bearer realm=\"ashita\"")]
+        guard let header = head.headers.first(name: "authorization"), header.lowercased().hasPrefix("bearer ") else {
+            return .error(.unauthorized, .unauthorized, "send the operator token as 'Authorization: Bearer TOKEN'", headers: challenge)
+        }
+        let token = String(header.dropFirst("bearer ".count)).trimmingSpaces()
+        switch await hub.checkOperatorToken(token, from: remote) {
+        case .accepted:
+            return .noContent
+        case .rejected:
+            return .error(.unauthorized, .unauthorized, "operator token rejected", headers: challenge)
+        case .rateLimited:
+            return .error(
+                .tooManyRequests, .rateLimited, "too many failed attempts from \(remote); wait a minute",
+                headers: [("Retry-After", "60")])
+        }
+    }
+
+    /// Path and decoded query parameters (first value wins).
+    static func split(_ uri: String) -> (path: String, query: [String: String]) {
+        guard let mark = uri.firstIndex(of: "?") else { return (uri, [:]) }
+        var query: [String: String] = [:]
+        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = percentDecoded(parts[0])
+            if query[key] == nil { query[key] = parts.count > 1 ? percentDecoded(parts[1]) : "" }
+        }
+        return (String(uri[..<mark]), query)
+    }
+
+    private static func percentDecoded(_ s: Substring) -> String {
+        var bytes: [UInt8] = []
+        var i = s.utf8.startIndex
+        let utf8 = s.utf8
+        while i < utf8.endIndex {
+            let c = utf8[i]
+            if c == UInt8(ascii: "%"), let hi = utf8.index(i, offsetBy: 1, limitedBy: utf8.endIndex),
+                let lo = utf8.index(i, offsetBy: 2, limitedBy: utf8.endIndex), lo < utf8.endIndex,
+                let value = UInt8(String(decoding: [utf8[hi], utf8[lo]], as: UTF8.self), radix: 16)
+            {
+                bytes.append(value)
+                i = utf8.index(after: lo)
+            } else {
+                bytes.append(c == UInt8(ascii: "+") ? 0x20 : c)
+                i = utf8.index(after: i)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Exit codes scripts can rely on (sysexits.h where one fits). The man page lists them.
+enum Exit {
+    static let failure: Int32 = 1
+    static let usage: Int32 = 64
+    static let unavailable: Int32 = 69
+    static let noPermission: Int32 = 77
+}
+
+/// Prints `ashita: MESSAGE` on stderr and exits with `code`: one line that says what happened and what to do.
+func fail(_ message: String, code: Int32 = Exit.failure) -> ExitCode {
+    printError("ashita: \(message)")
+    return ExitCode(code)
+}
+
+func printError(_ line: String) {
+    var bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+/// Writes a line to stdout and flushes, so a script reading it sees it at once.
+func printLine(_ line: String) {
+    print(line)
+    fflush(nil)
+}

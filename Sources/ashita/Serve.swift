@@ -1,0 +1,91 @@
+import AshitaCore
+import AshitaNode
+import ArgumentParser
+import Dispatch
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+extension Ashita {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a node: the browser page, the JSON API and WebSockets on one port.",
+            discussion: """
+                Prints one line when the node listens, then logs to stderr. SIGINT or SIGTERM closes every \
+                client with close code 1001 and exits 0. On first start the node writes its operator token to \
+                DATA_DIR/operator-token (mode 0600).
+                """)
+
+        @Argument(help: "The TCP port to listen on (1-65535; 0 picks a free one).")
+        var port: Int
+
+        @Option(help: "The address to listen on.")
+        var host = "127.0.0.1"
+
+        @Option(help: ArgumentHelp(
+            "The address announced to clients and other nodes, if it differs from the listen address.",
+            valueName: "host:port"))
+        var advertise: String?
+
+        @Option(help: ArgumentHelp(
+            "Where the node keeps its operator token and id. (default: $XDG_DATA_HOME/ashita/PORT, or ~/.local/share/ashita/PORT)",
+            valueName: "dir"))
+        var dataDir: String?
+
+        @Option(help: ArgumentHelp("How much to log on stderr: trace, debug, info, notice, warning, error, critical."))
+        var logLevel: Logger.Level = .info
+
+        func validate() throws {
+            guard (0...65535).contains(port) else {
+                throw ValidationError("port must be from 1 to 65535 (or 0 for any free port), got \(port)")
+            }
+            if let advertise {
+                do { _ = try NodeAddress(parsing: advertise) } catch { throw ValidationError("--advertise: \(error)") }
+            }
+            if host.isEmpty { throw ValidationError("--host must not be empty") }
+        }
+
+        func run() async throws {
+            let level = logLevel
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            let logger = Logger(label: "ashita.node")
+            var configuration = NodeConfiguration(
+                host: host, port: port, advertise: try advertise.map { try NodeAddress(parsing: $0) },
+                dataDirectory: DataDirectory(path: dataDir ?? DataDirectory.defaultPath(port: port)))
+            configuration.version = ashitaVersion
+
+            let server: NodeServer
+            do {
+                server = try await NodeServer.start(configuration, logger: logger)
+            } catch {
+                throw fail("\(error)")
+            }
+            let signals = [SIGINT, SIGTERM].map { number in
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler {
+                    logger.info("shutting down", metadata: ["signal": "\(number)"])
+                    Task { await server.shutdown() }
+                }
+                source.resume()
+                return source
+            }
+            printLine("ashita node \(server.address) listening on http://\(host.contains(":") ? "[\(host)]" : host):\(server.localPort)/")
+            logger.info("data directory", metadata: ["path": "\(server.dataDirectory.path)"])
+            do {
+                try await server.run()
+            } catch {
+                throw fail("node stopped: \(error)")
+            }
+            signals.forEach { $0.cancel() }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Testing
+
+@testable import AshitaCore
+
+@Suite struct ClientMessageTests {
+    private func decode(_ text: String) -> Result<ClientMessage, ProtocolViolation> {
+        ClientMessage.decode(Array(text.utf8))
+    }
+
+    @Test func readsTheOriginalAuth() throws {
+        let message = try decode(#"{"type":"auth","node":"127.0.0.1:9000","content":{}}"#).get()
+        #expect(message == .auth(home: try NodeAddress(parsing: "127.0.0.1:9000"), token: nil))
+    }
+
+    @Test func observersAndOperators() throws {
+        #expect(try decode(#"{"type":"auth"}"#).get() == .auth(home: nil, token: nil))
+        #expect(try decode(#"{"type":"auth","node":null,"content":"ignored"}"#).get() == .auth(home: nil, token: nil))
+        #expect(try decode(#"{"type":"auth","content":{"token":"abc"}}"#).get() == .auth(home: nil, token: "abc"))
+        #expect(try decode(#"{"type":"ping"}"#).get() == .ping)
+    }
+
+    @Test(arguments: [
+        ("hello", ErrorCode.badJSON), ("null", .badJSON), ("[]", .badJSON), ("42", .badJSON), (#""auth""#, .badJSON),
+        ("{", .badJSON), ("{}", .badType), (#"{"type":null}"#, .badType), (#"{"type":7}"#, .badType),
+        (#"{"type":"constructor"}"#, .badType), (#"{"type":"__proto__"}"#, .badType),
+        (#"{"type":"toString","node":"127.0.0.1:1"}"#, .badType), (#"{"type":"nodeDiscovered"}"#, .badType),
+        (#"{"type":"auth","node":{"a":1}}"#, .badNode), (#"{"type":"auth","node":["x"]}"#, .badNode),
+        (#"{"type":"auth","node":"../../x"}"#, .badNode), (#"{"type":"auth","node":"<img src=x>:80"}"#, .badNode),
+        (#"{"type":"auth","node":"127.0.0.1:0"}"#, .badNode), (#"{"type":"auth","node":12}"#, .badNode),
+        (#"{"type":"auth","content":{"token":5}}"#, .badJSON),
+    ])
+    func rejects(_ text: String, _ code: ErrorCode) {
+        guard case .failure(let violation) = decode(text) else {
+            Issue.record("accepted \(text)")
+            return
+        }
+        #expect(violation.code == code)
+        #expect(!violation.message.isEmpty)
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        guard case .failure(let violation) = ClientMessage.decode([0x7B, 0xFF, 0xFE, 0x7D]) else {
+            Issue.record("accepted invalid UTF-8")
+            return
+        }
+        #expect(violation == ProtocolViolation(.badJSON, "frame is not valid UTF-8 text"))
+    }
+
+    @Test func encodesEventsAsTheOriginalDid() throws {
+        let node = try NodeAddress(parsing: "127.0.0.1:9000")
+        #expect(String(decoding: ServerEvent.nodeDiscovered(node).encoded(), as: UTF8.self)
+            == #"{"content":{"nodeIp":"127.0.0.1:9000"},"type":"nodeDiscovered"}"#)
+        #expect(String(decoding: ServerEvent.nodeList([node]).encoded(), as: UTF8.self)
+            == #"{"content":{"nodeList":["127.0.0.1:9000"]},"type":"nodeList"}"#)
+        #expect(String(decoding: ServerEvent.pong.encoded(), as: UTF8.self) == #"{"content":{},"type":"pong"}"#)
+    }
+}

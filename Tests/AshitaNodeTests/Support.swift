@@ -1,0 +1,128 @@
+import AshitaClient
+import AshitaCore
+import AshitaNode
+import Foundation
+import Logging
+import Testing
+
+struct TimedOut: Error, CustomStringConvertible {
+    var what: String
+    var description: String { "timed out waiting for \(what)" }
+}
+
+/// Runs `body`, failing if it takes longer than `seconds`: a guard against a hang, never a wait for something.
+func within<T: Sendable>(
+    _ seconds: Double = 10, _ what: String = "an event", _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw TimedOut(what: what) }
+        return value
+    }
+}
+
+func temporaryDirectory(_ label: String = "ashita-test") -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+let testLogger = Logger(label: "ashita.test")
+
+/// Starts `count` nodes on ephemeral loopback ports, runs `body`, then shuts them down and waits for them.
+func withNodes<T: Sendable>(
+    _ count: Int, dataDirectories: [String]? = nil, configure: (inout NodeConfiguration) -> Void = { _ in },
+    _ body: @Sendable ([NodeServer]) async throws -> T
+) async throws -> T {
+    var servers: [NodeServer] = []
+    for i in 0..<count {
+        var configuration = NodeConfiguration(
+            host: "127.0.0.1", port: 0, dataDirectory: DataDirectory(path: dataDirectories?[i] ?? temporaryDirectory()))
+        configure(&configuration)
+        servers.append(try await NodeServer.start(configuration, logger: testLogger))
+    }
+    let started = servers
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        for server in started { group.addTask { try await server.run() } }
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await body(started))
+        } catch {
+            result = .failure(error)
+        }
+        for server in started { await server.shutdown() }
+        try await group.waitForAll()
+        return try result.get()
+    }
+}
+
+func withNode<T: Sendable>(
+    configure: (inout NodeConfiguration) -> Void = { _ in }, _ body: @Sendable (NodeServer) async throws -> T
+) async throws -> T {
+    try await withNodes(1, configure: configure) { try await body($0[0]) }
+}
+
+extension NodeServer {
+    var url: String { "http://127.0.0.1:\(localPort)" }
+    var name: String { address.description }
+}
+
+extension WebSocketPeer {
+    static func to(_ node: NodeServer, path: String = "/") async throws -> WebSocketPeer {
+        try await connect(host: "127.0.0.1", port: node.localPort, path: path)
+    }
+
+    /// The original page's `ashita.signal.auth`.
+    func auth(_ home: String?, token: String? = nil) async throws {
+        var object: [String: Any] = ["type": "auth", "content": token.map { ["token": $0] } ?? [String: String]()]
+        if let home { object["node"] = home }
+        try await send(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+    }
+
+    /// The next event, which must be of `type`.
+    @discardableResult
+    func expect(_ type: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> ReceivedEvent {
+        let event = try await within(10, "\(type) on \(target)") { await self.nextEvent() }
+        let received = try #require(event, "connection to \(target) ended while waiting for \(type)", sourceLocation: sourceLocation)
+        #expect(received.type == type, "expected \(type), got \(received)", sourceLocation: sourceLocation)
+        return received
+    }
+
+    /// The next message, whatever it is; nil when the connection ended.
+    func nextMessage() async throws -> WebSocketMessage? {
+        try await within(10, "a message on \(target)") { await self.next() }
+    }
+
+    /// Reads until the node closes, returning its close code.
+    func expectClose(sourceLocation: SourceLocation = #_sourceLocation) async throws -> UInt16? {
+        while let message = try await nextMessage() {
+            if case .close(let code, _) = message { return code }
+        }
+        Issue.record("connection ended without a close frame", sourceLocation: sourceLocation)
+        return nil
+    }
+
+    /// Connects and authenticates, consuming the `nodeConnected` and `nodeList` answers.
+    static func joined(_ node: NodeServer, home: String?) async throws -> WebSocketPeer {
+        let peer = try await to(node)
+        try await peer.auth(home)
+        try await peer.expect("nodeConnected")
+        try await peer.expect("nodeList")
+        return peer
+    }
+}
+
+func getJSON(_ url: String) async throws -> [String: Any] {
+    let response = try await CurlHTTPClient().get(url)
+    return try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+}
+
+func peerNames(_ node: NodeServer) async throws -> [String] {
+    let list = try await getJSON("\(node.url)/api/v1/peers")
+    return (list["peers"] as? [[String: Any]] ?? []).compactMap { $0["node"] as? String }
+}
