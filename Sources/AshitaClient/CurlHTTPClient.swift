@@ -1,6 +1,5 @@
 import CCurl
 import CCurlShim
-import Dispatch
 
 /// What a node answered over HTTP.
 public struct HTTPResponse: Sendable {
@@ -32,7 +31,7 @@ public enum HTTPClientError: Error, Equatable, CustomStringConvertible {
 }
 
 /// HTTP through libcurl (Debian's libcurl4-openssl-dev). Each call is one blocking transfer on its own handle;
-/// the async versions run it on a Dispatch thread, off Swift's cooperative pool.
+/// the async versions run it on a thread of its own, off Swift's cooperative pool.
 public struct CurlHTTPClient: Sendable {
     /// Bounds connection set-up, and for whole requests the transfer too.
     public var timeoutSeconds: Double
@@ -63,12 +62,7 @@ public struct CurlHTTPClient: Sendable {
     }
 
     private func offPool(_ work: @escaping @Sendable () throws(HTTPClientError) -> HTTPResponse) async throws(HTTPClientError) -> HTTPResponse {
-        let result: Result<HTTPResponse, HTTPClientError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: Result { () throws(HTTPClientError) in try work() })
-            }
-        }
-        return try result.get()
+        try await onDedicatedThread { Result { () throws(HTTPClientError) in try work() } }.get()
     }
 
     /// One whole request, blocking the calling thread.

@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 /// Reads a node's `/api/v1/events` through libcurl on a thread of its own and hands over what arrives, parsed,
@@ -23,7 +22,7 @@ public enum EventStreamReader {
         var headers = ["Accept: text/event-stream"]
         if let lastEventID { headers.append("Last-Event-ID: \(lastEventID)") }
         let requestHeaders = headers
-        DispatchQueue.global().async {
+        detachThread {
             let session = StreamSession()
             do {
                 let status = try client.stream(url, headers: requestHeaders, shouldStop: { stop.isRaised }) { bytes in
