@@ -114,7 +114,9 @@ struct HTTPConnection {
             try await outbound.write(.body(.byteBuffer(Self.encode(entry))))
         }
         let heartbeat = hub.limits.eventStreamHeartbeatSeconds
-        let closed = channel.channel.closeFuture
+        // A future cannot be cancelled; a stream can, so the group below can always end.
+        let (closed, closedContinuation) = AsyncStream.makeStream(of: Void.self)
+        channel.channel.closeFuture.whenComplete { _ in closedContinuation.finish() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await entry in subscription.live {
@@ -127,7 +129,7 @@ struct HTTPConnection {
                     try await outbound.write(.body(.byteBuffer(ByteBuffer(string: ": heartbeat\n\n"))))
                 }
             }
-            group.addTask { try? await closed.get() }
+            group.addTask { for await _ in closed {} }
             try await group.next()
             group.cancelAll()
         }

@@ -37,6 +37,7 @@ public final class NodeServer: Sendable {
     private let router: Router
     private let serverChannel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>
     private let logger: Logger
+    private let httpChannels = ChannelRegistry()
 
     enum Connection {
         case webSocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>)
@@ -145,13 +146,15 @@ public final class NodeServer: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             try await serverChannel.executeThenClose { inbound in
                 for try await upgrade in inbound {
-                    group.addTask { [hub, router, logger] in
+                    group.addTask { [hub, router, logger, httpChannels] in
                         let remote = Self.remoteIP(of: upgrade)
                         do {
                             switch try await upgrade.get() {
                             case .webSocket(let channel):
                                 await WebSocketConnection(channel: channel, remote: remote(channel.channel), hub: hub, logger: logger).run()
                             case .http(let channel, let declined):
+                                httpChannels.insert(channel.channel)
+                                defer { httpChannels.remove(channel.channel) }
                                 await HTTPConnection(
                                     channel: channel, remote: remote(channel.channel), hub: hub, router: router, logger: logger
                                 ).run(answeringFirst: declined)
@@ -173,6 +176,7 @@ public final class NodeServer: Sendable {
     public func shutdown() async {
         await hub.shutdown()
         try? await serverChannel.channel.close()
+        httpChannels.closeAll()
     }
 }
 
