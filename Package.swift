@@ -87,6 +87,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Runs the built `ashita` executable as a process against real nodes.
+        .testTarget(name: "AshitaCLITests", dependencies: ["AshitaCore", "AshitaClient"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,156 @@
+import AshitaClient
+import Foundation
+import Testing
+
+/// The `ashita` executable `swift test` built beside the test bundle (or `$ASHITA_BIN`).
+let ashitaExecutable: String = {
+    if let override = ProcessInfo.processInfo.environment["ASHITA_BIN"] { return override }
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    return bundle.appendingPathComponent("ashita").path
+}()
+
+struct TimedOut: Error, CustomStringConvertible {
+    var what: String
+    var description: String { "timed out waiting for \(what)" }
+}
+
+/// Runs `body`, failing if it takes longer than `seconds`: a guard against a hang, never a wait for something.
+func within<T: Sendable>(
+    _ seconds: Double = 15, _ what: String = "the process", _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw TimedOut(what: what) }
+        return value
+    }
+}
+
+func temporaryDirectory(_ label: String = "ashita-cli") -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A running `ashita`: its stdout as lines as they come, its stderr collected, its exit status.
+final class AshitaProcess: Sendable {
+    let process: Process
+    let lines: AsyncStream<String>
+    private let stderrText: AsyncStream<String>
+    private let exited: AsyncStream<Int32>
+
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: ashitaExecutable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = "1"
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        let (lines, lineSink) = AsyncStream.makeStream(of: String.self)
+        let (exited, exitSink) = AsyncStream.makeStream(of: Int32.self)
+        self.lines = lines
+        self.exited = exited
+        let (stderrText, stderrSink) = AsyncStream.makeStream(of: String.self)
+        self.stderrText = stderrText
+        process.terminationHandler = { process in
+            exitSink.yield(process.terminationStatus)
+            exitSink.finish()
+        }
+        try process.run()
+        Thread.detachNewThread {
+            var pending = Data()
+            while true {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    lineSink.yield(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                    pending = Data(pending[pending.index(after: newline)...])
+                }
+            }
+            if !pending.isEmpty { lineSink.yield(String(decoding: pending, as: UTF8.self)) }
+            lineSink.finish()
+        }
+        Thread.detachNewThread {
+            stderrSink.yield(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+            stderrSink.finish()
+        }
+    }
+
+    /// The next stdout line; nil at end of output.
+    func nextLine() async throws -> String? {
+        try await within(15, "a line from ashita \(process.arguments ?? [])") {
+            var iterator = self.lines.makeAsyncIterator()
+            return await iterator.next()
+        }
+    }
+
+    func signal(_ number: Int32) {
+        kill(process.processIdentifier, number)
+    }
+
+    /// Waits for the exit status (and for stderr to be read to its end).
+    func exitStatus() async throws -> Int32 {
+        let status = try await within(20, "ashita \(process.arguments ?? []) to exit") {
+            var iterator = self.exited.makeAsyncIterator()
+            return await iterator.next() ?? -1
+        }
+        return status
+    }
+
+    /// Everything the process wrote to stderr, once its stderr has closed (at exit).
+    func stderr() async throws -> String {
+        try await within(20, "stderr of ashita \(process.arguments ?? [])") {
+            var iterator = self.stderrText.makeAsyncIterator()
+            return await iterator.next() ?? ""
+        }
+    }
+}
+
+
+/// Runs `ashita ARGS` to its end: exit status, all of stdout, all of stderr.
+func ashita(_ arguments: String..., environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
+    try await ashita(arguments, environment: environment)
+}
+
+func ashita(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: ashitaExecutable)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env["NO_COLOR"] = "1"
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    return try await within(30, "ashita \(arguments)") {
+        // Read both pipes to their end on threads of their own, then reap the process.
+        async let stdout = readToEnd(out.fileHandleForReading)
+        async let stderr = readToEnd(err.fileHandleForReading)
+        let (o, e) = await (stdout, stderr)
+        process.waitUntilExit()
+        return (process.terminationStatus, o, e)
+    }
+}
+
+private func readToEnd(_ handle: FileHandle) async -> String {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self))
+        }
+    }
+}

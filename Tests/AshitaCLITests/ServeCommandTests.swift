@@ -1,0 +1,79 @@
+import AshitaClient
+import Foundation
+import Testing
+
+/// `ashita serve` as a user runs it: a real process, its output, its signals, its exit codes.
+@Suite struct ServeCommandTests {
+    /// Starts `ashita serve 0` and returns the process and the port from its one stdout line.
+    private func serve(_ extra: [String] = []) async throws -> (AshitaProcess, Int) {
+        let node = try AshitaProcess(["serve", "0", "--data-dir", temporaryDirectory()] + extra)
+        let line = try #require(try await node.nextLine(), "no listening line")
+        let match = try #require(line.firstMatch(of: /^ashita node 127\.0\.0\.1:(\d+) listening on http:\/\/127\.0\.0\.1:(\d+)\/$/))
+        #expect(match.1 == match.2)
+        return (node, Int(match.1)!)
+    }
+
+    private func next(_ client: WebSocketPeer) async throws -> WebSocketMessage? {
+        try await within(15, "a message") { await client.next() }
+    }
+
+    @Test(arguments: [SIGTERM, SIGINT])
+    func printsOneLineWhenListeningAndExitsZeroOnASignalClosingClientsWith1001(_ signal: Int32) async throws {
+        let (node, port) = try await serve()
+        let client = try await WebSocketPeer.connect(host: "127.0.0.1", port: port)
+        try await client.send(#"{"type":"auth","node":"127.0.0.1:1","content":{}}"#)
+        guard case .text(let connected)? = try await next(client) else {
+            Issue.record("no nodeConnected")
+            return
+        }
+        #expect(connected.contains("nodeConnected"))
+        node.signal(signal)
+        var code: UInt16?
+        while let message = try await next(client) {
+            if case .close(let c, _) = message { code = c }
+        }
+        #expect(code == 1001)
+        #expect(try await node.exitStatus() == 0)
+        #expect(try await node.nextLine() == nil, "nothing but the listening line on stdout")
+    }
+
+    @Test func aBusyPortIsOneLineOnStderrAndExit1() async throws {
+        let (node, port) = try await serve()
+        let second = try await ashita("serve", "\(port)", "--data-dir", temporaryDirectory())
+        #expect(second.status == 1)
+        #expect(second.stdout.isEmpty, "it never claims to be listening")
+        #expect(second.stderr == "ashita: cannot listen on 127.0.0.1:\(port): address already in use — is another node running there? Pick another port or stop it.\n")
+        node.signal(SIGTERM)
+        #expect(try await node.exitStatus() == 0)
+    }
+
+    @Test(arguments: [
+        (["serve", "70000"], "port must be from 1 to 65535"),
+        (["serve", "8000", "--advertise", "nope"], "--advertise: node must be host:port"),
+        (["serve"], "Missing expected argument '<port>'"),
+        (["serve", "8000", "--log-level", "loud"], "--log-level"),
+        (["serve", "8000", "--bogus"], "Unknown option '--bogus'"),
+    ])
+    func badArgumentsExit64WithUsage(_ arguments: [String], _ message: String) async throws {
+        let result = try await ashita(arguments)
+        #expect(result.status == 64)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
+    @Test func helpReadsWell() async throws {
+        let result = try await ashita("serve", "--help")
+        #expect(result.status == 0)
+        for expected in ["USAGE: ashita serve <port>", "--host <host>", "--advertise <host:port>", "--data-dir <dir>", "--log-level", "(default: 127.0.0.1)", "operator-token"] {
+            #expect(result.stdout.contains(expected), "help lacks \(expected)")
+        }
+    }
+
+    @Test func anUnwritableDataDirectoryIsNamed() async throws {
+        let file = temporaryDirectory() + "/plain-file"
+        #expect(FileManager.default.createFile(atPath: file, contents: Data()))
+        let result = try await ashita("serve", "0", "--data-dir", "\(file)/sub")
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("ashita: \(file)/sub cannot be created"))
+    }
+}
