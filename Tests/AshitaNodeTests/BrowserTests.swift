@@ -1,0 +1,55 @@
+import AshitaClient
+import AshitaNode
+import Testing
+
+/// The page in a real browser: the seed's README test case with two nodes and a page on each, in headless Chromium.
+@Suite(.serialized) struct BrowserTests {
+    @Test func pagesOnTwoNodesFindEachOtherThroughGenerateSocket() async throws {
+        let browser = try await Chromium.launch()
+        defer { browser.quit() }
+        try await withNodes(2) { nodes in
+            let (a, b) = (nodes[0].name, nodes[1].name)
+            let pageA = try await browser.open("\(nodes[0].url)/")
+            let pageB = try await browser.open("\(nodes[1].url)/")
+            #expect(try await pageA.evaluate("ashita.node").string == a)
+            try await pageA.waitUntil("ashita.socket[\(jsString(a))].readyState === WebSocket.OPEN")
+            try await pageB.waitUntil("ashita.socket[\(jsString(b))].readyState === WebSocket.OPEN")
+
+            // On page B, as in the seed's README: generateSocket("<A>").
+            #expect(try await pageB.evaluate("generateSocket(\(jsString(a))) instanceof WebSocket") == .bool(true))
+
+            // Page A hears of B and opens a socket to it; its peer list shows B.
+            let keysA = try await pageA.waitUntil(
+                "ashita.socket[\(jsString(b))] && ashita.socket[\(jsString(b))].readyState === WebSocket.OPEN && Object.keys(ashita.socket)")
+            #expect(keysA.strings == [a, b])
+            let peerA = try await pageA.waitUntil("document.querySelector('#peers li[data-node=\"\(b)\"]')?.textContent")
+            #expect(peerA.string?.hasPrefix("\(b) — 1 client") == true, "\(peerA)")
+
+            let keysB = try await pageB.waitUntil(
+                "ashita.socket[\(jsString(a))].readyState === WebSocket.OPEN && Object.keys(ashita.socket)")
+            #expect(keysB.strings == [b, a])
+            let peerB = try await pageB.waitUntil("document.querySelector('#peers li[data-node=\"\(a)\"]')?.textContent")
+            #expect(peerB.string?.hasPrefix("\(a) — 1 client") == true, "\(peerB)")
+            // The sockets table and the event log render what happened.
+            #expect(try await pageA.evaluate("document.querySelectorAll('#sockets tbody tr').length").int == 2)
+            let log = try await pageA.evaluate("document.getElementById('log').textContent").string ?? ""
+            #expect(log.contains("nodeDiscovered") && log.contains(b))
+
+            // The connect field refuses a bad address and opens nothing.
+            let refused = try await pageA.evaluate(
+                """
+                (() => { document.getElementById('connect-address').value = 'not an address';
+                  document.getElementById('connect-form').requestSubmit();
+                  return [document.getElementById('connect-error').hidden, Object.keys(ashita.socket).length]; })()
+                """)
+            #expect(refused == .array([.bool(false), .number(2)]))
+
+            #expect(try await peerNames(nodes[0]) == [b])
+            #expect(try await peerNames(nodes[1]) == [a])
+            #expect(await pageA.errors == [], "page A reported errors")
+            #expect(await pageB.errors == [], "page B reported errors")
+            await pageA.close()
+            await pageB.close()
+        }
+    }
+}
