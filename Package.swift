@@ -23,7 +23,7 @@ let package = Package(
         .target(
             name: "AshitaNode",
             dependencies: [
-                "AshitaCore",
+                "AshitaCore", "AshitaClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

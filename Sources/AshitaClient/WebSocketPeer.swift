@@ -31,9 +31,15 @@ public enum WebSocketClientError: Error, Equatable, CustomStringConvertible {
 public final class WebSocketPeer: Sendable {
     public let target: String
     private let channel: Channel
-    private let inbox: Inbox<WebSocketMessage>
+    private let inbox: Inbox<Arrival>
 
-    private init(target: String, channel: Channel, inbox: Inbox<WebSocketMessage>) {
+    /// A message and when it came off the socket (for latency measurements).
+    public struct Arrival: Sendable {
+        public var message: WebSocketMessage
+        public var at: ContinuousClock.Instant
+    }
+
+    private init(target: String, channel: Channel, inbox: Inbox<Arrival>) {
         self.target = target
         self.channel = channel
         self.inbox = inbox
@@ -45,7 +51,7 @@ public final class WebSocketPeer: Sendable {
     ) async throws -> WebSocketPeer {
         let hostHeader = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let target = "ws://\(hostHeader)\(path)"
-        let inbox = Inbox<WebSocketMessage>()
+        let inbox = Inbox<Arrival>()
         enum Upgrade: Sendable { case upgraded, refused }
         let (channel, upgrade): (Channel, EventLoopFuture<Upgrade>)
         do {
@@ -105,6 +111,11 @@ public final class WebSocketPeer: Sendable {
 
     /// The next message in arrival order; nil once the connection is gone and everything was read.
     public func next() async -> WebSocketMessage? {
+        await inbox.next()?.message
+    }
+
+    /// The next message with the moment it arrived.
+    public func nextArrival() async -> Arrival? {
         await inbox.next()
     }
 
@@ -144,9 +155,9 @@ private final class InboxHandler: ChannelInboundHandler, RemovableChannelHandler
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
-    let inbox: Inbox<WebSocketMessage>
+    let inbox: Inbox<WebSocketPeer.Arrival>
 
-    init(inbox: Inbox<WebSocketMessage>) {
+    init(inbox: Inbox<WebSocketPeer.Arrival>) {
         self.inbox = inbox
     }
 
@@ -155,16 +166,16 @@ private final class InboxHandler: ChannelInboundHandler, RemovableChannelHandler
         var payload = frame.unmaskedData
         switch frame.opcode {
         case .text:
-            inbox.push(.text(String(decoding: payload.readableBytesView, as: UTF8.self)))
+            inbox.push(.init(message: .text(String(decoding: payload.readableBytesView, as: UTF8.self)), at: .now))
         case .binary:
-            inbox.push(.binary(Array(payload.readableBytesView)))
+            inbox.push(.init(message: .binary(Array(payload.readableBytesView)), at: .now))
         case .ping:
             context.writeAndFlush(
                 wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: payload)), promise: nil)
         case .connectionClose:
             let code = payload.readInteger(as: UInt16.self)
             let reason = payload.readString(length: payload.readableBytes) ?? ""
-            inbox.push(.close(code: code, reason: reason))
+            inbox.push(.init(message: .close(code: code, reason: reason), at: .now))
             var echo = ByteBuffer()
             echo.writeInteger(code ?? 1000)
             let channel = context.channel

@@ -71,10 +71,10 @@ public enum ClientMessage: Equatable, Sendable {
 }
 
 /// Any JSON value, to inspect untrusted frames without trusting their shape.
-enum JSONValue: Decodable, Sendable {
+public enum JSONValue: Codable, Sendable, Equatable {
     case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
 
-    init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -91,7 +91,20 @@ enum JSONValue: Decodable, Sendable {
         }
     }
 
-    var kind: String {
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let b): try container.encode(b)
+        case .number(let n):
+            if n == n.rounded(), abs(n) < 1e15 { try container.encode(Int64(n)) } else { try container.encode(n) }
+        case .string(let s): try container.encode(s)
+        case .array(let a): try container.encode(a)
+        case .object(let o): try container.encode(o)
+        }
+    }
+
+    public var kind: String {
         switch self {
         case .null: "null"
         case .bool: "a boolean"

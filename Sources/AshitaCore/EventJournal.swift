@@ -96,10 +96,11 @@ public struct EventJournal: Sendable {
     public var entries: [JournalEntry] { Array(ring[start...] + ring[..<start]) }
 
     /// What a subscriber resuming after `lastEventID` has not seen, and whether some of it is gone already.
-    /// An id from another boot (the node restarted) or an unreadable id resumes from the oldest entry held.
+    /// No id: nothing (a new subscriber gets live events only). An id from another boot (the node restarted) or
+    /// any other id, such as `0`, resumes from the oldest entry held.
     public func entries(after lastEventID: String?) -> (entries: [JournalEntry], missed: Bool) {
+        guard let lastEventID else { return ([], false) }
         let all = entries
-        guard let lastEventID else { return (all, false) }
         let parts = lastEventID.split(separator: "-")
         guard parts.count == 2, String(parts[0]) == boot, let seen = UInt64(parts[1]) else {
             return (all, true)

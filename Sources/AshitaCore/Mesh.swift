@@ -10,6 +10,7 @@ public struct CloseReason: Equatable, Sendable {
     public static let unsupportedData = CloseReason(code: 1003, reason: "binary frames are not accepted")
     public static let policyViolation = CloseReason(code: 1008, reason: "too many bad frames")
     public static let tooBig = CloseReason(code: 1009, reason: "frame too big")
+    public static let kicked = CloseReason(code: 1008, reason: "disconnected by the node's operator")
 }
 
 /// What the mesh asks the edges to do after a change. Fan-outs name their recipients so the edge can encode
@@ -230,4 +231,9 @@ public struct Mesh: Sendable {
     }
 
     public enum TokenCheck: Equatable, Sendable { case accepted, rejected, rateLimited }
+
+    /// Closes every client announcing `home` (the operator's kick). The closes come back as disconnects.
+    public func kick(_ home: NodeAddress) -> [MeshEffect] {
+        (peerTable[home]?.clients.sorted() ?? []).map { .close($0, .kicked) }
+    }
 }

@@ -161,6 +161,37 @@ actor MeshHub {
             })
     }
 
+    struct ClientList: Encodable {
+        struct Item: Encodable {
+            var id: UInt64
+            var remote: String
+            /// nil: not authenticated yet, or an observer (see `observer`).
+            var home: String?
+            var observer: Bool
+            var `operator`: Bool
+            var since: String
+        }
+        var node: String
+        var clients: [Item]
+    }
+
+    func clientList() -> ClientList {
+        ClientList(
+            node: identity.nodeIp,
+            clients: mesh.clients.values.sorted { $0.id < $1.id }.map { client in
+                .init(
+                    id: client.id, remote: client.remote, home: client.home??.description,
+                    observer: client.home == .some(nil), operator: client.isOperator, since: client.since.iso8601)
+            })
+    }
+
+    /// Disconnects every client announcing `home`; returns how many.
+    func kick(_ home: NodeAddress) -> Int {
+        let effects = mesh.kick(home)
+        apply(effects)
+        return effects.count
+    }
+
     func checkOperatorToken(_ token: String, from remote: String) -> Mesh.TokenCheck {
         mesh.checkOperatorToken(token, from: remote, at: .now())
     }

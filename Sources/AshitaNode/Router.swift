@@ -28,7 +28,16 @@ struct Router {
             }
             return .eventStream(types: types, lastEventID: head.headers.first(name: "last-event-id"))
         case (.POST, "/api/v1/auth"):
-            return await authenticate(head, remote: remote)
+            return await authorize(head, remote: remote) ?? .noContent
+        case (.GET, "/api/v1/clients"):
+            if let refusal = await authorize(head, remote: remote) { return refusal }
+            return .json(await hub.clientList())
+        case (.POST, "/api/v1/kick"):
+            if let refusal = await authorize(head, remote: remote) { return refusal }
+            guard let text = query["home"], let home = try? NodeAddress(parsing: text) else {
+                return .error(.badRequest, .badNode, "give the home to disconnect as ?home=HOST:PORT")
+            }
+            return .json(KickResult(home: home.description, disconnected: await hub.kick(home)))
         case (.GET, _), (.HEAD, _):
             if let resource = page.resource(at: path) {
                 return .full(status: .ok, contentType: resource.contentType, body: resource.body, headers: PageResources.headers)
@@ -41,13 +50,21 @@ struct Router {
         }
     }
 
-    static let knownPaths: Set<String> = ["/healthz", "/api/v1/node", "/api/v1/peers", "/api/v1/events", "/api/v1/auth"]
+    static let knownPaths: Set<String> = [
+        "/healthz", "/api/v1/node", "/api/v1/peers", "/api/v1/events", "/api/v1/auth", "/api/v1/clients", "/api/v1/kick",
+    ]
+
+    struct KickResult: Encodable {
+        var home: String
+        var disconnected: Int
+    }
 
     private func methodNotAllowed(_ head: HTTPRequestHead) -> HTTPReply {
         .error(.methodNotAllowed, .methodNotAllowed, "\(head.method.rawValue) is not allowed on \(quoted(Self.split(head.uri).path))")
     }
 
-    private func authenticate(_ head: HTTPRequestHead, remote: String) async -> HTTPReply {
+    /// nil when the request carries the operator token; otherwise the refusal to send.
+    private func authorize(_ head: HTTPRequestHead, remote: String) async -> HTTPReply? {
         let challenge = [("WWW-Authenticate", "Bearer realm=\"ashita\"")]
         guard let header = head.headers.first(name: "authorization"), header.lowercased().hasPrefix("bearer ") else {
             return .error(.unauthorized, .unauthorized, "send the operator token as 'Authorization: Bearer TOKEN'", headers: challenge)
@@ -55,7 +72,7 @@ struct Router {
         let token = String(header.dropFirst("bearer ".count)).trimmingSpaces()
         switch await hub.checkOperatorToken(token, from: remote) {
         case .accepted:
-            return .noContent
+            return nil
         case .rejected:
             return .error(.unauthorized, .unauthorized, "operator token rejected", headers: challenge)
         case .rateLimited:

@@ -29,8 +29,8 @@ import Testing
             let first = try await WebSocketPeer.joined(node, home: "a.example:1")
             let second = try await WebSocketPeer.joined(node, home: "b.example:2")
             await first.close()
-            // Backlog: everything held so far, oldest first.
-            let seen = try await events(EventStreamReader.open(url), count: 3)
+            // Backlog: `Last-Event-ID: 0` asks for everything held so far, oldest first.
+            let seen = try await events(EventStreamReader.open(url, lastEventID: "0"), count: 3)
             #expect(seen.map(\.event) == ["nodeDiscovered", "nodeDiscovered", "nodeLeft"])
             let decoded = try seen.map(content)
             #expect(decoded.map { ($0["content"] as? [String: Any])?["nodeIp"] as? String } == ["a.example:1", "b.example:2", "a.example:1"])

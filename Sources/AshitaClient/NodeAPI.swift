@@ -1,0 +1,152 @@
+import AshitaCore
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// `/api/v1/peers`.
+public struct PeerList: Codable, Sendable, Equatable {
+    public struct Peer: Codable, Sendable, Equatable {
+        public var node: String
+        public var since: String
+        public var clients: Int
+        public var direction: String?
+    }
+    public var node: String
+    public var peers: [Peer]
+}
+
+/// `/api/v1/clients` (operator only).
+public struct ClientList: Codable, Sendable, Equatable {
+    public struct Client: Codable, Sendable, Equatable {
+        public var id: UInt64
+        public var remote: String
+        public var home: String?
+        public var observer: Bool
+        public var `operator`: Bool
+        public var since: String
+    }
+    public var node: String
+    public var clients: [Client]
+}
+
+/// `/api/v1/node`.
+public struct NodeStatus: Codable, Sendable, Equatable {
+    public var node: String
+    public var id: String
+    public var version: String
+    public var uptimeSeconds: Int
+    public var clients: Int
+    public var peers: Int
+    public var operators: Int
+}
+
+/// Why a request to a node failed, in the terms a user can act on. Each has its exit code.
+public enum NodeAPIError: Error, Equatable, CustomStringConvertible {
+    case unreachable(NodeAddress, reason: String)
+    case notAshita(NodeAddress, detail: String)
+    case unauthorized(NodeAddress)
+    case rateLimited(NodeAddress)
+    case refused(NodeAddress, status: Int, message: String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let node, let reason):
+            "cannot reach \(node) (\(reason)) — is 'ashita serve \(node.port)' running?"
+        case .notAshita(let node, let detail):
+            "\(node) does not answer like an ashita node (\(detail)) — check the address"
+        case .unauthorized(let node):
+            "\(node) refused the operator token — run 'ashita auth \(node)' with the token from its data directory"
+        case .rateLimited(let node):
+            "\(node) refuses operator logins from here for now after repeated failures — wait a minute"
+        case .refused(let node, let status, let message):
+            "\(node) answered \(status): \(message)"
+        }
+    }
+
+    /// 69 (EX_UNAVAILABLE) unreachable or not ashita; 77 (EX_NOPERM) authentication; 1 anything else.
+    public var exitCode: Int32 {
+        switch self {
+        case .unreachable, .notAshita: 69
+        case .unauthorized, .rateLimited: 77
+        case .refused: 1
+        }
+    }
+}
+
+/// One node's HTTP API, through libcurl.
+public struct NodeAPI: Sendable {
+    public let node: NodeAddress
+    public let http: CurlHTTPClient
+
+    public init(node: NodeAddress, timeoutSeconds: Double = 5) {
+        self.node = node
+        self.http = CurlHTTPClient(timeoutSeconds: timeoutSeconds)
+    }
+
+    public var baseURL: String { "http://\(node)" }
+
+    /// The document's bytes as the node sent them, and decoded.
+    public func get<T: Decodable>(_ path: String, as: T.Type, token: String? = nil) async throws(NodeAPIError) -> (raw: [UInt8], value: T) {
+        let response = try await send("GET", path, token: token)
+        try check(response)
+        do {
+            return (response.body, try JSONDecoder().decode(T.self, from: Data(response.body)))
+        } catch {
+            throw .notAshita(node, detail: "unexpected answer to \(path)")
+        }
+    }
+
+    /// `POST /api/v1/auth`: nil when the token is accepted.
+    public func verify(token: String) async throws(NodeAPIError) {
+        try check(try await send("POST", "/api/v1/auth", token: token))
+    }
+
+    public struct KickResult: Codable, Sendable {
+        public var home: String
+        public var disconnected: Int
+    }
+
+    public func kick(_ home: NodeAddress, token: String) async throws(NodeAPIError) -> (raw: [UInt8], value: KickResult) {
+        let response = try await send("POST", "/api/v1/kick?home=\(home)", token: token)
+        try check(response)
+        guard let result = try? JSONDecoder().decode(KickResult.self, from: Data(response.body)) else {
+            throw .notAshita(node, detail: "unexpected answer to /api/v1/kick")
+        }
+        return (response.body, result)
+    }
+
+    private func send(_ method: String, _ path: String, token: String?) async throws(NodeAPIError) -> HTTPResponse {
+        var headers = ["Accept: application/json"]
+        if let token { headers.append("Authorization: Bearer \(token)") }
+        do {
+            return method == "POST"
+                ? try await http.post(baseURL + path, headers: headers) : try await http.get(baseURL + path, headers: headers)
+        } catch {
+            switch error {
+            case .unreachable(_, let reason, _): throw .unreachable(node, reason: reason)
+            case .tooLarge: throw .notAshita(node, detail: "answer too large")
+            case .stopped, .transfer: throw .notAshita(node, detail: error.description)
+            }
+        }
+    }
+
+    private func check(_ response: HTTPResponse) throws(NodeAPIError) {
+        switch response.status {
+        case 200..<300: return
+        case 401: throw .unauthorized(node)
+        case 429: throw .rateLimited(node)
+        default:
+            struct Body: Decodable {
+                struct Detail: Decodable { var message: String }
+                var error: Detail
+            }
+            guard let body = try? JSONDecoder().decode(Body.self, from: Data(response.body)) else {
+                throw .notAshita(node, detail: "HTTP \(response.status)")
+            }
+            throw .refused(node, status: response.status, message: body.error.message)
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// An `ashita serve` process started for a measurement: the binary beside this one, release build.
+final class NodeProcess {
+    let process: Process
+    let port: Int
+    let dataDirectory: String
+
+    static var binary: String {
+        ProcessInfo.processInfo.environment["ASHITA_BIN"]
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ashita").path
+    }
+
+    init() throws {
+        dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ashita-bench-\(UUID().uuidString)").path
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["serve", "0", "--data-dir", dataDirectory, "--log-level", "warning"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // The node prints one line once it listens: "ashita node 127.0.0.1:PORT listening on ...".
+        var text = ""
+        while !text.contains("\n") {
+            let chunk = out.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { throw BenchError("ashita serve exited before listening (binary: \(Self.binary))") }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        guard let match = text.firstMatch(of: /127\.0\.0\.1:(\d+) listening/), let port = Int(match.1) else {
+            throw BenchError("unexpected first line from ashita serve: \(text)")
+        }
+        self.port = port
+    }
+
+    /// Resident memory now and at its peak, in MiB, from /proc.
+    func memory() throws -> (rss: Double, peak: Double) {
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        func field(_ name: String) -> Double {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
+                let kb = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+            else { return .nan }
+            return kb / 1024
+        }
+        return (field("VmRSS"), field("VmHWM"))
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: dataDirectory)
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Lets this process and the nodes it starts hold a few thousand sockets.
+func raiseFileLimit() {
+    var limit = rlimit()
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    limit.rlim_cur = limit.rlim_max
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
+
+func loadAverage() -> String {
+    (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+}
