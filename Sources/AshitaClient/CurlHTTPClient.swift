@@ -1,4 +1,7 @@
 import CCurl
+#if canImport(Glibc)
+import Glibc
+#endif
 import CCurlShim
 
 /// What a node answered over HTTP.
@@ -141,6 +144,10 @@ public struct CurlHTTPClient: Sendable {
         }
         var status = 0
         ashita_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        var osErrno = 0
+        ashita_curl_getinfo_long(handle, CURLINFO_OS_ERRNO, &osErrno)
+        // "Failed to connect … Couldn't connect to server" says less than the system's own reason.
+        if code == CURLE_COULDNT_CONNECT, osErrno == Int(ECONNREFUSED) { return (code, status, "connection refused") }
         return (code, status, String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 }

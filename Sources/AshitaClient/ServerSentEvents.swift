@@ -10,6 +10,8 @@ public struct ServerSentEventParser: Sendable {
     public enum Item: Equatable, Sendable {
         case event(ServerSentEvent)
         case comment(String)
+        /// An `id:` with no data: the stream's position, to resume from.
+        case position(String)
     }
 
     private var pending: [UInt8] = []
@@ -17,6 +19,7 @@ public struct ServerSentEventParser: Sendable {
     private var event: String?
     private var data: [String] = []
     private var sawCR = false
+    private var idInBlock = false
 
     public init() {}
 
@@ -41,8 +44,8 @@ public struct ServerSentEventParser: Sendable {
 
     private mutating func line(_ line: String) -> Item? {
         if line.isEmpty {
-            defer { event = nil; data = [] }
-            guard !data.isEmpty else { return nil }
+            defer { event = nil; data = []; idInBlock = false }
+            guard !data.isEmpty else { return idInBlock ? id.map(Item.position) : nil }
             return .event(ServerSentEvent(id: id, event: event, data: data.joined(separator: "\n")))
         }
         if line.hasPrefix(":") { return .comment(String(line.dropFirst()).trimmingLeadingSpace()) }
@@ -54,7 +57,9 @@ public struct ServerSentEventParser: Sendable {
             (field, value) = (line[...], "")
         }
         switch field {
-        case "id": id = value
+        case "id":
+            id = value
+            idInBlock = true
         case "event": event = value
         case "data": data.append(value)
         default: break

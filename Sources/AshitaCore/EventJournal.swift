@@ -92,6 +92,9 @@ public struct EventJournal: Sendable {
         return entry
     }
 
+    /// The id of the latest entry (`BOOT-0` before the first): where a new subscriber starts.
+    public var position: String { "\(boot)-\(nextSequence - 1)" }
+
     /// Everything held, oldest first.
     public var entries: [JournalEntry] { Array(ring[start...] + ring[..<start]) }
 

@@ -93,7 +93,7 @@ struct HTTPConnection {
     }
 
     private func stream(
-        _ subscription: (backlog: [JournalEntry], missed: Bool, live: AsyncStream<JournalEntry>, id: UInt64),
+        _ subscription: (backlog: [JournalEntry], missed: Bool, position: String, live: AsyncStream<JournalEntry>, id: UInt64),
         lastEventID: String?, head request: HTTPRequestHead,
         to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     ) async throws {
@@ -102,7 +102,9 @@ struct HTTPConnection {
         headers.add(name: "Cache-Control", value: "no-store")
         headers.add(name: "Connection", value: "close")
         headers.add(name: "X-Accel-Buffering", value: "no")
-        var preamble = "retry: 1000\n: ashita \(await hub.identity.nodeIp) events\n\n"
+        // A new subscriber learns where it starts (an id with no data), so a reconnect misses nothing.
+        let start = lastEventID == nil ? "id: \(subscription.position)\n" : ""
+        var preamble = "retry: 1000\n\(start): ashita \(await hub.identity.nodeIp) events\n\n"
         if subscription.missed {
             preamble += ": some events since Last-Event-ID \(lastEventID ?? "") are no longer held\n\n"
         }

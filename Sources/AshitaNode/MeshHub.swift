@@ -97,7 +97,7 @@ actor MeshHub {
     /// What a new `/api/v1/events` subscriber gets: the backlog after its `Last-Event-ID`, then live entries.
     /// The live stream is bounded; a subscriber that falls behind is ended and resumes with its last id.
     func subscribe(types: Set<String>?, lastEventID: String?)
-        -> (backlog: [JournalEntry], missed: Bool, live: AsyncStream<JournalEntry>, id: UInt64)?
+        -> (backlog: [JournalEntry], missed: Bool, position: String, live: AsyncStream<JournalEntry>, id: UInt64)?
     {
         guard !shuttingDown else { return nil }
         let (stream, continuation) = AsyncStream.makeStream(
@@ -106,7 +106,7 @@ actor MeshHub {
         nextSubscriberID += 1
         subscribers[id] = EventSubscriber(types: types, continuation: continuation)
         let (backlog, missed) = mesh.journal.entries(after: lastEventID)
-        return (backlog.filter { types?.contains($0.type) ?? true }, missed, stream, id)
+        return (backlog.filter { types?.contains($0.type) ?? true }, missed, mesh.journal.position, stream, id)
     }
 
     func unsubscribe(_ id: UInt64) {

@@ -12,6 +12,6 @@ struct Ashita: AsyncParsableCommand {
             by itself.
             """,
         version: ashitaVersion,
-        subcommands: [Serve.self]
+        subcommands: [Serve.self, Connect.self, Peers.self, Auth.self, Watch.self]
     )
 }

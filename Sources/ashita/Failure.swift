@@ -28,3 +28,11 @@ func printLine(_ line: String) {
     print(line)
     fflush(nil)
 }
+
+/// A document exactly as the node sent it, ending in one newline.
+func writeRaw(_ bytes: [UInt8]) {
+    var out = bytes
+    if out.last != 0x0A { out.append(0x0A) }
+    fflush(nil)
+    _ = out.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+}

@@ -1,0 +1,118 @@
+import AshitaCore
+
+/// A headless client joining the mesh the way the browser page does: a socket to a node, `auth` with its
+/// home, and, when following, a socket to every node it hears of, up to a limit. A lost node is retried with
+/// backoff. Cancelling `run` closes every socket with a close frame, so nodes announce `nodeLeft` at once.
+public actor MeshWalker {
+    public enum Notice: Sendable {
+        /// An event and the node it came from, with the frame as the node sent it.
+        case event(from: NodeAddress, ReceivedEvent, raw: String)
+        case connected(NodeAddress)
+        case lost(NodeAddress, reason: String, retryIn: Duration)
+        case notFollowing(NodeAddress, reason: String)
+    }
+
+    public struct Settings: Sendable {
+        public var home: NodeAddress?
+        public var follow = true
+        public var maxConnections = 32
+        public var timeout: Duration = .seconds(5)
+
+        public init(home: NodeAddress?) { self.home = home }
+    }
+
+    private let settings: Settings
+    private let notices: AsyncStream<Notice>.Continuation
+    private var known: Set<NodeAddress> = []
+    private var opening: AsyncStream<NodeAddress>.Continuation?
+
+    public init(_ settings: Settings, notices: AsyncStream<Notice>.Continuation) {
+        self.settings = settings
+        self.notices = notices
+    }
+
+    /// Runs until cancelled. Throws only when the first node cannot be reached at all.
+    public func run(from start: NodeAddress) async throws {
+        let (toOpen, opener) = AsyncStream.makeStream(of: NodeAddress.self)
+        opening = opener
+        let first = try await connect(start)
+        known.insert(start)
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.session(start, peer: first) }
+            for await address in toOpen {
+                group.addTask { await self.session(address, peer: nil) }
+            }
+        }
+    }
+
+    private func connect(_ node: NodeAddress) async throws -> WebSocketPeer {
+        let peer = try await WebSocketPeer.connect(host: node.bareHost, port: node.port, timeout: settings.timeout)
+        let node = settings.home.map { #","node":"\#($0)""# } ?? ""
+        try await peer.send(#"{"type":"auth"\#(node),"content":{}}"#)
+        return peer
+    }
+
+    /// One node's socket, reconnecting after losses until cancelled.
+    private func session(_ node: NodeAddress, peer first: WebSocketPeer?) async {
+        var peer = first
+        var delay = Duration.milliseconds(500)
+        while !Task.isCancelled {
+            if peer == nil {
+                do {
+                    peer = try await connect(node)
+                } catch {
+                    notices.yield(.lost(node, reason: "\(error)", retryIn: delay))
+                    try? await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(10))
+                    continue
+                }
+            }
+            guard let current = peer else { continue }
+            notices.yield(.connected(node))
+            delay = .milliseconds(500)
+            var lostBecause = "connection closed"
+            while let message = await current.next() {
+                switch message {
+                case .text(let text):
+                    guard let event = ReceivedEvent.decode(text) else { continue }
+                    notices.yield(.event(from: node, event, raw: text))
+                    follow(event)
+                case .close(let code, let reason):
+                    lostBecause = "closed with \(code.map(String.init) ?? "no code")\(reason.isEmpty ? "" : ": \(reason)")"
+                case .binary:
+                    continue
+                }
+            }
+            if Task.isCancelled {
+                await current.close(code: 1000)
+                return
+            }
+            await current.abort()
+            peer = nil
+            notices.yield(.lost(node, reason: lostBecause, retryIn: delay))
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(10))
+        }
+        await peer?.close(code: 1000)
+    }
+
+    /// Opens a socket to every announced address not yet known, within the limit.
+    private func follow(_ event: ReceivedEvent) {
+        guard settings.follow else { return }
+        let announced: [String]
+        switch event.type {
+        case "nodeDiscovered": announced = event.content.nodeIp.map { [$0] } ?? []
+        case "nodeList": announced = event.content.nodeList ?? []
+        default: return
+        }
+        for text in announced {
+            guard let address = try? NodeAddress(parsing: text), !known.contains(address) else { continue }
+            guard known.count < settings.maxConnections else {
+                notices.yield(.notFollowing(address, reason: "already \(settings.maxConnections) connections (--max-connections)"))
+                continue
+            }
+            known.insert(address)
+            opening?.yield(address)
+        }
+    }
+}

@@ -1,0 +1,161 @@
+import AshitaClient
+import AshitaCore
+import ArgumentParser
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Ashita {
+    struct Auth: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Authenticate as a node's operator and keep the credential for later commands.",
+            discussion: """
+                The token comes from --token-file, else $ASHITA_TOKEN, else --data-dir of a node on this machine \
+                (DIR/operator-token); never from an argument, which others could read in 'ps'. It is checked \
+                over HTTP (POST /api/v1/auth) and over WebSocket (auth must answer nodeOperatorConnected), then \
+                saved in $XDG_CONFIG_HOME/ashita/credentials.json (mode 0600), one entry per node.
+                """)
+
+        @OptionGroup var options: NodeOptions
+
+        @Option(help: ArgumentHelp("Read the operator token from this file.", valueName: "file"))
+        var tokenFile: String?
+
+        @Option(help: ArgumentHelp("Read the token from a local node's data directory (DIR/operator-token).", valueName: "dir"))
+        var dataDir: String?
+
+        @Flag(help: "Remove the stored credential for the node.")
+        var logout = false
+
+        @Flag(help: "Say whether the stored credential for the node still works (exit 0 if it does, 77 if not).")
+        var status = false
+
+        func validate() throws {
+            if logout && status { throw ValidationError("--logout and --status do not go together") }
+            if tokenFile != nil && dataDir != nil { throw ValidationError("--token-file and --data-dir do not go together") }
+        }
+
+        func run() async throws {
+            let node = options.node
+            let store = CredentialStore()
+            do {
+                if logout {
+                    let removed = try store.remove(node)
+                    return report(removed ? "removed the credential for \(node)" : "no credential was stored for \(node)",
+                                  json: ["node": node.description, "removed": removed ? "true" : "false"])
+                }
+                if status {
+                    guard let token = try store.token(for: node) else {
+                        throw fail("no credential for \(node); run 'ashita auth \(node)' first", code: Exit.noPermission)
+                    }
+                    try await NodeAPI(node: node, timeoutSeconds: options.timeout).verify(token: token)
+                    return report("the stored credential for \(node) works", json: ["node": node.description, "operator": "true"])
+                }
+                let token = try readToken()
+                try await NodeAPI(node: node, timeoutSeconds: options.timeout).verify(token: token)
+                try await confirmOverWebSocket(node, token: token)
+                try store.save(token, for: node, at: .now())
+                report("authenticated as the operator of \(node); credential saved in \(store.path)",
+                       json: ["node": node.description, "operator": "true", "credentials": store.path])
+            } catch let error as NodeAPIError {
+                throw fail(error.description, code: error.exitCode)
+            } catch let error as FileError {
+                throw fail(error.description)
+            }
+        }
+
+        private func report(_ text: String, json: [String: String]) {
+            if options.json {
+                // Booleans print as JSON booleans.
+                let fields = json.sorted { $0.key < $1.key }.map { key, value in
+                    "\"\(key)\":" + (value == "true" || value == "false" ? value : "\"\(jsonEscaped(value))\"")
+                }
+                printLine("{" + fields.joined(separator: ",") + "}")
+            } else {
+                printLine(text)
+            }
+        }
+
+        private func readToken() throws -> String {
+            let text: String
+            if let file = tokenFile ?? dataDir.map({ "\($0)/operator-token" }) {
+                do {
+                    guard let read = try SecureFiles.readText(file) else {
+                        throw fail("\(file) does not exist; give the node's token file (DATA_DIR/operator-token)", code: Exit.noPermission)
+                    }
+                    text = read
+                } catch let error as FileError {
+                    throw fail(error.description, code: Exit.noPermission)
+                }
+            } else if let environment = getenv("ASHITA_TOKEN") {
+                text = String(cString: environment)
+            } else {
+                throw fail("no token: use --token-file FILE, --data-dir DIR, or set ASHITA_TOKEN", code: Exit.usage)
+            }
+            let token = text.trimmingWhitespace()
+            guard !token.isEmpty else { throw fail("the token is empty", code: Exit.noPermission) }
+            return token
+        }
+
+        /// The same token over WebSocket must be answered with nodeOperatorConnected.
+        private func confirmOverWebSocket(_ node: NodeAddress, token: String) async throws {
+            let peer: WebSocketPeer
+            do {
+                peer = try await WebSocketPeer.connect(host: node.bareHost, port: node.port, timeout: .seconds(Int64(options.timeout.rounded(.up))))
+            } catch {
+                throw fail("\(error)", code: Exit.unavailable)
+            }
+            try await peer.send(#"{"type":"auth","content":{"token":"\#(jsonEscaped(token))"}}"#)
+            while let event = await peer.nextEvent() {
+                switch event.type {
+                case "nodeOperatorConnected":
+                    await peer.close()
+                    return
+                case "error":
+                    await peer.close()
+                    throw event.content.code == "rate-limited"
+                        ? fail(NodeAPIError.rateLimited(node).description, code: Exit.noPermission)
+                        : fail(NodeAPIError.unauthorized(node).description, code: Exit.noPermission)
+                default:
+                    continue
+                }
+            }
+            throw fail("\(node) closed the WebSocket before confirming the operator", code: Exit.failure)
+        }
+    }
+}
+
+/// The operator token for a node: $ASHITA_TOKEN, else the one 'ashita auth' stored.
+func operatorToken(for node: NodeAddress) throws -> String {
+    if let environment = getenv("ASHITA_TOKEN") { return String(cString: environment).trimmingWhitespace() }
+    do {
+        guard let token = try CredentialStore().token(for: node) else {
+            throw fail("no operator credential for \(node); run 'ashita auth \(node)' first", code: Exit.noPermission)
+        }
+        return token
+    } catch let error as FileError {
+        throw fail(error.description)
+    }
+}
+
+func jsonEscaped(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case _ where scalar.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }
+        return String(drop(while: isSpace).reversed().drop(while: isSpace).reversed())
+    }
+}

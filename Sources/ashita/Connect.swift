@@ -1,0 +1,138 @@
+import AshitaClient
+import AshitaCore
+import ArgumentParser
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+extension Ashita {
+    struct Connect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Join the mesh as a headless client, the way the browser page does.",
+            discussion: """
+                Sends auth with --node as its home (without it, an observer), prints what arrives, and follows \
+                nodeDiscovered and nodeList to every node announced, with the same home. Lost nodes are retried \
+                with backoff. SIGINT or SIGTERM closes every socket with a close frame and exits 0. With --json, \
+                one JSON object per line: {"from":ADDR,"type":...,"content":{...}}.
+                """)
+
+        @OptionGroup var options: NodeOptions
+
+        @Option(help: ArgumentHelp("This client's home node, announced to the nodes it joins. (default: an observer)", valueName: "host:port"))
+        var node: String?
+
+        @Flag(help: "Stay on ADDR; do not connect to announced nodes.")
+        var noFollow = false
+
+        @Option(help: ArgumentHelp("Most nodes to hold sockets to.", valueName: "n"))
+        var maxConnections = 32
+
+        @Flag(help: "Print the first node's nodeConnected and nodeList, then exit.")
+        var once = false
+
+        func validate() throws {
+            if let node {
+                do { _ = try NodeAddress(parsing: node) } catch { throw ValidationError("--node: \(error)") }
+            }
+            guard (1...4096).contains(maxConnections) else { throw ValidationError("--max-connections must be from 1 to 4096") }
+        }
+
+        func run() async throws {
+            var settings = MeshWalker.Settings(home: try node.map { try NodeAddress(parsing: $0) })
+            settings.follow = !noFollow
+            settings.maxConnections = maxConnections
+            settings.timeout = .milliseconds(Int(options.timeout * 1000))
+            let start = options.node
+            if once { return try await printOnce(start, settings: settings) }
+
+            let (notices, sink) = AsyncStream.makeStream(of: MeshWalker.Notice.self)
+            let walker = MeshWalker(settings, notices: sink)
+            let json = options.json
+            try await untilSignalled {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        defer { sink.finish() }
+                        do {
+                            try await walker.run(from: start)
+                        } catch is CancellationError {
+                        } catch {
+                            throw fail(NodeAPIError.unreachable(start, reason: Self.reason(error)).description, code: Exit.unavailable)
+                        }
+                    }
+                    for await notice in notices { Self.show(notice, json: json) }
+                    try await group.waitForAll()
+                }
+            }
+        }
+
+        private func printOnce(_ start: NodeAddress, settings: MeshWalker.Settings) async throws {
+            let peer: WebSocketPeer
+            do {
+                peer = try await WebSocketPeer.connect(host: start.bareHost, port: start.port, timeout: settings.timeout)
+            } catch {
+                throw fail(NodeAPIError.unreachable(start, reason: Self.reason(error)).description, code: Exit.unavailable)
+            }
+            let home = settings.home.map { #","node":"\#($0)""# } ?? ""
+            try await peer.send(#"{"type":"auth"\#(home),"content":{}}"#)
+            while case .text(let text)? = await peer.next() {
+                guard let event = ReceivedEvent.decode(text) else { continue }
+                Self.show(.event(from: start, event, raw: text), json: options.json)
+                if event.type == "error" {
+                    await peer.close()
+                    throw fail("\(start) refused: \(event.content.message ?? "error")")
+                }
+                if event.type == "nodeList" { break }
+            }
+            await peer.close()
+        }
+
+        static func reason(_ error: any Error) -> String {
+            if case .unreachable(_, let reason)? = error as? WebSocketClientError { return reason }
+            return "\(error)"
+        }
+
+        static func show(_ notice: MeshWalker.Notice, json: Bool) {
+            switch notice {
+            case .event(let from, let event, let raw):
+                if json {
+                    printLine(Self.jsonLine(from: from, raw: raw))
+                } else {
+                    let type = event.type + String(repeating: " ", count: max(0, 22 - event.type.count))
+                    printLine("\(from)  \(Output.bold(type))  \(details(event))")
+                }
+            case .connected(let node):
+                printError("ashita: connected to \(node)")
+            case .lost(let node, let reason, let retry):
+                printError("ashita: lost \(node) (\(reason)); retrying in \(seconds(Double(retry.components.seconds) + Double(retry.components.attoseconds) / 1e18))")
+            case .notFollowing(let node, let reason):
+                printError("ashita: not following \(node): \(reason)")
+            }
+        }
+
+        /// `{"content":{...},"from":"ADDR","type":"..."}`, keys sorted like the node's own frames.
+        static func jsonLine(from: NodeAddress, raw: String) -> String {
+            guard case .object(var fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(raw.utf8)) else { return raw }
+            fields["from"] = .string(from.description)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return (try? encoder.encode(JSONValue.object(fields))).map { String(decoding: $0, as: UTF8.self) } ?? raw
+        }
+
+        static func details(_ event: ReceivedEvent) -> String {
+            let c = event.content
+            switch event.type {
+            case "nodeConnected", "nodeOperatorConnected":
+                return [c.nodeIp, c.id.map { "id \($0.prefix(12))" }, c.version.map { "version \($0)" }].compactMap { $0 }.joined(separator: " ")
+            case "nodeList":
+                return (c.nodeList ?? []).isEmpty ? "(no peers)" : (c.nodeList ?? []).joined(separator: " ")
+            case "error":
+                return "\(c.code ?? "?"): \(c.message ?? "")"
+            default:
+                return c.nodeIp ?? ""
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import AshitaCore
+import ArgumentParser
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What every client subcommand takes: the node, JSON output, a connection timeout.
+struct NodeOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp("The node, as host:port. (default: $ASHITA_NODE)", valueName: "addr"))
+    var address: String?
+
+    @Flag(help: "Print JSON on stdout (one object, or one per line for streams) instead of text for people.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Seconds to wait for a connection to the node.", valueName: "seconds"))
+    var timeout: Double = 5
+
+    func validate() throws {
+        _ = try resolvedNode()
+        guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout must be from 0 to 3600 seconds, got \(timeout)") }
+    }
+
+    /// The address argument, or `$ASHITA_NODE`, validated with the protocol's rules.
+    func resolvedNode() throws -> NodeAddress {
+        guard let text = address ?? getenv("ASHITA_NODE").map({ String(cString: $0) }) else {
+            throw ValidationError("name the node as host:port, or set ASHITA_NODE")
+        }
+        do {
+            return try NodeAddress(parsing: text)
+        } catch {
+            throw ValidationError("\(error) (from \(address == nil ? "ASHITA_NODE" : "the argument"))")
+        }
+    }
+
+    var node: NodeAddress { try! resolvedNode() }
+}

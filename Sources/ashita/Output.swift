@@ -1,0 +1,51 @@
+import AshitaCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Text for people: aligned columns, colour only on a terminal and never with NO_COLOR.
+enum Output {
+    static let colour: Bool = isatty(1) == 1 && getenv("NO_COLOR") == nil && getenv("TERM").map { String(cString: $0) } != "dumb"
+
+    static func bold(_ text: String) -> String { colour ? "\u{1B}[1m\(text)\u{1B}[0m" : text }
+    static func dim(_ text: String) -> String { colour ? "\u{1B}[2m\(text)\u{1B}[0m" : text }
+
+    /// A header and rows, each column as wide as its widest cell, two spaces apart.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, cell in
+                i == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count)
+            }.joined(separator: "  ")
+        }
+        return ([bold(line(header))] + rows.map(line)).joined(separator: "\n")
+    }
+
+    /// "12s ago", "5m ago", "3h ago", "2d ago"; the text itself when it is not a time.
+    static func age(_ iso8601: String, now: Timestamp = .now()) -> String {
+        guard let then = Timestamp(iso8601: iso8601) else { return iso8601 }
+        let seconds = max(0, (now.milliseconds - then.milliseconds) / 1000)
+        switch seconds {
+        case ..<60: return "\(seconds)s ago"
+        case ..<3600: return "\(seconds / 60)m ago"
+        case ..<86400: return "\(seconds / 3600)h ago"
+        default: return "\(seconds / 86400)d ago"
+        }
+    }
+
+    /// `HH:MM:SS` of a journal time, for one line per event.
+    static func clock(_ iso8601: String) -> String {
+        guard iso8601.count >= 19 else { return iso8601 }
+        let start = iso8601.index(iso8601.startIndex, offsetBy: 11)
+        return String(iso8601[start..<iso8601.index(start, offsetBy: 8)])
+    }
+}
+
+extension Timestamp {
+    static func now() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(milliseconds: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
+    }
+}

@@ -1,0 +1,162 @@
+import AshitaClient
+import AshitaCore
+import ArgumentParser
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+extension Ashita {
+    struct Watch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stream a node's events as they happen.",
+            discussion: """
+                One line per event: time, type, details; with --json one JSON object per line (NDJSON) with id, \
+                time, type and content. When the node goes away or restarts, watch says so on stderr, retries \
+                with backoff and resumes after the last event it printed, never printing one twice. Stops on \
+                SIGINT or SIGTERM (exit 0), or after --count events.
+                """)
+
+        @OptionGroup var options: NodeOptions
+
+        @Option(help: ArgumentHelp("Only these event types, comma-separated (e.g. nodeDiscovered,nodeLeft).", valueName: "types"))
+        var types: String?
+
+        @Option(help: ArgumentHelp("Exit after this many events.", valueName: "n"))
+        var count: Int?
+
+        func validate() throws {
+            if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
+            if let types {
+                let unknown = types.split(separator: ",").map(String.init).filter { !JournalType.all.contains($0) }
+                if let first = unknown.first {
+                    throw ValidationError("unknown event type '\(first)'; known: \(JournalType.all.joined(separator: ","))")
+                }
+            }
+        }
+
+        func run() async throws {
+            let node = options.node
+            let query = types.map { "?types=\($0)" } ?? ""
+            let url = "http://\(node)/api/v1/events\(query)"
+            let client = CurlHTTPClient(timeoutSeconds: options.timeout)
+            let (json, limit) = (options.json, count)
+            try await untilSignalled {
+                var state = WatchState()
+                var delay = 0.5
+                while !Task.isCancelled {
+                    do {
+                        for try await item in EventStreamReader.open(url, lastEventID: state.lastID, client: client) {
+                            if state.note(connectedTo: node) { delay = 0.5 }
+                            switch item {
+                            case .position(let id):
+                                state.resume(at: id, node: node)
+                            case .comment(let text):
+                                if text.hasPrefix("some events") { printError("ashita: \(node): \(text)") }
+                            case .event(let event):
+                                guard state.isNew(event, node: node) else { continue }
+                                printLine(json ? event.data : Self.describe(event))
+                                state.printed += 1
+                                if let limit, state.printed >= limit { return }
+                            }
+                        }
+                        if Task.isCancelled { return }
+                        printError("ashita: \(node) ended the event stream; reconnecting in \(seconds(delay))")
+                    } catch let error as HTTPClientError {
+                        if case .stopped = error { return }
+                        guard state.connected else {
+                            throw fail(NodeAPIError.unreachable(node, reason: reason(error)).description, code: Exit.unavailable)
+                        }
+                        printError("ashita: lost \(node) (\(reason(error))); retrying in \(seconds(delay))")
+                    } catch let error as EventStreamReader.Failure {
+                        throw fail("\(node): \(error)", code: Exit.unavailable)
+                    }
+                    state.connectedNow = false
+                    try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                    delay = min(delay * 2, 10)
+                }
+            }
+        }
+
+        /// `07:31:02  nodeDiscovered  127.0.0.1:9000`
+        static func describe(_ event: ServerSentEvent) -> String {
+            struct Line: Decodable {
+                var time: String
+                var type: String
+                var content: JournalContent
+            }
+            guard let line = try? JSONDecoder().decode(Line.self, from: Data(event.data.utf8)) else { return event.data }
+            let c = line.content
+            var details: [String] = []
+            if let nodeIp = c.nodeIp { details.append(nodeIp) }
+            if let client = c.client { details.append("client \(client)") }
+            if let remote = c.remote { details.append("from \(remote)") }
+            if line.type == JournalType.clientAuthenticated { details.append(c.home.map { "home \($0)" } ?? "observer") }
+            else if let home = c.home { details.append("home \(home)") }
+            if c.operator == true { details.append("operator") }
+            if let code = c.code { details.append("code \(code)") }
+            let type = line.type + String(repeating: " ", count: max(0, 22 - line.type.count))
+            return "\(Output.dim(Output.clock(line.time)))  \(Output.bold(type))  \(details.joined(separator: " "))"
+        }
+    }
+}
+
+/// Where a watch is: what it printed last, so a reconnect resumes after it and nothing prints twice.
+struct WatchState {
+    var lastID: String?
+    var boot: Substring?
+    var sequence: UInt64 = 0
+    var printed = 0
+    var connected = false
+    var connectedNow = false
+
+    /// Returns true on the first item of a connection; says so on stderr after an outage.
+    mutating func note(connectedTo node: NodeAddress) -> Bool {
+        guard !connectedNow else { return false }
+        if connected { printError("ashita: reconnected to \(node)") }
+        connected = true
+        connectedNow = true
+        return true
+    }
+
+    /// A new stream's starting point: after a restart, everything the new run holds is new.
+    mutating func resume(at id: String, node: NodeAddress) {
+        let (newBoot, _) = Self.split(id)
+        if let boot, newBoot != boot {
+            printError("ashita: \(node) restarted; events from its new run follow")
+            lastID = "0"
+            self.boot = newBoot
+            sequence = 0
+        } else if lastID == nil {
+            lastID = id
+            (boot, sequence) = Self.split(id)
+        }
+    }
+
+    mutating func isNew(_ event: ServerSentEvent, node: NodeAddress) -> Bool {
+        guard let id = event.id else { return true }
+        let (eventBoot, eventSequence) = Self.split(id)
+        if eventBoot == boot && eventSequence <= sequence { return false }
+        if let boot, eventBoot != boot { printError("ashita: \(node) restarted; events from its new run follow") }
+        (boot, sequence, lastID) = (eventBoot, eventSequence, id)
+        return true
+    }
+
+    static func split(_ id: String) -> (Substring, UInt64) {
+        let parts = id.split(separator: "-")
+        return (parts.first ?? "", parts.count == 2 ? UInt64(parts[1]) ?? 0 : 0)
+    }
+}
+
+func reason(_ error: HTTPClientError) -> String {
+    switch error {
+    case .unreachable(_, let reason, _), .transfer(_, let reason, _): reason
+    default: error.description
+    }
+}
+
+func seconds(_ value: Double) -> String {
+    value < 1 ? "\(Int(value * 1000))ms" : "\(Int(value))s"
+}
