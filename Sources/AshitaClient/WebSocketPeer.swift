@@ -47,7 +47,8 @@ public final class WebSocketPeer: Sendable {
 
     public static func connect(
         host: String, port: Int, path: String = "/", timeout: Duration = .seconds(5),
-        maxFrameSize: Int = 1 << 24, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        maxFrameSize: Int = 1 << 24, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        textHandler: (@Sendable (ByteBuffer) -> Bool)? = nil
     ) async throws -> WebSocketPeer {
         let hostHeader = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let target = "ws://\(hostHeader)\(path)"
@@ -70,7 +71,7 @@ public final class WebSocketPeer: Sendable {
                                         NIOWebSocketFrameAggregator(
                                             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1 << 16,
                                             maxAccumulatedFrameSize: maxFrameSize))
-                                    try channel.pipeline.syncOperations.addHandler(InboxHandler(inbox: inbox))
+                                    try channel.pipeline.syncOperations.addHandler(InboxHandler(inbox: inbox, textHandler: textHandler))
                                     return .upgraded
                                 }
                             })
@@ -156,9 +157,12 @@ private final class InboxHandler: ChannelInboundHandler, RemovableChannelHandler
     typealias OutboundOut = WebSocketFrame
 
     let inbox: Inbox<WebSocketPeer.Arrival>
+    /// Sees each text frame first, on the event loop; returning true consumes it (for load generators).
+    let textHandler: (@Sendable (ByteBuffer) -> Bool)?
 
-    init(inbox: Inbox<WebSocketPeer.Arrival>) {
+    init(inbox: Inbox<WebSocketPeer.Arrival>, textHandler: (@Sendable (ByteBuffer) -> Bool)?) {
         self.inbox = inbox
+        self.textHandler = textHandler
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -166,6 +170,7 @@ private final class InboxHandler: ChannelInboundHandler, RemovableChannelHandler
         var payload = frame.unmaskedData
         switch frame.opcode {
         case .text:
+            if let textHandler, textHandler(payload) { return }
             inbox.push(.init(message: .text(String(decoding: payload.readableBytesView, as: UTF8.self)), at: .now))
         case .binary:
             inbox.push(.init(message: .binary(Array(payload.readableBytesView)), at: .now))

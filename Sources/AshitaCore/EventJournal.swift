@@ -106,7 +106,8 @@ public struct EventJournal: Sendable {
         let all = entries
         let parts = lastEventID.split(separator: "-")
         guard parts.count == 2, String(parts[0]) == boot, let seen = UInt64(parts[1]) else {
-            return (all, true)
+            // Everything this run holds is new to it; it missed something only if this run dropped entries.
+            return (all, (all.first?.sequence ?? 1) > 1)
         }
         let missed = (all.first.map { $0.sequence > seen + 1 }) ?? false
         return (all.filter { $0.sequence > seen }, missed)

@@ -11,6 +11,7 @@ public struct CloseReason: Equatable, Sendable {
     public static let policyViolation = CloseReason(code: 1008, reason: "too many bad frames")
     public static let tooBig = CloseReason(code: 1009, reason: "frame too big")
     public static let kicked = CloseReason(code: 1008, reason: "disconnected by the node's operator")
+    public static let tooSlow = CloseReason(code: 1008, reason: "too slow: outbound queue full")
 }
 
 /// What the mesh asks the edges to do after a change. Fan-outs name their recipients so the edge can encode
@@ -70,6 +71,8 @@ public struct Mesh: Sendable {
     public private(set) var clients: [ClientID: Client] = [:]
     public private(set) var journal: EventJournal
     private var peerTable: [NodeAddress: Peer] = [:]
+    /// Peers in the order they arrived, which is `since` order: listing them needs no sort.
+    private var peerOrder: [NodeAddress] = []
     private var authenticated: Set<ClientID> = []
     private var authFailures: FailureLimiter
 
@@ -81,9 +84,7 @@ public struct Mesh: Sendable {
     }
 
     /// Peers, oldest first: nodes whose clients are connected here. The node itself is never its own peer.
-    public var peers: [Peer] {
-        peerTable.values.sorted { ($0.since, $0.address) < ($1.since, $1.address) }
-    }
+    public var peers: [Peer] { peerOrder.map { peerTable[$0]! } }
 
     public var operatorCount: Int { clients.values.count(where: \.isOperator) }
 
@@ -181,6 +182,7 @@ public struct Mesh: Sendable {
                 }
                 effects.append(record(JournalType.nodeDiscovered, JournalContent(nodeIp: home.description), now))
                 peerTable[home] = Peer(address: home, since: now, clients: [id])
+                peerOrder.append(home)
             } else {
                 peerTable[home]!.clients.insert(id)
             }
@@ -190,7 +192,7 @@ public struct Mesh: Sendable {
         authenticated.insert(id)
 
         effects.append(.send(.nodeConnected(configuration.identity), to: id))
-        effects.append(.send(.nodeList(peers.map(\.address)), to: id))
+        effects.append(.send(.nodeList(peerOrder), to: id))
         effects.append(
             record(
                 JournalType.clientAuthenticated,
@@ -207,6 +209,7 @@ public struct Mesh: Sendable {
         peerTable[home]!.clients.remove(id)
         guard peerTable[home]!.clients.isEmpty else { return [] }
         peerTable[home] = nil
+        peerOrder.removeAll { $0 == home }
         var effects: [MeshEffect] = []
         let others = authenticated.filter { $0 != id }
         if !others.isEmpty {

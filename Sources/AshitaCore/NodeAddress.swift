@@ -36,7 +36,7 @@ public struct NodeAddress: Hashable, Sendable, Comparable, CustomStringConvertib
         self.port = port
     }
 
-    public static func < (a: NodeAddress, b: NodeAddress) -> Bool { a.description < b.description }
+    public static func < (a: NodeAddress, b: NodeAddress) -> Bool { (a.host, a.port) < (b.host, b.port) }
 
     private static func parsePort(_ s: String) -> Int? {
         guard (1...5).contains(s.utf8.count), s.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),

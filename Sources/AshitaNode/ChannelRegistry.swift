@@ -1,8 +1,8 @@
 import NIOCore
 import Synchronization
 
-/// The node's open HTTP connections, so shutdown can close the idle keep-alive ones that would otherwise wait
-/// for a next request forever. A connection registered after shutdown is closed at once.
+/// The node's HTTP connections that wait for a next request, so shutdown can close them (they would otherwise
+/// wait forever). A connection that starts waiting after shutdown is closed at once.
 final class ChannelRegistry: Sendable {
     private struct State {
         var channels: [ObjectIdentifier: any Channel] = [:]

@@ -10,6 +10,8 @@ struct HTTPConnection {
     let remote: String
     let hub: MeshHub
     let router: Router
+    /// Where the connection waits between requests, so shutdown can close it there (and only there).
+    let idle: ChannelRegistry
     let logger: Logger
 
     /// `declined` is a request whose head and end were consumed by a refused upgrade: it is answered first.
@@ -25,7 +27,10 @@ struct HTTPConnection {
                         head = declined
                         pending = nil
                     } else {
-                        guard let part = try await parts.next() else { return }
+                        idle.insert(channel.channel)
+                        let part = try await parts.next()
+                        idle.remove(channel.channel)
+                        guard let part else { return }
                         guard case .head(let next) = part else { continue }
                         head = next
                     }

@@ -4,10 +4,12 @@ import NIOCore
 import NIOWebSocket
 
 /// The node's one owner of mesh state: it feeds what connections receive into the pure `Mesh` and carries out
-/// the effects, in order. Sending never waits on a socket: frames go to each connection's bounded `Outbox`.
+/// the effects, in order. Sending never waits on a socket: frames go to the event loops in batches.
 actor MeshHub {
     private var mesh: Mesh
-    private var outboxes: [ClientID: Outbox] = [:]
+    private var channels: [ClientID: any Channel] = [:]
+    private var sinks = ClientSinks()
+    private var flushQueued = false
     private var subscribers: [UInt64: EventSubscriber] = [:]
     private var nextClientID: ClientID = 1
     private var nextSubscriberID: UInt64 = 1
@@ -28,11 +30,11 @@ actor MeshHub {
     // MARK: WebSocket clients
 
     /// Registers a connection; nil while the node is shutting down.
-    func connect(remote: String, outbox: Outbox) -> ClientID? {
+    func connect(remote: String, channel: any Channel) -> ClientID? {
         guard !shuttingDown else { return nil }
         let id = nextClientID
         nextClientID += 1
-        outboxes[id] = outbox
+        channels[id] = channel
         apply(mesh.connect(id, remote: remote, at: .now()))
         return id
     }
@@ -46,16 +48,15 @@ actor MeshHub {
     }
 
     func disconnect(_ id: ClientID) {
-        outboxes[id] = nil
+        channels[id] = nil
         apply(mesh.disconnect(id, at: .now()))
     }
 
     /// Closes every client with 1001 and ends every event stream. Connections finish on their own.
     func shutdown() {
         shuttingDown = true
-        for outbox in outboxes.values {
-            outbox.close(code: CloseReason.goingAway.code, reason: CloseReason.goingAway.reason)
-        }
+        for channel in channels.values { sinks.close(channel, .goingAway) }
+        sinks.submit()
         for subscriber in subscribers.values { subscriber.continuation.finish() }
         subscribers = [:]
     }
@@ -70,17 +71,36 @@ actor MeshHub {
                 for id in ids { deliver(shared, to: id) }
             case .close(let id, let reason):
                 logger.debug("closing client", metadata: ["client": "\(id)", "code": "\(reason.code)"])
-                outboxes[id]?.close(code: reason.code, reason: reason.reason)
+                if let channel = channels[id] { sinks.close(channel, reason) }
             case .journal(let entry):
                 publish(entry)
             }
         }
+        if effects.contains(where: { if case .close = $0 { true } else { false } }) {
+            // A close must reach the socket before the connection task closes it.
+            sinks.submit()
+        } else {
+            queueFlush()
+        }
+    }
+
+    /// Hands what the hub wrote to the event loops once the messages already waiting on this actor are handled:
+    /// under load a burst of auths then costs each client one flush (one syscall) instead of one per frame; when
+    /// idle it costs one actor hop.
+    private func queueFlush() {
+        guard !flushQueued else { return }
+        flushQueued = true
+        // Unstructured on purpose: it is a turn of this actor's own queue, not work to await.
+        Task { self.flush() }
+    }
+
+    private func flush() {
+        flushQueued = false
+        sinks.submit()
     }
 
     private func deliver(_ frame: WebSocketFrame, to id: ClientID) {
-        guard let outbox = outboxes[id], !outbox.push(frame) else { return }
-        logger.notice("client too slow to read its events; closing it", metadata: ["client": "\(id)"])
-        outbox.close(code: 1008, reason: "too slow: outbound queue full")
+        if let channel = channels[id] { sinks.write(frame, to: channel) }
     }
 
     private func frame(_ event: ServerEvent) -> WebSocketFrame {
@@ -201,8 +221,8 @@ actor MeshHub {
 public struct NodeLimits: Sendable {
     /// Largest WebSocket message accepted (fragments included); larger closes with 1009.
     public var maxFrameBytes = 64 * 1024
-    /// Frames queued for one slow reader before it is closed with 1008.
-    public var outboxFrames = 4096
+    /// Bytes queued for one slow reader before it is closed with 1008 (the channel's high watermark).
+    public var outboundBufferBytes = 1 << 20
     /// Journal entries queued for one slow event-stream reader before its stream is ended.
     public var eventStreamBuffer = 1024
     /// Largest HTTP request body read.

@@ -54,6 +54,9 @@ public final class NodeServer: Sendable {
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .childChannelOption(
+                    .writeBufferWaterMark,
+                    value: .init(low: limits.outboundBufferBytes / 2, high: limits.outboundBufferBytes))
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture { try Self.configurePipeline(channel, limits: limits) }
                 }
@@ -153,10 +156,9 @@ public final class NodeServer: Sendable {
                             case .webSocket(let channel):
                                 await WebSocketConnection(channel: channel, remote: remote(channel.channel), hub: hub, logger: logger).run()
                             case .http(let channel, let declined):
-                                httpChannels.insert(channel.channel)
-                                defer { httpChannels.remove(channel.channel) }
                                 await HTTPConnection(
-                                    channel: channel, remote: remote(channel.channel), hub: hub, router: router, logger: logger
+                                    channel: channel, remote: remote(channel.channel), hub: hub, router: router,
+                                    idle: httpChannels, logger: logger
                                 ).run(answeringFirst: declined)
                             }
                         } catch {

@@ -3,8 +3,8 @@ import Logging
 import NIOCore
 import NIOWebSocket
 
-/// One client's WebSocket, from upgrade to close. Two tasks: the reader feeds frames to the hub; the writer
-/// drains the client's outbox. When either ends, so does the other, and the hub forgets the client.
+/// One client's WebSocket, from upgrade to close: frames in go to the hub; frames out are written by the hub
+/// straight onto the channel. When the socket closes, the hub forgets the client.
 struct WebSocketConnection {
     let channel: NIOAsyncChannel<WebSocketFrame, WebSocketFrame>
     let remote: String
@@ -12,49 +12,26 @@ struct WebSocketConnection {
     let logger: Logger
 
     func run() async {
-        let outbox = Outbox(capacity: hub.limits.outboxFrames)
-        guard let id = await hub.connect(remote: remote, outbox: outbox) else {
-            try? await channel.channel.writeAndFlush(closeFrame(code: 1001, reason: "node is shutting down")).get()
-            try? await channel.channel.close()
+        let underlying = channel.channel
+        guard let id = await hub.connect(remote: remote, channel: underlying) else {
+            try? await underlying.writeAndFlush(closeFrame(code: 1001, reason: "node is shutting down")).get()
+            try? await underlying.close()
             return
         }
-        let underlying = channel.channel
         do {
-            try await channel.executeThenClose { inbound, outbound in
-                try await withThrowingTaskGroup(of: Bool.self) { group in
-                    group.addTask {
-                        while let batch = await outbox.next() {
-                            if !batch.frames.isEmpty { try await outbound.write(contentsOf: batch.frames) }
-                            if let close = batch.close {
-                                // Through the channel itself, so we know it was written before the socket closes.
-                                try await underlying.writeAndFlush(closeFrame(code: close.code, reason: close.reason)).get()
-                                return false
-                            }
-                        }
-                        return false
-                    }
-                    group.addTask {
-                        try await read(inbound, id: id, outbox: outbox)
-                    }
-                    // The reader ending with a close under way waits for the writer to send it; otherwise the
-                    // first to end ends the other.
-                    if try await group.next() == true {
-                        _ = try await group.next()
-                    }
-                    group.cancelAll()
-                }
+            try await channel.executeThenClose { inbound, _ in
+                try await read(inbound, id: id)
             }
         } catch {
             logger.debug("connection ended", metadata: ["client": "\(id)", "error": "\(error)"])
         }
-        outbox.finish()
         await hub.disconnect(id)
     }
 
-    /// Returns true when it ended by asking for a close frame, which the writer has yet to send.
-    private func read(_ inbound: NIOAsyncChannelInboundStream<WebSocketFrame>, id: ClientID, outbox: Outbox)
-        async throws -> Bool
-    {
+    /// Returns when the client closes or breaks the protocol; whatever the hub queued in answer (an error, a
+    /// close frame) is already on the event loop ahead of the socket's close.
+    private func read(_ inbound: NIOAsyncChannelInboundStream<WebSocketFrame>, id: ClientID) async throws {
+        let underlying = channel.channel
         do {
             for try await frame in inbound {
                 switch frame.opcode {
@@ -64,35 +41,24 @@ struct WebSocketConnection {
                 case .binary:
                     await hub.receive(id, .binary)
                 case .ping:
-                    outbox.push(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData))
+                    underlying.writeAndFlush(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData), promise: nil)
                 case .connectionClose:
                     // Echo the client's code, as RFC 6455 asks, then end.
                     var data = frame.unmaskedData
                     let code = data.readInteger(as: UInt16.self) ?? 1000
-                    outbox.close(code: code == 1005 || code == 1006 ? 1000 : code, reason: "")
-                    return true
+                    try? await underlying.writeAndFlush(closeFrame(code: code == 1005 || code == 1006 ? 1000 : code, reason: "")).get()
+                    return
                 default:
                     break
                 }
             }
         } catch let error as NIOWebSocketError where error == .invalidFrameLength {
             await hub.rejectOversized(id)
-            return true
         } catch NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge {
             await hub.rejectOversized(id)
-            return true
         } catch let error where error is NIOWebSocketFrameAggregator.Error || error is NIOWebSocketError {
             logger.debug("protocol error", metadata: ["client": "\(id)", "error": "\(error)"])
-            outbox.close(code: 1002, reason: "protocol error")
-            return true
+            try? await underlying.writeAndFlush(closeFrame(code: 1002, reason: "protocol error")).get()
         }
-        return false
     }
-}
-
-func closeFrame(code: UInt16, reason: String) -> WebSocketFrame {
-    var data = ByteBuffer()
-    data.writeInteger(code)
-    data.writeString(String(reason.utf8.prefix(120)) ?? "")
-    return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
 }

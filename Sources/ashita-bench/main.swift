@@ -2,6 +2,7 @@ import Foundation
 
 // ashita-bench: the figures the node issue asks for, each over several fresh nodes.
 //   swift build -c release && .build/release/ashita-bench [--runs N] [--clients N] [--listeners N] [--rounds N]
+//       [--only idle|auth|fanout]
 
 func option(_ name: String, _ fallback: Int) -> Int {
     guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count,
@@ -14,32 +15,49 @@ let runs = option("--runs", 5)
 let clients = option("--clients", 1000)
 let listeners = option("--listeners", 50)
 let rounds = option("--rounds", 200)
+let only = CommandLine.arguments.firstIndex(of: "--only").flatMap { $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil }
+func selected(_ name: String) -> Bool { only == nil || only == name }
 
 func median<T: Comparable>(_ values: [T]) -> T { values.sorted()[values.count / 2] }
 func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+
+/// Prints and flushes, so progress shows when the output goes to a file.
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
+}
+
 func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
 
 raiseFileLimit()
-print("ashita-bench: node \(NodeProcess.binary)")
-print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load average before \(loadAverage())")
+say("ashita-bench: node \(NodeProcess.binary)")
+say("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load average before \(loadAverage())")
 
-var idle: [Double] = []
-for _ in 0..<runs { idle.append(try await idleMemory()) }
-print("idle RSS (MiB), \(runs) nodes: median \(fmt(median(idle))), worst \(fmt(idle.max()!))   [original ashitajs: 57.5 MB]")
+if selected("idle") {
+    var idle: [Double] = []
+    for _ in 0..<runs { idle.append(try await idleMemory()) }
+    say("idle RSS (MiB), \(runs) nodes: median \(fmt(median(idle))), worst \(fmt(idle.max()!))   [original ashitajs: 57.5 MB]")
+}
 
-var authRuns: [AuthRun] = []
-for _ in 0..<runs { authRuns.append(try await authenticateMany(clients)) }
-let authed = authRuns.map { ms($0.allAuthenticated) }
-let announced = authRuns.map { ms($0.allAnnounced) }
-let rss = authRuns.map(\.rss)
-let peak = authRuns.map(\.peak)
-print("\(clients) clients, each auth with its own home, \(runs) nodes:")
-print("  all authenticated (ms): median \(fmt(median(authed))), worst \(fmt(authed.max()!))")
-print("  all \(clients * (clients - 1) / 2) nodeDiscovered delivered (ms): median \(fmt(median(announced))), worst \(fmt(announced.max()!))   [original: 24 s]")
-print("  node RSS after (MiB): median \(fmt(median(rss))), worst \(fmt(rss.max()!)); peak RSS median \(fmt(median(peak))), worst \(fmt(peak.max()!))   [original: 78 MB]")
+if selected("auth") {
+    var authRuns: [AuthRun] = []
+    for _ in 0..<runs { authRuns.append(try await authenticateMany(clients)) }
+    let authed = authRuns.map { ms($0.allAuthenticated) }
+    let announced = authRuns.map { ms($0.allAnnounced) }
+    let rss = authRuns.map(\.rss)
+    let peak = authRuns.map(\.peak)
+    let cpu = authRuns.map(\.nodeCPU)
+    say("\(clients) clients, each auth with its own home, \(runs) nodes:")
+    say("  all authenticated (ms): median \(fmt(median(authed))), worst \(fmt(authed.max()!))")
+    say("  all \(clients * (clients - 1) / 2) nodeDiscovered delivered (ms): median \(fmt(median(announced))), worst \(fmt(announced.max()!))   [original: 24 s]")
+    say("  node CPU time (s): median \(fmt(median(cpu), 2)), worst \(fmt(cpu.max()!, 2)); the rest of the wall time is this bench's own clients on the same 2 cores")
+    say("  node RSS after (MiB): median \(fmt(median(rss))), worst \(fmt(rss.max()!)); peak median \(fmt(median(peak))), worst \(fmt(peak.max()!))   [original: 78 MB]")
+}
 
-var latencies: [Double] = []
-for _ in 0..<runs { latencies += try await fanOutLatency(listeners: listeners, rounds: rounds).map(ms) }
-let sorted = latencies.sorted()
-print("auth → last of \(listeners) observers has nodeDiscovered, \(runs)×\(rounds) rounds (ms): median \(fmt(median(latencies), 3)), p90 \(fmt(sorted[sorted.count * 9 / 10], 3)), p99 \(fmt(sorted[sorted.count * 99 / 100], 3)), worst \(fmt(sorted.last!, 3))   [original: 4.4 ms median]")
-print("load average after \(loadAverage())")
+if selected("fanout") {
+    var latencies: [Double] = []
+    for _ in 0..<runs { latencies += try await fanOutLatency(listeners: listeners, rounds: rounds).map(ms) }
+    let sorted = latencies.sorted()
+    say("auth → last of \(listeners) observers has nodeDiscovered, \(runs)×\(rounds) rounds (ms): median \(fmt(median(latencies), 3)), p90 \(fmt(sorted[sorted.count * 9 / 10], 3)), p99 \(fmt(sorted[sorted.count * 99 / 100], 3)), worst \(fmt(sorted.last!, 3))   [original: 4.4 ms median]")
+}
+say("load average after \(loadAverage())")

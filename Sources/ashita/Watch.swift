@@ -27,6 +27,9 @@ extension Ashita {
         @Option(help: ArgumentHelp("Exit after this many events.", valueName: "n"))
         var count: Int?
 
+        @Flag(help: "First print the events the node still holds (its last 1024), then follow.")
+        var replay = false
+
         func validate() throws {
             if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
             if let types {
@@ -42,9 +45,10 @@ extension Ashita {
             let query = types.map { "?types=\($0)" } ?? ""
             let url = "http://\(node)/api/v1/events\(query)"
             let client = CurlHTTPClient(timeoutSeconds: options.timeout)
-            let (json, limit) = (options.json, count)
+            let (json, limit, replay) = (options.json, count, replay)
             try await untilSignalled {
                 var state = WatchState()
+                if replay { state.lastID = "0" }
                 var delay = 0.5
                 while !Task.isCancelled {
                     do {

@@ -16,6 +16,8 @@ import Testing
         // Another boot's id: the node restarted, so everything held is new to the subscriber.
         #expect(journal.entries(after: "k0-9").entries.count == 3)
         #expect(journal.entries(after: "0").entries.count == 3)
+        #expect(journal.entries(after: "0").missed, "this run dropped its first two")
+        #expect(EventJournal(boot: "k2").entries(after: "0").missed == false)
         #expect(journal.entries(after: nil).entries.isEmpty, "a new subscriber gets live events only")
     }
 

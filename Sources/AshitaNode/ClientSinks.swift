@@ -1,0 +1,76 @@
+import AshitaCore
+import NIOCore
+import NIOWebSocket
+
+/// Writes the hub's frames straight onto client channels, grouped by event loop: a fan-out to thousands is one
+/// task per event loop, each channel flushed once, instead of a wake-up and a syscall per frame.
+///
+/// A reader too slow to keep up fills its channel's write buffer past the high watermark (`isWritable` false);
+/// it is then closed with 1008 instead of growing the node's memory.
+struct ClientSinks {
+    private enum Operation {
+        case write(any Channel, WebSocketFrame)
+        case close(any Channel, CloseReason)
+    }
+
+    private var pending: [ObjectIdentifier: (loop: any EventLoop, operations: [Operation])] = [:]
+
+    mutating func write(_ frame: WebSocketFrame, to channel: any Channel) {
+        append(.write(channel, frame), on: channel)
+    }
+
+    mutating func close(_ channel: any Channel, _ reason: CloseReason) {
+        append(.close(channel, reason), on: channel)
+    }
+
+    private mutating func append(_ operation: Operation, on channel: any Channel) {
+        let key = ObjectIdentifier(channel.eventLoop)
+        if pending[key] == nil { pending[key] = (channel.eventLoop, []) }
+        pending[key]!.operations.append(operation)
+    }
+
+    /// Hands everything gathered to the event loops, in order per channel, and starts afresh.
+    mutating func submit() {
+        for (_, batch) in pending {
+            let operations = batch.operations
+            batch.loop.execute {
+                var touched: [ObjectIdentifier: any Channel] = [:]
+                var closing: Set<ObjectIdentifier> = []
+                for operation in operations {
+                    switch operation {
+                    case .write(let channel, let frame):
+                        let id = ObjectIdentifier(channel)
+                        guard !closing.contains(id), channel.isActive else { continue }
+                        guard channel.isWritable else {
+                            closing.insert(id)
+                            Self.closeNow(channel, .tooSlow)
+                            continue
+                        }
+                        channel.write(frame, promise: nil)
+                        touched[id] = channel
+                    case .close(let channel, let reason):
+                        let id = ObjectIdentifier(channel)
+                        guard closing.insert(id).inserted else { continue }
+                        Self.closeNow(channel, reason)
+                    }
+                }
+                for (id, channel) in touched where !closing.contains(id) { channel.flush() }
+            }
+        }
+        pending = [:]
+    }
+
+    /// A close frame after what is queued, then the socket once it is written.
+    private static func closeNow(_ channel: any Channel, _ reason: CloseReason) {
+        channel.writeAndFlush(closeFrame(code: reason.code, reason: reason.reason)).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+}
+
+func closeFrame(code: UInt16, reason: String) -> WebSocketFrame {
+    var data = ByteBuffer()
+    data.writeInteger(code)
+    data.writeString(String(reason.utf8.prefix(120)) ?? "")
+    return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
+}

@@ -1,0 +1,78 @@
+import AshitaClient
+import Foundation
+import Testing
+
+@Suite struct ConnectCommandTests {
+    @Test func followsDiscoveryToAThirdNodeAndLeavesCleanlyOnSIGINT() async throws {
+        try await withServedNodes(3) { nodes in
+            let (a, b, c) = (nodes[0], nodes[1], nodes[2])
+            // A knows B: a client of A calls B its home, so A's nodeList names B.
+            let fromB = try await a.join(home: b.address)
+            let watcherOnC = try await c.join(home: nil)
+            let connect = try AshitaProcess(["connect", a.address, "--node", "127.0.0.1:5555", "--json"])
+            var lines: [[String: Any]] = []
+            func read(until done: ([[String: Any]]) -> Bool) async throws {
+                while !done(lines), let line = try await connect.nextLine() { lines.append(try jsonObject(line)) }
+            }
+            func from(_ node: ServedNode, _ type: String) -> ([[String: Any]]) -> Bool {
+                { $0.contains { $0["from"] as? String == node.address && $0["type"] as? String == type } }
+            }
+            try await read(until: from(b, "nodeConnected"))
+            let first = try #require(lines.first)
+            #expect(first["from"] as? String == a.address)
+            #expect(first["type"] as? String == "nodeConnected")
+            #expect((first["content"] as? [String: Any])?["nodeIp"] as? String == a.address)
+            #expect(lines.contains { $0["type"] as? String == "nodeList" && ($0["content"] as? [String: [String]])?["nodeList"]?.contains(b.address) == true })
+
+            // C joins A's view later: a client of A announces C; connect follows the nodeDiscovered to C.
+            _ = try await a.join(home: c.address)
+            try await read(until: from(c, "nodeConnected"))
+            #expect(lines.contains { $0["from"] as? String == a.address && $0["type"] as? String == "nodeDiscovered" && ($0["content"] as? [String: String])?["nodeIp"] == c.address })
+            // On C, this client was announced under its home.
+            #expect(try await watcherOnC.expect("nodeDiscovered").content.nodeIp == "127.0.0.1:5555")
+
+            connect.signal(SIGINT)
+            #expect(try await connect.exitStatus() == 0)
+            // Its sockets closed with a close frame, so C announces the home gone at once.
+            #expect(try await watcherOnC.expect("nodeLeft").content.nodeIp == "127.0.0.1:5555")
+            let stderr = try await connect.stderr()
+            #expect(stderr.contains("ashita: connected to \(a.address)"))
+            #expect(stderr.contains("ashita: connected to \(c.address)"))
+            await fromB.close()
+        }
+    }
+
+    @Test func onceprintsTheGreetingAndExits() async throws {
+        try await withServedNodes(1) { nodes in
+            let node = nodes[0]
+            _ = try await node.join(home: "127.0.0.1:7001")
+            let result = try await ashita("connect", node.address, "--once")
+            #expect(result.status == 0)
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.count == 2)
+            #expect(lines[0].hasPrefix("\(node.address)  nodeConnected           \(node.address) id "))
+            #expect(lines[1] == "\(node.address)  nodeList                127.0.0.1:7001")
+            let json = try await ashita("connect", node.address, "--once", "--json", "--node", "127.0.0.1:7002")
+            let objects = try json.stdout.split(separator: "\n").map { try jsonObject(String($0)) }
+            #expect(objects.map { $0["type"] as? String } == ["nodeConnected", "nodeList"])
+            #expect((objects[1]["content"] as? [String: [String]])?["nodeList"] == ["127.0.0.1:7001", "127.0.0.1:7002"])
+        }
+    }
+
+    @Test func noFollowStaysOnOneNode() async throws {
+        try await withServedNodes(2) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            let watcherOnB = try await b.join(home: nil)
+            _ = try await a.join(home: b.address)
+            let connect = try AshitaProcess(["connect", a.address, "--no-follow", "--node", "127.0.0.1:5556", "--json"])
+            let greeting = try #require(try await connect.nextLine())
+            #expect(try jsonObject(greeting)["type"] as? String == "nodeConnected")
+            #expect(try jsonObject(try #require(try await connect.nextLine()))["type"] as? String == "nodeList")
+            connect.signal(SIGTERM)
+            #expect(try await connect.exitStatus() == 0)
+            // B never heard of the client: its watcher's next event is a newcomer's.
+            _ = try await b.join(home: "127.0.0.1:5557")
+            #expect(try await watcherOnB.expect("nodeDiscovered").content.nodeIp == "127.0.0.1:5557")
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+
+/// completions/ and man/ are generated from the argument parser by .ci/generate-docs; these fail when stale.
+@Suite struct DocsTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    @Test(arguments: [("bash", "ashita.bash"), ("zsh", "_ashita"), ("fish", "ashita.fish")])
+    func completionsMatchTheParser(_ shell: String, _ file: String) async throws {
+        let generated = try await ashita("--generate-completion-script", shell)
+        #expect(generated.status == 0)
+        let committed = try String(contentsOfFile: "\(Self.root)/completions/\(file)", encoding: .utf8)
+        #expect(committed == generated.stdout, "completions/\(file) is stale: run .ci/generate-docs")
+    }
+
+    @Test func theManPageWasGeneratedFromTheCurrentParser() async throws {
+        let page = try String(contentsOfFile: "\(Self.root)/man/ashita.1", encoding: .utf8)
+        let help = try await ashita("--experimental-dump-help")
+        #expect(help.status == 0)
+        let digest = try await sha256(help.stdout)
+        #expect(page.contains(".\\\" help-digest: \(digest)\n"), "man/ashita.1 is stale: run .ci/generate-docs")
+        for section in ["EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLES", "JSON OUTPUT"] {
+            #expect(page.contains(".Sh \(section)\n"))
+        }
+        for command in ["serve", "connect", "peers", "auth", "watch"] {
+            #expect(page.contains(command))
+        }
+    }
+
+    private func sha256(_ text: String) async throws -> String {
+        let file = temporaryDirectory() + "/help.json"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        process.arguments = [file]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(String(decoding: data, as: UTF8.self).prefix(64))
+    }
+}

@@ -1,0 +1,67 @@
+import AshitaClient
+import Foundation
+import Testing
+
+/// A node run as `ashita serve` in its own process, with its own data directory.
+struct ServedNode {
+    let process: AshitaProcess
+    let port: Int
+    let dataDirectory: String
+    var address: String { "127.0.0.1:\(port)" }
+    var url: String { "http://\(address)" }
+    var token: String {
+        (try? String(contentsOfFile: "\(dataDirectory)/operator-token", encoding: .utf8))?.trimmingCharacters(in: .newlines) ?? ""
+    }
+
+    /// `port: 0` picks a free one; a given port and data directory restart a node where it was.
+    static func start(port: Int = 0, dataDirectory: String = temporaryDirectory()) async throws -> ServedNode {
+        let process = try AshitaProcess(["serve", "\(port)", "--data-dir", dataDirectory])
+        let line = try #require(try await process.nextLine(), "ashita serve printed nothing")
+        let match = try #require(line.firstMatch(of: /127\.0\.0\.1:(\d+) listening/), "\(line)")
+        return ServedNode(process: process, port: Int(match.1)!, dataDirectory: dataDirectory)
+    }
+
+    func stop() async throws {
+        process.signal(SIGTERM)
+        #expect(try await process.exitStatus() == 0)
+    }
+
+    /// A WebSocket client of this node that has sent auth with `home` and read its two answers.
+    func join(home: String?) async throws -> WebSocketPeer {
+        let peer = try await WebSocketPeer.connect(host: "127.0.0.1", port: port)
+        let node = home.map { #","node":"\#($0)""# } ?? ""
+        try await peer.send(#"{"type":"auth"\#(node),"content":{}}"#)
+        _ = try await within(10, "nodeConnected") { await peer.nextEvent() }
+        _ = try await within(10, "nodeList") { await peer.nextEvent() }
+        return peer
+    }
+}
+
+/// Nodes for one test, stopped (SIGTERM, exit 0 checked) when it ends.
+func withServedNodes<T: Sendable>(_ count: Int, _ body: ([ServedNode]) async throws -> T) async throws -> T {
+    var nodes: [ServedNode] = []
+    for _ in 0..<count { nodes.append(try await ServedNode.start()) }
+    do {
+        let result = try await body(nodes)
+        for node in nodes { try await node.stop() }
+        return result
+    } catch {
+        for node in nodes { try? await node.stop() }
+        throw error
+    }
+}
+
+extension WebSocketPeer {
+    /// The next event, which must be of `type`.
+    @discardableResult
+    func expect(_ type: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> ReceivedEvent {
+        let event = try await within(15, "\(type) on \(target)") { await self.nextEvent() }
+        let received = try #require(event, "connection to \(target) ended while waiting for \(type)", sourceLocation: sourceLocation)
+        #expect(received.type == type, "expected \(type), got \(received)", sourceLocation: sourceLocation)
+        return received
+    }
+}
+
+func jsonObject(_ line: String) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
+}

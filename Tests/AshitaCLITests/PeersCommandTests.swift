@@ -1,0 +1,76 @@
+import AshitaClient
+import Foundation
+import Testing
+
+@Suite struct PeersCommandTests {
+    @Test func aTableForPeopleAndTheNodesDocumentForScripts() async throws {
+        try await withServedNodes(1) { nodes in
+            let node = nodes[0]
+            let empty = try await ashita("peers", node.address)
+            #expect(empty.status == 0)
+            #expect(empty.stdout == "no peers\n")
+            #expect(empty.stderr.isEmpty)
+
+            let client = try await node.join(home: "127.0.0.1:9000")
+            let human = try await ashita("peers", node.address)
+            #expect(human.status == 0)
+            let lines = human.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.count == 2)
+            #expect(lines[0] == "NODE            SINCE   CLIENTS  DIRECTION")
+            #expect(try #require(lines.last).wholeMatch(of: /127\.0\.0\.1:9000  \d+s ago  1        inbound/) != nil, "\(lines)")
+
+            let json = try await ashita("peers", node.address, "--json")
+            #expect(json.status == 0)
+            let direct = try await CurlHTTPClient().get("\(node.url)/api/v1/peers")
+            #expect(json.stdout == direct.text + (direct.text.hasSuffix("\n") ? "" : "\n"), "--json is the node's own document")
+            let peers = try #require(try jsonObject(json.stdout)["peers"] as? [[String: Any]])
+            #expect(peers.map { $0["node"] as? String } == ["127.0.0.1:9000"])
+            await client.close()
+        }
+    }
+
+    @Test func theNodeMayComeFromASHITA_NODE() async throws {
+        try await withServedNodes(1) { nodes in
+            let result = try await ashita(["peers", "--json"], environment: ["ASHITA_NODE": nodes[0].address])
+            #expect(result.status == 0)
+            #expect(try jsonObject(result.stdout)["node"] as? String == nodes[0].address)
+        }
+    }
+
+    @Test(arguments: ["peers", "watch", "connect", "auth"])
+    func anUnreachableNodeIsExit69WithOneLine(_ command: String) async throws {
+        let port = try await freePort()
+        let result = try await ashita([command, "127.0.0.1:\(port)"], environment: ["ASHITA_TOKEN": "x"])
+        #expect(result.status == 69)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == "ashita: cannot reach 127.0.0.1:\(port) (connection refused) — is 'ashita serve \(port)' running?\n")
+    }
+
+    @Test(arguments: ["peers", "watch", "connect", "auth"])
+    func aBadAddressIsExit64(_ command: String) async throws {
+        for address in ["nope", "127.0.0.1:0", "../x:1"] {
+            let result = try await ashita(command, address)
+            #expect(result.status == 64, "\(command) \(address)")
+            #expect(result.stderr.contains("node must be host:port"))
+            #expect(result.stdout.isEmpty)
+        }
+        let missing = try await ashita([command], environment: ["ASHITA_NODE": ""])
+        #expect(missing.status == 64)
+    }
+
+    @Test func somethingThatIsNotAnAshitaNodeIsExit69() async throws {
+        try await withServedNodes(1) { nodes in
+            // Any HTTP server with other paths: the node's own page path stands in for one.
+            let result = try await ashita("peers", nodes[0].address, "--kick", "a:1")
+            #expect(result.status == 77, "no credential yet")
+            #expect(result.stderr == "ashita: no operator credential for \(nodes[0].address); run 'ashita auth \(nodes[0].address)' first\n")
+        }
+    }
+}
+
+/// A loopback port nothing listens on: bound, then released.
+func freePort() async throws -> Int {
+    let node = try await ServedNode.start()
+    try await node.stop()
+    return node.port
+}

@@ -1,0 +1,133 @@
+function __ashita_should_offer_completions_for_flags_or_options -a expected_commands
+    set -l non_repeating_flags_or_options $argv[2..]
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __ashita_parse_tokens
+    test "$commands" = "$expected_commands"; and return $non_repeating_flags_or_options_absent
+end
+
+function __ashita_should_offer_completions_for_positional -a expected_commands positional_index_comparison expected_positional_index
+    set -l non_repeating_flags_or_options
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __ashita_parse_tokens
+    test "$commands" = "$expected_commands" -a \( "$positional_index" "$positional_index_comparison" "$expected_positional_index" \)
+end
+
+function __ashita_parse_tokens -S
+    set -l unparsed_tokens (__ashita_tokens -pc)
+    switch $unparsed_tokens[1]
+    case 'ashita'
+        __ashita_parse_subcommand 0 'version' 'h/help'
+        switch $unparsed_tokens[1]
+        case 'serve'
+            __ashita_parse_subcommand 1 'host=' 'advertise=' 'data-dir=' 'log-level=' 'version' 'h/help'
+        case 'connect'
+            __ashita_parse_subcommand 1 'json' 'timeout=' 'node=' 'no-follow' 'max-connections=' 'once' 'version' 'h/help'
+        case 'peers'
+            __ashita_parse_subcommand 1 'json' 'timeout=' 'clients' 'kick=' 'version' 'h/help'
+        case 'auth'
+            __ashita_parse_subcommand 1 'json' 'timeout=' 'token-file=' 'data-dir=' 'logout' 'status' 'version' 'h/help'
+        case 'watch'
+            __ashita_parse_subcommand 1 'json' 'timeout=' 'types=' 'count=' 'replay' 'version' 'h/help'
+        case 'help'
+            __ashita_parse_subcommand -r 1 'version'
+        end
+    end
+end
+
+function __ashita_tokens
+    if test (string split -m 1 -f 1 -- . "$FISH_VERSION") -gt 3
+        commandline --tokens-raw $argv
+    else
+        commandline -o $argv
+    end
+end
+
+function __ashita_parse_subcommand -S -a positional_count
+    argparse -s r -- $argv
+    set -l option_specs $argv[2..]
+    set -l is_repeating_positional $_flag_r
+    set -el _flag_r
+    set -a commands $unparsed_tokens[1]
+    set positional_index 0
+    while true
+        set -e unparsed_tokens[1]
+        argparse -sn "$commands" $option_specs -- $unparsed_tokens 2> /dev/null
+        set unparsed_tokens $argv
+        set positional_index (math $positional_index + 1)
+        for non_repeating_flag_or_option in $non_repeating_flags_or_options
+            if set -ql "_flag_$(string replace -a - _ -- $non_repeating_flag_or_option)"
+                set non_repeating_flags_or_options_absent 1
+                break
+            end
+        end
+        test (count $unparsed_tokens) -eq 0 -o \( -z "$is_repeating_positional" -a "$positional_index" -gt "$positional_count" \) && break
+    end
+end
+
+function __ashita_complete_directories
+    set -l token (commandline -t)
+    string match -- '*/' $token
+    set -l subdirs $token*/
+    printf %s\n $subdirs
+end
+
+function __ashita_custom_completion
+    set -x SAP_SHELL fish
+    set -x SAP_SHELL_VERSION $FISH_VERSION
+    set -l tokens (__ashita_tokens -p)
+    if test -z "$(__ashita_tokens -t)"
+        set -l index (count (__ashita_tokens -pc))
+        set tokens $tokens[..$index] \'\' $tokens[(math $index + 1)..]
+    end
+    command $tokens[1] $argv $tokens
+end
+
+complete -c 'ashita' -f
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita" version' -l 'version' -d 'Show the version.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_positional "ashita" -eq 1' -fa 'serve' -d 'Run a node: the browser page, the JSON API and WebSockets on one port.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_positional "ashita" -eq 1' -fa 'connect' -d 'Join the mesh as a headless client, the way the browser page does.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_positional "ashita" -eq 1' -fa 'peers' -d 'List a node\'s peers; as its operator, list or disconnect its clients.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_positional "ashita" -eq 1' -fa 'auth' -d 'Authenticate as a node\'s operator and keep the credential for later commands.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_positional "ashita" -eq 1' -fa 'watch' -d 'Stream a node\'s events as they happen.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_positional "ashita" -eq 1' -fa 'help' -d 'Show subcommand help information.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" host' -l 'host' -d 'The address to listen on.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" advertise' -l 'advertise' -d 'The address announced to clients and other nodes, if it differs from the listen address.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" data-dir' -l 'data-dir' -d 'Where the node keeps its operator token and id. (default: $XDG_DATA_HOME/ashita/PORT, or ~/.local/share/ashita/PORT)' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" log-level' -l 'log-level' -d 'How much to log on stderr: trace, debug, info, notice, warning, error, critical.' -rfka 'trace debug info notice warning error critical'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" version' -l 'version' -d 'Show the version.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita connect" json' -l 'json' -d 'Print JSON on stdout (one object, or one per line for streams) instead of text for people.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita connect" timeout' -l 'timeout' -d 'Seconds to wait for a connection to the node.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita connect" node' -l 'node' -d 'This client\'s home node, announced to the nodes it joins. (default: an observer)' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita connect" no-follow' -l 'no-follow' -d 'Stay on ADDR; do not connect to announced nodes.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita connect" max-connections' -l 'max-connections' -d 'Most nodes to hold sockets to.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita connect" once' -l 'once' -d 'Print the first node\'s nodeConnected and nodeList, then exit.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita connect" version' -l 'version' -d 'Show the version.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita connect" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita peers" json' -l 'json' -d 'Print JSON on stdout (one object, or one per line for streams) instead of text for people.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita peers" timeout' -l 'timeout' -d 'Seconds to wait for a connection to the node.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita peers" clients' -l 'clients' -d 'List every client connection (operator only): id, remote address, home, since.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita peers" kick' -l 'kick' -d 'Disconnect every client announcing this home (operator only).' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita peers" version' -l 'version' -d 'Show the version.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita peers" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita auth" json' -l 'json' -d 'Print JSON on stdout (one object, or one per line for streams) instead of text for people.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita auth" timeout' -l 'timeout' -d 'Seconds to wait for a connection to the node.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita auth" token-file' -l 'token-file' -d 'Read the operator token from this file.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita auth" data-dir' -l 'data-dir' -d 'Read the token from a local node\'s data directory (DIR/operator-token).' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita auth" logout' -l 'logout' -d 'Remove the stored credential for the node.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita auth" status' -l 'status' -d 'Say whether the stored credential for the node still works (exit 0 if it does, 77 if not).'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita auth" version' -l 'version' -d 'Show the version.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita auth" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita watch" json' -l 'json' -d 'Print JSON on stdout (one object, or one per line for streams) instead of text for people.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita watch" timeout' -l 'timeout' -d 'Seconds to wait for a connection to the node.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita watch" types' -l 'types' -d 'Only these event types, comma-separated (e.g. nodeDiscovered,nodeLeft).' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita watch" count' -l 'count' -d 'Exit after this many events.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita watch" replay' -l 'replay' -d 'First print the events the node still holds (its last 1024), then follow.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita watch" version' -l 'version' -d 'Show the version.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita watch" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita help" version' -l 'version' -d 'Show the version.'
