@@ -78,17 +78,19 @@ let package = Package(
         ),
 
         .testTarget(name: "AshitaCoreTests", dependencies: ["AshitaCore"]),
+        // Helpers both socket-level and process-level tests use.
+        .target(name: "AshitaTestSupport", path: "Tests/AshitaTestSupport"),
         .testTarget(
             name: "AshitaNodeTests",
             dependencies: [
-                "AshitaCore", "AshitaNode", "AshitaClient",
+                "AshitaCore", "AshitaNode", "AshitaClient", "AshitaTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Runs the built `ashita` executable as a process against real nodes.
-        .testTarget(name: "AshitaCLITests", dependencies: ["AshitaCore", "AshitaClient"]),
+        .testTarget(name: "AshitaCLITests", dependencies: ["AshitaCore", "AshitaClient", "AshitaTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

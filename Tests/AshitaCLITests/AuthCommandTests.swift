@@ -1,3 +1,4 @@
+import AshitaTestSupport
 import AshitaClient
 import Foundation
 import Testing

@@ -1,3 +1,4 @@
+import AshitaTestSupport
 import Foundation
 import Testing
 

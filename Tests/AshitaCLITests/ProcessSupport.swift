@@ -1,3 +1,4 @@
+import AshitaTestSupport
 import AshitaClient
 import Foundation
 import Testing
@@ -9,33 +10,6 @@ let ashitaExecutable: String = {
     return bundle.appendingPathComponent("ashita").path
 }()
 
-struct TimedOut: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "timed out waiting for \(what)" }
-}
-
-/// Runs `body`, failing if it takes longer than `seconds`: a guard against a hang, never a wait for something.
-func within<T: Sendable>(
-    _ seconds: Double = 15, _ what: String = "the process", _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw TimedOut(what: what) }
-        return value
-    }
-}
-
-func temporaryDirectory(_ label: String = "ashita-cli") -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
-    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
 /// A running `ashita`: its stdout as lines as they come, its stderr collected, its exit status.
 final class AshitaProcess: Sendable {
     let process: Process
@@ -44,18 +18,8 @@ final class AshitaProcess: Sendable {
     private let exited: AsyncStream<Int32>
 
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: ashitaExecutable)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["NO_COLOR"] = "1"
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        let (process, out, err) = makeProcess(arguments, environment: environment)
+        self.process = process
         let (lines, lineSink) = AsyncStream.makeStream(of: String.self)
         let (exited, exitSink) = AsyncStream.makeStream(of: Int32.self)
         self.lines = lines
@@ -124,6 +88,20 @@ func ashita(_ arguments: String..., environment: [String: String] = [:]) async t
 }
 
 func ashita(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
+    let (process, out, err) = makeProcess(arguments, environment: environment)
+    try process.run()
+    return try await within(30, "ashita \(arguments)") {
+        // Read both pipes to their end on threads of their own, then reap the process.
+        async let stdout = readToEnd(out.fileHandleForReading)
+        async let stderr = readToEnd(err.fileHandleForReading)
+        let (o, e) = await (stdout, stderr)
+        process.waitUntilExit()
+        return (process.terminationStatus, o, e)
+    }
+}
+
+/// `ashita ARGS` ready to run: no colour, no stdin, stdout and stderr on pipes.
+private func makeProcess(_ arguments: [String], environment: [String: String]) -> (Process, Pipe, Pipe) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: ashitaExecutable)
     process.arguments = arguments
@@ -136,15 +114,7 @@ func ashita(_ arguments: [String], environment: [String: String] = [:]) async th
     process.standardOutput = out
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
-    try process.run()
-    return try await within(30, "ashita \(arguments)") {
-        // Read both pipes to their end on threads of their own, then reap the process.
-        async let stdout = readToEnd(out.fileHandleForReading)
-        async let stderr = readToEnd(err.fileHandleForReading)
-        let (o, e) = await (stdout, stderr)
-        process.waitUntilExit()
-        return (process.terminationStatus, o, e)
-    }
+    return (process, out, err)
 }
 
 private func readToEnd(_ handle: FileHandle) async -> String {

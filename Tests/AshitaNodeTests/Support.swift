@@ -1,36 +1,10 @@
+import AshitaTestSupport
 import AshitaClient
 import AshitaCore
 import AshitaNode
 import Foundation
 import Logging
 import Testing
-
-struct TimedOut: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "timed out waiting for \(what)" }
-}
-
-/// Runs `body`, failing if it takes longer than `seconds`: a guard against a hang, never a wait for something.
-func within<T: Sendable>(
-    _ seconds: Double = 10, _ what: String = "an event", _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw TimedOut(what: what) }
-        return value
-    }
-}
-
-func temporaryDirectory(_ label: String = "ashita-test") -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
-    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 let testLogger = Logger(label: "ashita.test")
 
