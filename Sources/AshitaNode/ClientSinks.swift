@@ -9,14 +9,14 @@ import NIOWebSocket
 /// it is then closed with 1008 instead of growing the node's memory.
 struct ClientSinks {
     private enum Operation {
-        case write(any Channel, WebSocketFrame)
+        case write(ClientSink, ByteBuffer)
         case close(any Channel, CloseReason)
     }
 
     private var pending: [ObjectIdentifier: (loop: any EventLoop, operations: [Operation])] = [:]
 
-    mutating func write(_ frame: WebSocketFrame, to channel: any Channel) {
-        append(.write(channel, frame), on: channel)
+    mutating func write(_ frame: ByteBuffer, to client: ClientSink) {
+        append(.write(client, frame), on: client.channel)
     }
 
     mutating func close(_ channel: any Channel, _ reason: CloseReason) {
@@ -38,7 +38,8 @@ struct ClientSinks {
                 var closing: Set<ObjectIdentifier> = []
                 for operation in operations {
                     switch operation {
-                    case .write(let channel, let frame):
+                    case .write(let client, let frame):
+                        let channel = client.channel
                         let id = ObjectIdentifier(channel)
                         guard !closing.contains(id), channel.isActive else { continue }
                         guard channel.isWritable else {
@@ -46,7 +47,7 @@ struct ClientSinks {
                             Self.closeNow(channel, .tooSlow)
                             continue
                         }
-                        channel.write(frame, promise: nil)
+                        client.outlet.value.write(encoded: frame)
                         touched[id] = channel
                     case .close(let channel, let reason):
                         let id = ObjectIdentifier(channel)
@@ -66,6 +67,12 @@ struct ClientSinks {
             channel.close(promise: nil)
         }
     }
+}
+
+/// Where the hub writes one client's frames: its channel, and the outlet for frames encoded once for many.
+struct ClientSink: Sendable {
+    let channel: any Channel
+    let outlet: NIOLoopBound<EncodedFrameOutlet>
 }
 
 func closeFrame(code: UInt16, reason: String) -> WebSocketFrame {

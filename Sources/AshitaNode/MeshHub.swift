@@ -7,7 +7,7 @@ import NIOWebSocket
 /// the effects, in order. Sending never waits on a socket: frames go to the event loops in batches.
 actor MeshHub {
     private var mesh: Mesh
-    private var channels: [ClientID: any Channel] = [:]
+    private var clients: [ClientID: ClientSink] = [:]
     private var sinks = ClientSinks()
     private var flushQueued = false
     private var subscribers: [UInt64: EventSubscriber] = [:]
@@ -30,11 +30,11 @@ actor MeshHub {
     // MARK: WebSocket clients
 
     /// Registers a connection; nil while the node is shutting down.
-    func connect(remote: String, channel: any Channel) -> ClientID? {
+    func connect(remote: String, client: ClientSink) -> ClientID? {
         guard !shuttingDown else { return nil }
         let id = nextClientID
         nextClientID += 1
-        channels[id] = channel
+        clients[id] = client
         apply(mesh.connect(id, remote: remote, at: .now()))
         return id
     }
@@ -48,14 +48,14 @@ actor MeshHub {
     }
 
     func disconnect(_ id: ClientID) {
-        channels[id] = nil
+        clients[id] = nil
         apply(mesh.disconnect(id, at: .now()))
     }
 
     /// Closes every client with 1001 and ends every event stream. Connections finish on their own.
     func shutdown() {
         shuttingDown = true
-        for channel in channels.values { sinks.close(channel, .goingAway) }
+        for client in clients.values { sinks.close(client.channel, .goingAway) }
         sinks.submit()
         for subscriber in subscribers.values { subscriber.continuation.finish() }
         subscribers = [:]
@@ -71,7 +71,7 @@ actor MeshHub {
                 for id in ids { deliver(shared, to: id) }
             case .close(let id, let reason):
                 logger.debug("closing client", metadata: ["client": "\(id)", "code": "\(reason.code)"])
-                if let channel = channels[id] { sinks.close(channel, reason) }
+                if let client = clients[id] { sinks.close(client.channel, reason) }
             case .journal(let entry):
                 publish(entry)
             }
@@ -99,12 +99,13 @@ actor MeshHub {
         sinks.submit()
     }
 
-    private func deliver(_ frame: WebSocketFrame, to id: ClientID) {
-        if let channel = channels[id] { sinks.write(frame, to: channel) }
+    private func deliver(_ frame: ByteBuffer, to id: ClientID) {
+        if let client = clients[id] { sinks.write(frame, to: client) }
     }
 
-    private func frame(_ event: ServerEvent) -> WebSocketFrame {
-        WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: event.encoded()))
+    /// The whole WebSocket frame, encoded once however many clients get it.
+    private func frame(_ event: ServerEvent) -> ByteBuffer {
+        encodedTextFrame(event.encoded())
     }
 
     // MARK: Event stream subscribers

@@ -40,7 +40,7 @@ public final class NodeServer: Sendable {
     private let httpChannels = ChannelRegistry()
 
     enum Connection {
-        case webSocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>)
+        case webSocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, outlet: NIOLoopBound<EncodedFrameOutlet>)
         /// `declined`: a request that asked for an upgrade the node refused; it still needs its answer.
         case http(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, declined: HTTPRequestHead?)
     }
@@ -114,7 +114,11 @@ public final class NodeServer: Sendable {
                         NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 256,
                             maxAccumulatedFrameSize: limits.maxFrameBytes))
-                    return .webSocket(try NIOAsyncChannel(wrappingChannelSynchronously: channel))
+                    let outlet = EncodedFrameOutlet()
+                    try channel.pipeline.syncOperations.addHandler(outlet, position: .first)
+                    return .webSocket(
+                        try NIOAsyncChannel(wrappingChannelSynchronously: channel),
+                        outlet: NIOLoopBound(outlet, eventLoop: channel.eventLoop))
                 }
             })
         let configuration = NIOTypedHTTPServerUpgradeConfiguration<Connection>(
@@ -153,8 +157,10 @@ public final class NodeServer: Sendable {
                         let remote = Self.remoteIP(of: upgrade)
                         do {
                             switch try await upgrade.get() {
-                            case .webSocket(let channel):
-                                await WebSocketConnection(channel: channel, remote: remote(channel.channel), hub: hub, logger: logger).run()
+                            case .webSocket(let channel, let outlet):
+                                await WebSocketConnection(
+                                    channel: channel, outlet: outlet, remote: remote(channel.channel), hub: hub, logger: logger
+                                ).run()
                             case .http(let channel, let declined):
                                 await HTTPConnection(
                                     channel: channel, remote: remote(channel.channel), hub: hub, router: router,

@@ -7,13 +7,14 @@ import NIOWebSocket
 /// straight onto the channel. When the socket closes, the hub forgets the client.
 struct WebSocketConnection {
     let channel: NIOAsyncChannel<WebSocketFrame, WebSocketFrame>
+    let outlet: NIOLoopBound<EncodedFrameOutlet>
     let remote: String
     let hub: MeshHub
     let logger: Logger
 
     func run() async {
         let underlying = channel.channel
-        guard let id = await hub.connect(remote: remote, channel: underlying) else {
+        guard let id = await hub.connect(remote: remote, client: ClientSink(channel: underlying, outlet: outlet)) else {
             try? await underlying.writeAndFlush(closeFrame(code: 1001, reason: "node is shutting down")).get()
             try? await underlying.close()
             return

@@ -2,7 +2,7 @@ import Foundation
 
 // ashita-bench: the figures the node issue asks for, each over several fresh nodes.
 //   swift build -c release && .build/release/ashita-bench [--runs N] [--clients N] [--listeners N] [--rounds N]
-//       [--only idle|auth|fanout]
+//       [--only idle|auth|fanout|cli]
 
 func option(_ name: String, _ fallback: Int) -> Int {
     guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count,
@@ -59,5 +59,15 @@ if selected("fanout") {
     for _ in 0..<runs { latencies += try await fanOutLatency(listeners: listeners, rounds: rounds).map(ms) }
     let sorted = latencies.sorted()
     say("auth → last of \(listeners) observers has nodeDiscovered, \(runs)×\(rounds) rounds (ms): median \(fmt(median(latencies), 3)), p90 \(fmt(sorted[sorted.count * 9 / 10], 3)), p99 \(fmt(sorted[sorted.count * 99 / 100], 3)), worst \(fmt(sorted.last!, 3))   [original: 4.4 ms median]")
+}
+if selected("cli") {
+    let figures = try await cliFigures(runs: 20)
+    func summary(_ d: [Duration]) -> String {
+        let values = d.map(ms)
+        return "median \(fmt(median(values), 2)) ms, worst \(fmt(values.max()!, 2)) ms"
+    }
+    say("ashita peers ADDR --json, whole process, 20 runs: \(summary(figures.peers))")
+    say("curl -s ADDR/api/v1/peers, whole process, 20 runs: \(summary(figures.curl))")
+    say("event on the node → its line from a running ashita watch --json, 20 events: \(summary(figures.watchDelay))")
 }
 say("load average after \(loadAverage())")
