@@ -3,15 +3,17 @@ import AshitaClient
 import AshitaNode
 import Testing
 
-/// The page in a real browser: the seed's README test case with two nodes and a page on each, in headless Chromium.
+/// The page in a real browser: the seed's README test case with three nodes and a page on each, in headless Chromium.
 @Suite(.serialized) struct BrowserTests {
-    @Test func pagesOnTwoNodesFindEachOtherThroughGenerateSocket() async throws {
+    @Test func pagesOnThreeNodesReproduceTheSeedTestCase() async throws {
         let browser = try await Chromium.launch()
         defer { browser.quit() }
-        try await withNodes(2) { nodes in
-            let (a, b) = (nodes[0].name, nodes[1].name)
+        try await withNodes(3) { nodes in
+            let (a, b, c) = (nodes[0].name, nodes[1].name, nodes[2].name)
             let pageA = try await browser.open("\(nodes[0].url)/")
             let pageB = try await browser.open("\(nodes[1].url)/")
+            let pageC = try await browser.open("\(nodes[2].url)/")
+            try await pageC.waitUntil("ashita.socket[\(jsString(c))].readyState === WebSocket.OPEN")
             #expect(try await pageA.evaluate("ashita.node").string == a)
             try await pageA.waitUntil("ashita.socket[\(jsString(a))].readyState === WebSocket.OPEN")
             try await pageB.waitUntil("ashita.socket[\(jsString(b))].readyState === WebSocket.OPEN")
@@ -47,10 +49,15 @@ import Testing
 
             #expect(try await peerNames(nodes[0]) == [b])
             #expect(try await peerNames(nodes[1]) == [a])
+            // The third page took no part: it still holds only its own socket, and its node has no peers.
+            #expect(try await pageC.evaluate("Object.keys(ashita.socket)").strings == [c])
+            #expect(try await peerNames(nodes[2]) == [])
+            #expect(await pageC.errors == [], "page C reported errors")
             #expect(await pageA.errors == [], "page A reported errors")
             #expect(await pageB.errors == [], "page B reported errors")
             await pageA.close()
             await pageB.close()
+            await pageC.close()
         }
     }
 }
