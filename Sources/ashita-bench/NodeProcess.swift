@@ -33,8 +33,8 @@ final class NodeProcess {
         self.port = port
     }
 
-    /// Resident memory now and at its peak, in MiB, from /proc.
-    func memory() throws -> (rss: Double, peak: Double) {
+    /// Resident memory now, at its peak, and the anonymous part (heap, not shared library code), in MiB.
+    func memory() throws -> (rss: Double, peak: Double, anonymous: Double) {
         let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
         func field(_ name: String) -> Double {
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
@@ -42,7 +42,7 @@ final class NodeProcess {
             else { return .nan }
             return kb / 1024
         }
-        return (field("VmRSS"), field("VmHWM"))
+        return (field("VmRSS"), field("VmHWM"), field("RssAnon"))
     }
 
     /// CPU seconds the node has used (user + system), from /proc.

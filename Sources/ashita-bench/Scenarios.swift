@@ -4,12 +4,13 @@ import Foundation
 import Synchronization
 
 /// Idle memory of a node that has just started listening and answered one request.
-func idleMemory() async throws -> Double {
+func idleMemory() async throws -> (rss: Double, anonymous: Double) {
     let node = try NodeProcess()
     defer { node.stop() }
     _ = try await CurlHTTPClient().get("http://127.0.0.1:\(node.port)/healthz")
     try await Task.sleep(for: .seconds(1))
-    return try node.memory().rss
+    let memory = try node.memory()
+    return (memory.rss, memory.anonymous)
 }
 
 struct AuthRun {
@@ -17,6 +18,7 @@ struct AuthRun {
     var allAnnounced: Duration
     var rss: Double
     var peak: Double
+    var anonymous: Double
     var nodeCPU: Double
 }
 
@@ -64,7 +66,7 @@ func authenticateMany(_ clients: Int) async throws -> AuthRun {
     let total = ContinuousClock.now - start
     let memory = try node.memory()
     return AuthRun(
-        allAuthenticated: allAuthenticated ?? total, allAnnounced: total, rss: memory.rss, peak: memory.peak,
+        allAuthenticated: allAuthenticated ?? total, allAnnounced: total, rss: memory.rss, peak: memory.peak, anonymous: memory.anonymous,
         nodeCPU: node.cpuSeconds())
 }
 

@@ -34,9 +34,11 @@ say("ashita-bench: node \(NodeProcess.binary)")
 say("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load average before \(loadAverage())")
 
 if selected("idle") {
-    var idle: [Double] = []
+    var idle: [(rss: Double, anonymous: Double)] = []
     for _ in 0..<runs { idle.append(try await idleMemory()) }
-    say("idle RSS (MiB), \(runs) nodes: median \(fmt(median(idle))), worst \(fmt(idle.max()!))   [original ashitajs: 57.5 MB]")
+    let rss = idle.map(\.rss)
+    let anonymous = idle.map(\.anonymous)
+    say("idle RSS (MiB), \(runs) nodes: median \(fmt(median(rss))), worst \(fmt(rss.max()!)); of it anonymous (heap, not library code): median \(fmt(median(anonymous))), worst \(fmt(anonymous.max()!))   [original ashitajs: 57.5 MB]")
 }
 
 if selected("auth") {
@@ -47,11 +49,12 @@ if selected("auth") {
     let rss = authRuns.map(\.rss)
     let peak = authRuns.map(\.peak)
     let cpu = authRuns.map(\.nodeCPU)
+    let anonymous = authRuns.map(\.anonymous)
     say("\(clients) clients, each auth with its own home, \(runs) nodes:")
     say("  all authenticated (ms): median \(fmt(median(authed))), worst \(fmt(authed.max()!))")
     say("  all \(clients * (clients - 1) / 2) nodeDiscovered delivered (ms): median \(fmt(median(announced))), worst \(fmt(announced.max()!))   [original: 24 s]")
     say("  node CPU time (s): median \(fmt(median(cpu), 2)), worst \(fmt(cpu.max()!, 2)); the rest of the wall time is this bench's own clients on the same 2 cores")
-    say("  node RSS after (MiB): median \(fmt(median(rss))), worst \(fmt(rss.max()!)); peak median \(fmt(median(peak))), worst \(fmt(peak.max()!))   [original: 78 MB]")
+    say("  node RSS after (MiB): median \(fmt(median(rss))), worst \(fmt(rss.max()!)); peak median \(fmt(median(peak))), worst \(fmt(peak.max()!)); anonymous median \(fmt(median(anonymous))), worst \(fmt(anonymous.max()!))   [original: 78 MB]")
 }
 
 if selected("fanout") {
