@@ -147,8 +147,6 @@ public final class WebSocketPeer: Sendable {
     public func abort() async {
         try? await channel.close()
     }
-
-    public var closed: EventLoopFuture<Void> { channel.closeFuture }
 }
 
 /// Turns frames into queued messages on the event loop; answers pings; echoes a close and ends.
