@@ -6,43 +6,6 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// `/api/v1/peers`.
-public struct PeerList: Codable, Sendable, Equatable {
-    public struct Peer: Codable, Sendable, Equatable {
-        public var node: String
-        public var since: String
-        public var clients: Int
-        public var direction: String?
-    }
-    public var node: String
-    public var peers: [Peer]
-}
-
-/// `/api/v1/clients` (operator only).
-public struct ClientList: Codable, Sendable, Equatable {
-    public struct Client: Codable, Sendable, Equatable {
-        public var id: UInt64
-        public var remote: String
-        public var home: String?
-        public var observer: Bool
-        public var `operator`: Bool
-        public var since: String
-    }
-    public var node: String
-    public var clients: [Client]
-}
-
-/// `/api/v1/node`.
-public struct NodeStatus: Codable, Sendable, Equatable {
-    public var node: String
-    public var id: String
-    public var version: String
-    public var uptimeSeconds: Int
-    public var clients: Int
-    public var peers: Int
-    public var operators: Int
-}
-
 /// Why a request to a node failed, in the terms a user can act on. Each has its exit code.
 public enum NodeAPIError: Error, Equatable, CustomStringConvertible {
     case unreachable(NodeAddress, reason: String)
@@ -104,11 +67,6 @@ public struct NodeAPI: Sendable {
         try check(try await send("POST", "/api/v1/auth", token: token))
     }
 
-    public struct KickResult: Codable, Sendable {
-        public var home: String
-        public var disconnected: Int
-    }
-
     public func kick(_ home: NodeAddress, token: String) async throws(NodeAPIError) -> (raw: [UInt8], value: KickResult) {
         let response = try await send("POST", "/api/v1/kick?home=\(home)", token: token)
         try check(response)
@@ -139,11 +97,7 @@ public struct NodeAPI: Sendable {
         case 401: throw .unauthorized(node)
         case 429: throw .rateLimited(node)
         default:
-            struct Body: Decodable {
-                struct Detail: Decodable { var message: String }
-                var error: Detail
-            }
-            guard let body = try? JSONDecoder().decode(Body.self, from: Data(response.body)) else {
+            guard let body = try? JSONDecoder().decode(ErrorDocument.self, from: Data(response.body)) else {
                 throw .notAshita(node, detail: "HTTP \(response.status)")
             }
             throw .refused(node, status: response.status, message: body.error.message)

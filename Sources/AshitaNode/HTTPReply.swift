@@ -12,27 +12,20 @@ enum HTTPReply {
     case full(status: HTTPResponseStatus, contentType: String, body: [UInt8], headers: [(String, String)] = [])
     case eventStream(types: Set<String>?, lastEventID: String?)
 
-    static func json(_ value: some Encodable, status: HTTPResponseStatus = .ok) -> HTTPReply {
+    static func json(_ value: some Encodable, status: HTTPResponseStatus = .ok, headers: [(String, String)] = [])
+        -> HTTPReply
+    {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let body = (try? encoder.encode(value)).map(Array.init) ?? Array("{}".utf8)
-        return .full(status: status, contentType: "application/json", body: body + [0x0A])
+        return .full(status: status, contentType: "application/json", body: body + [0x0A], headers: headers)
     }
 
     /// `{"error":{"code":...,"message":...}}` with the matching status.
     static func error(_ status: HTTPResponseStatus, _ code: ErrorCode, _ message: String, headers: [(String, String)] = [])
         -> HTTPReply
     {
-        struct Body: Encodable {
-            struct Detail: Encodable {
-                var code: String
-                var message: String
-            }
-            var error: Detail
-        }
-        guard case .full(let s, let type, let body, _) = json(Body(error: .init(code: code.rawValue, message: message)), status: status)
-        else { fatalError("json() always makes a full reply") }
-        return .full(status: s, contentType: type, body: body, headers: headers)
+        json(ErrorDocument(code: code, message: message), status: status, headers: headers)
     }
 
     static let noContent = HTTPReply.full(status: .noContent, contentType: "", body: [])

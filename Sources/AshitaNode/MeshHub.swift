@@ -146,32 +146,11 @@ actor MeshHub {
 
     // MARK: Reading state for the HTTP API
 
-    struct NodeStatus: Encodable {
-        var node: String
-        var id: String
-        var version: String
-        var uptimeSeconds: Int
-        var clients: Int
-        var peers: Int
-        var operators: Int
-    }
-
     func status() -> NodeStatus {
         NodeStatus(
             node: identity.nodeIp, id: identity.id, version: identity.version,
             uptimeSeconds: Int(monotonicSeconds() - started), clients: mesh.clients.count, peers: mesh.peers.count,
             operators: mesh.operatorCount)
-    }
-
-    struct PeerList: Encodable {
-        struct Item: Encodable {
-            var node: String
-            var since: String
-            var clients: Int
-            var direction: String
-        }
-        var node: String
-        var peers: [Item]
     }
 
     func peerList() -> PeerList {
@@ -180,20 +159,6 @@ actor MeshHub {
             peers: mesh.peers.map {
                 .init(node: $0.address.description, since: $0.since.iso8601, clients: $0.clients.count, direction: "inbound")
             })
-    }
-
-    struct ClientList: Encodable {
-        struct Item: Encodable {
-            var id: UInt64
-            var remote: String
-            /// nil: not authenticated yet, or an observer (see `observer`).
-            var home: String?
-            var observer: Bool
-            var `operator`: Bool
-            var since: String
-        }
-        var node: String
-        var clients: [Item]
     }
 
     func clientList() -> ClientList {

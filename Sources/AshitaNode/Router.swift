@@ -54,10 +54,6 @@ struct Router {
         "/healthz", "/api/v1/node", "/api/v1/peers", "/api/v1/events", "/api/v1/auth", "/api/v1/clients", "/api/v1/kick",
     ]
 
-    struct KickResult: Encodable {
-        var home: String
-        var disconnected: Int
-    }
 
     private func methodNotAllowed(_ head: HTTPRequestHead) -> HTTPReply {
         .error(.methodNotAllowed, .methodNotAllowed, "\(head.method.rawValue) is not allowed on \(quoted(Self.split(head.uri).path))")

@@ -1,0 +1,103 @@
+/// The JSON documents of the HTTP API, defined once for the node that writes them and the CLI that reads them.
+
+/// `GET /api/v1/node`.
+public struct NodeStatus: Codable, Sendable, Equatable {
+    public var node: String
+    public var id: String
+    public var version: String
+    public var uptimeSeconds: Int
+    public var clients: Int
+    public var peers: Int
+    public var operators: Int
+
+    public init(node: String, id: String, version: String, uptimeSeconds: Int, clients: Int, peers: Int, operators: Int) {
+        self.node = node
+        self.id = id
+        self.version = version
+        self.uptimeSeconds = uptimeSeconds
+        self.clients = clients
+        self.peers = peers
+        self.operators = operators
+    }
+}
+
+/// `GET /api/v1/peers`.
+public struct PeerList: Codable, Sendable, Equatable {
+    public struct Peer: Codable, Sendable, Equatable {
+        public var node: String
+        /// RFC 3339, UTC.
+        public var since: String
+        public var clients: Int
+        public var direction: String?
+
+        public init(node: String, since: String, clients: Int, direction: String?) {
+            self.node = node
+            self.since = since
+            self.clients = clients
+            self.direction = direction
+        }
+    }
+
+    public var node: String
+    public var peers: [Peer]
+
+    public init(node: String, peers: [Peer]) {
+        self.node = node
+        self.peers = peers
+    }
+}
+
+/// `GET /api/v1/clients` (operator only).
+public struct ClientList: Codable, Sendable, Equatable {
+    public struct Client: Codable, Sendable, Equatable {
+        public var id: UInt64
+        public var remote: String
+        /// nil: not authenticated yet, or an observer (see `observer`).
+        public var home: String?
+        public var observer: Bool
+        public var `operator`: Bool
+        public var since: String
+
+        public init(id: UInt64, remote: String, home: String?, observer: Bool, operator: Bool, since: String) {
+            self.id = id
+            self.remote = remote
+            self.home = home
+            self.observer = observer
+            self.operator = `operator`
+            self.since = since
+        }
+    }
+
+    public var node: String
+    public var clients: [Client]
+
+    public init(node: String, clients: [Client]) {
+        self.node = node
+        self.clients = clients
+    }
+}
+
+/// `POST /api/v1/kick?home=HOST:PORT` (operator only).
+public struct KickResult: Codable, Sendable, Equatable {
+    public var home: String
+    public var disconnected: Int
+
+    public init(home: String, disconnected: Int) {
+        self.home = home
+        self.disconnected = disconnected
+    }
+}
+
+/// Every HTTP error: `{"error":{"code":...,"message":...}}` with the matching status.
+public struct ErrorDocument: Codable, Sendable, Equatable {
+    public struct Detail: Codable, Sendable, Equatable {
+        public var code: String
+        public var message: String
+    }
+
+    public var error: Detail
+
+    public init(code: ErrorCode, message: String) {
+        self.error = Detail(code: code.rawValue, message: message)
+    }
+}
