@@ -1,3 +1,4 @@
+import AshitaClient
 import AshitaCore
 import Logging
 import NIOCore

@@ -1,3 +1,4 @@
+import AshitaClient
 import AshitaCore
 
 #if canImport(Glibc)
@@ -39,13 +40,5 @@ enum Output {
         guard iso8601.count >= 19 else { return iso8601 }
         let start = iso8601.index(iso8601.startIndex, offsetBy: 11)
         return String(iso8601[start..<iso8601.index(start, offsetBy: 8)])
-    }
-}
-
-extension Timestamp {
-    static func now() -> Timestamp {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Timestamp(milliseconds: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
     }
 }
