@@ -47,8 +47,7 @@ public actor MeshWalker {
 
     private func connect(_ node: NodeAddress) async throws -> WebSocketPeer {
         let peer = try await WebSocketPeer.connect(host: node.bareHost, port: node.port, timeout: settings.timeout)
-        let node = settings.home.map { #","node":"\#($0)""# } ?? ""
-        try await peer.send(#"{"type":"auth"\#(node),"content":{}}"#)
+        try await peer.send(ClientMessage.auth(home: settings.home, token: nil).text)
         return peer
     }
 

@@ -14,6 +14,27 @@ public enum ClientMessage: Equatable, Sendable {
 
     public static let knownTypes = ["auth", "ping"]
 
+    /// The frame a client sends, e.g. `{"content":{},"node":"127.0.0.1:9000","type":"auth"}`: the original's
+    /// shape, `node` left out for an observer, `content.token` only when asking for operator rights.
+    public var text: String {
+        struct Frame: Encodable {
+            var type: String
+            var node: String?
+            var content: [String: String]
+        }
+        let frame: Frame
+        switch self {
+        case .auth(let home, let token):
+            frame = Frame(type: "auth", node: home?.description, content: token.map { ["token": $0] } ?? [:])
+        case .ping:
+            frame = Frame(type: "ping", content: [:])
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Strings and dictionaries of strings always encode.
+        return String(decoding: try! encoder.encode(frame), as: UTF8.self)
+    }
+
     /// Decodes one text frame. Never throws anything but a `ProtocolViolation` with a message fit for the client.
     public static func decode(_ bytes: some Collection<UInt8>) -> Result<ClientMessage, ProtocolViolation> {
         guard String(validating: bytes, as: UTF8.self) != nil else {

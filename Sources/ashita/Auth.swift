@@ -43,21 +43,21 @@ extension Ashita {
                 if logout {
                     let removed = try store.remove(node)
                     return report(removed ? "removed the credential for \(node)" : "no credential was stored for \(node)",
-                                  json: ["node": node.description, "removed": removed ? "true" : "false"])
+                                  json: Report(node: node.description, removed: removed))
                 }
                 if status {
                     guard let token = try store.token(for: node) else {
                         throw fail("no credential for \(node); run 'ashita auth \(node)' first", code: Exit.noPermission)
                     }
                     try await NodeAPI(node: node, timeoutSeconds: options.timeout).verify(token: token)
-                    return report("the stored credential for \(node) works", json: ["node": node.description, "operator": "true"])
+                    return report("the stored credential for \(node) works", json: Report(node: node.description, operator: true))
                 }
                 let token = try readToken()
                 try await NodeAPI(node: node, timeoutSeconds: options.timeout).verify(token: token)
                 try await confirmOverWebSocket(node, token: token)
                 try store.save(token, for: node, at: .now())
                 report("authenticated as the operator of \(node); credential saved in \(store.path)",
-                       json: ["node": node.description, "operator": "true", "credentials": store.path])
+                       json: Report(node: node.description, operator: true, credentials: store.path))
             } catch let error as NodeAPIError {
                 throw fail(error.description, code: error.exitCode)
             } catch let error as FileError {
@@ -65,16 +65,16 @@ extension Ashita {
             }
         }
 
-        private func report(_ text: String, json: [String: String]) {
-            if options.json {
-                // Booleans print as JSON booleans.
-                let fields = json.sorted { $0.key < $1.key }.map { key, value in
-                    "\"\(key)\":" + (value == "true" || value == "false" ? value : "\"\(jsonEscaped(value))\"")
-                }
-                printLine("{" + fields.joined(separator: ",") + "}")
-            } else {
-                printLine(text)
-            }
+        /// What `auth` did, for `--json`; fields that do not apply are left out.
+        private struct Report: Encodable {
+            var node: String
+            var `operator`: Bool?
+            var removed: Bool?
+            var credentials: String?
+        }
+
+        private func report(_ text: String, json: Report) {
+            printLine(options.json ? jsonLine(json) : text)
         }
 
         private func readToken() throws -> String {
@@ -106,7 +106,7 @@ extension Ashita {
             } catch {
                 throw fail("\(error)", code: Exit.unavailable)
             }
-            try await peer.send(#"{"type":"auth","content":{"token":"\#(jsonEscaped(token))"}}"#)
+            try await peer.send(ClientMessage.auth(home: nil, token: token).text)
             while let event = await peer.nextEvent() {
                 switch event.type {
                 case "nodeOperatorConnected":
@@ -137,20 +137,6 @@ func operatorToken(for node: NodeAddress) throws -> String {
     } catch let error as FileError {
         throw fail(error.description)
     }
-}
-
-func jsonEscaped(_ text: String) -> String {
-    var out = ""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case _ where scalar.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out
 }
 
 extension String {

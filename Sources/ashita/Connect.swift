@@ -75,8 +75,7 @@ extension Ashita {
             } catch {
                 throw fail(NodeAPIError.unreachable(start, reason: Self.reason(error)).description, code: Exit.unavailable)
             }
-            let home = settings.home.map { #","node":"\#($0)""# } ?? ""
-            try await peer.send(#"{"type":"auth"\#(home),"content":{}}"#)
+            try await peer.send(ClientMessage.auth(home: settings.home, token: nil).text)
             while case .text(let text)? = await peer.next() {
                 guard let event = ReceivedEvent.decode(text) else { continue }
                 Self.show(.event(from: start, event, raw: text), json: options.json)
@@ -98,7 +97,7 @@ extension Ashita {
             switch notice {
             case .event(let from, let event, let raw):
                 if json {
-                    printLine(Self.jsonLine(from: from, raw: raw))
+                    printLine(Self.eventLine(from: from, raw: raw))
                 } else {
                     let type = event.type + String(repeating: " ", count: max(0, 22 - event.type.count))
                     printLine("\(from)  \(Output.bold(type))  \(details(event))")
@@ -113,12 +112,10 @@ extension Ashita {
         }
 
         /// `{"content":{...},"from":"ADDR","type":"..."}`, keys sorted like the node's own frames.
-        static func jsonLine(from: NodeAddress, raw: String) -> String {
+        static func eventLine(from: NodeAddress, raw: String) -> String {
             guard case .object(var fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(raw.utf8)) else { return raw }
             fields["from"] = .string(from.description)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return (try? encoder.encode(JSONValue.object(fields))).map { String(decoding: $0, as: UTF8.self) } ?? raw
+            return jsonLine(JSONValue.object(fields))
         }
 
         static func details(_ event: ReceivedEvent) -> String {

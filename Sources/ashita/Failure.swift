@@ -1,5 +1,11 @@
 import ArgumentParser
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,6 +33,14 @@ func printError(_ line: String) {
 func printLine(_ line: String) {
     print(line)
     fflush(nil)
+}
+
+/// One JSON object on one line, keys sorted: the CLI's stable `--json` form.
+func jsonLine(_ value: some Encodable) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    // The CLI's own values (strings, numbers, booleans, JSON it parsed) always encode.
+    return String(decoding: try! encoder.encode(value), as: UTF8.self)
 }
 
 /// A document exactly as the node sent it, ending in one newline.

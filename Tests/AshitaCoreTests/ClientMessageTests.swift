@@ -12,6 +12,14 @@ import Testing
         #expect(message == .auth(home: try NodeAddress(parsing: "127.0.0.1:9000"), token: nil))
     }
 
+    @Test func encodesWhatItDecodes() throws {
+        let home = try NodeAddress(parsing: "127.0.0.1:9000")
+        for message in [ClientMessage.auth(home: home, token: nil), .auth(home: nil, token: "t\"ok"), .ping] {
+            #expect(try decode(message.text).get() == message)
+        }
+        #expect(ClientMessage.auth(home: home, token: nil).text == #"{"content":{},"node":"127.0.0.1:9000","type":"auth"}"#)
+    }
+
     @Test func observersAndOperators() throws {
         #expect(try decode(#"{"type":"auth"}"#).get() == .auth(home: nil, token: nil))
         #expect(try decode(#"{"type":"auth","node":null,"content":"ignored"}"#).get() == .auth(home: nil, token: nil))
