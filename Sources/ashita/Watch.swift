@@ -56,7 +56,7 @@ extension Ashita {
                             if state.note(connectedTo: node) { delay = 0.5 }
                             switch item {
                             case .position(let id):
-                                state.resume(at: id, node: node)
+                                state.start(at: id)
                             case .comment(let text):
                                 if text.hasPrefix("some events") { printError("ashita: \(node): \(text)") }
                             case .event(let event):
@@ -125,18 +125,12 @@ struct WatchState {
         return true
     }
 
-    /// A new stream's starting point: after a restart, everything the new run holds is new.
-    mutating func resume(at id: String, node: NodeAddress) {
-        let (newBoot, _) = Self.split(id)
-        if let boot, newBoot != boot {
-            printError("ashita: \(node) restarted; events from its new run follow")
-            lastID = "0"
-            self.boot = newBoot
-            sequence = 0
-        } else if lastID == nil {
-            lastID = id
-            (boot, sequence) = Self.split(id)
-        }
+    /// Where a stream starts when it was opened without an id (the node sends its position only then): a
+    /// reconnect resumes from here even if nothing was printed yet.
+    mutating func start(at id: String) {
+        guard lastID == nil else { return }
+        lastID = id
+        (boot, sequence) = Self.split(id)
     }
 
     mutating func isNew(_ event: ServerSentEvent, node: NodeAddress) -> Bool {
