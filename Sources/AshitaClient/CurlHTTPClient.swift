@@ -79,16 +79,16 @@ public struct CurlHTTPClient: Sendable {
 
     /// A long-lived GET (an event stream): `onData` gets each chunk as it arrives and returns false to stop.
     /// Only connection set-up is timed; a silent stream is checked every `pollMilliseconds` through `shouldStop`.
-    /// Returns the HTTP status when the server ends the stream.
+    /// Returns the HTTP status and content type when the server ends the stream.
     public func stream(
         _ url: String, headers: [String] = [], shouldStop: @escaping @Sendable () -> Bool,
         onData: @escaping ([UInt8]) -> Bool
-    ) throws(HTTPClientError) -> Int {
+    ) throws(HTTPClientError) -> (status: Int, contentType: String) {
         let sink = ResponseSink(limit: .max, onData: onData, shouldStop: shouldStop)
         let code = transfer(url: url, method: "GET", headers: headers, body: nil, sink: sink, stream: true)
         if sink.stopped { throw .stopped }
         try check(code.curl, url: url, detail: code.detail)
-        return code.status
+        return (code.status, code.contentType)
     }
 
     private func check(_ code: CURLcode, url: String, detail: String) throws(HTTPClientError) {
@@ -104,9 +104,9 @@ public struct CurlHTTPClient: Sendable {
     }
 
     private func transfer(url: String, method: String, headers: [String], body: [UInt8]?, sink: ResponseSink, stream: Bool)
-        -> (curl: CURLcode, status: Int, detail: String)
+        -> (curl: CURLcode, status: Int, detail: String, contentType: String)
     {
-        guard let handle = curl_easy_init() else { return (CURLE_FAILED_INIT, 0, "cannot start libcurl") }
+        guard let handle = curl_easy_init() else { return (CURLE_FAILED_INIT, 0, "cannot start libcurl", "") }
         defer { curl_easy_cleanup(handle) }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         var list: UnsafeMutablePointer<curl_slist>?
@@ -146,9 +146,13 @@ public struct CurlHTTPClient: Sendable {
         ashita_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         var osErrno = 0
         ashita_curl_getinfo_long(handle, CURLINFO_OS_ERRNO, &osErrno)
+        var type: UnsafePointer<CChar>?
+        ashita_curl_getinfo_string(handle, CURLINFO_CONTENT_TYPE, &type)
+        let contentType = type.map { String(cString: $0) } ?? ""
         // "Failed to connect … Couldn't connect to server" says less than the system's own reason.
-        if code == CURLE_COULDNT_CONNECT, osErrno == Int(ECONNREFUSED) { return (code, status, "connection refused") }
-        return (code, status, String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        if code == CURLE_COULDNT_CONNECT, osErrno == Int(ECONNREFUSED) { return (code, status, "connection refused", contentType) }
+        let detail = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (code, status, detail, contentType)
     }
 }
 

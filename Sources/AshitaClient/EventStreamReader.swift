@@ -5,10 +5,13 @@ import Synchronization
 public enum EventStreamReader {
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case http(status: Int, body: String)
+        /// A 200 that is not `text/event-stream`: whatever answers is not an ashita node.
+        case notEventStream(contentType: String)
 
         public var description: String {
             switch self {
             case .http(let status, let body): "event stream answered HTTP \(status): \(body)"
+            case .notEventStream(let type): "answered with \(type.isEmpty ? "no content type" : type), not an event stream"
             }
         }
     }
@@ -25,12 +28,14 @@ public enum EventStreamReader {
         detachThread {
             let session = StreamSession()
             do {
-                let status = try client.stream(url, headers: requestHeaders, shouldStop: { stop.isRaised }) { bytes in
+                let (status, contentType) = try client.stream(url, headers: requestHeaders, shouldStop: { stop.isRaised }) { bytes in
                     session.take(bytes, into: continuation)
                     return !stop.isRaised
                 }
                 if status != 200 {
                     continuation.finish(throwing: Failure.http(status: status, body: session.raw))
+                } else if !contentType.lowercased().hasPrefix("text/event-stream") {
+                    continuation.finish(throwing: Failure.notEventStream(contentType: contentType))
                 } else {
                     continuation.finish()
                 }

@@ -28,6 +28,10 @@ CURLcode ashita_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }
 
+CURLcode ashita_curl_getinfo_string(CURL *handle, CURLINFO info, const char **value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+
 const char *ashita_curl_version(void) {
     return curl_version_info(CURLVERSION_NOW)->version;
 }

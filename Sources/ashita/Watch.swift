@@ -75,7 +75,7 @@ extension Ashita {
                         }
                         printError("ashita: lost \(node) (\(reason(error))); retrying in \(seconds(delay))")
                     } catch let error as EventStreamReader.Failure {
-                        throw fail("\(node): \(error)", code: Exit.unavailable)
+                        throw fail(NodeAPIError.notAshita(node, detail: "\(error)").description, code: Exit.unavailable)
                     }
                     state.connectedNow = false
                     try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))

@@ -60,8 +60,19 @@ import Testing
     }
 
     @Test func somethingThatIsNotAnAshitaNodeIsExit69() async throws {
+        let server = try PlainHTTPServer(
+            response: "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\nConnection: close\r\n\r\n<p>hello</p>\n")
+        defer { server.stop() }
+        for command in ["peers", "watch"] {
+            let result = try await ashita(command, "127.0.0.1:\(server.port)")
+            #expect(result.status == 69, "\(command): \(result.stderr)")
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr.hasPrefix("ashita: 127.0.0.1:\(server.port)"), "\(result.stderr)")
+        }
+    }
+
+    @Test func kickWithoutAStoredCredentialIsExit77() async throws {
         try await withServedNodes(1) { nodes in
-            // Any HTTP server with other paths: the node's own page path stands in for one.
             let result = try await ashita("peers", nodes[0].address, "--kick", "a:1")
             #expect(result.status == 77, "no credential yet")
             #expect(result.stderr == "ashita: no operator credential for \(nodes[0].address); run 'ashita auth \(nodes[0].address)' first\n")

@@ -12,6 +12,7 @@ CURLcode ashita_curl_setopt_slist(CURL *handle, CURLoption option, struct curl_s
 CURLcode ashita_curl_setopt_write_callback(CURL *handle, curl_write_callback callback);
 CURLcode ashita_curl_setopt_xferinfo_callback(CURL *handle, curl_xferinfo_callback callback);
 CURLcode ashita_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
+CURLcode ashita_curl_getinfo_string(CURL *handle, CURLINFO info, const char **value);
 
 // CURLVERSION_NOW is a macro, which does not import.
 const char *ashita_curl_version(void);
