@@ -89,15 +89,28 @@ func ashita(_ arguments: String..., environment: [String: String] = [:]) async t
 
 func ashita(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
     let (process, out, err) = makeProcess(arguments, environment: environment)
+    return try await runToEnd(process, stdout: out, stderr: err, limit: .seconds(30))
+}
+
+/// Runs a prepared process to its end: exit status, all of stdout, all of stderr. Reading a pipe cannot be
+/// cancelled, so the guard against a hang is killing the process after `limit`: the test then fails on its
+/// status (SIGKILL) instead of hanging.
+func runToEnd(_ process: Process, stdout out: Pipe, stderr err: Pipe, limit: Duration) async throws
+    -> (status: Int32, stdout: String, stderr: String)
+{
     try process.run()
-    return try await within(30, "ashita \(arguments)") {
-        // Read both pipes to their end on threads of their own, then reap the process.
-        async let stdout = readToEnd(out.fileHandleForReading)
-        async let stderr = readToEnd(err.fileHandleForReading)
-        let (o, e) = await (stdout, stderr)
-        process.waitUntilExit()
-        return (process.terminationStatus, o, e)
+    let pid = process.processIdentifier
+    let watchdog = Task {
+        try await Task.sleep(for: limit)
+        kill(pid, SIGKILL)
     }
+    defer { watchdog.cancel() }
+    // Both pipes are read to their end on threads of their own, then the process is reaped.
+    async let stdout = readToEnd(out.fileHandleForReading)
+    async let stderr = readToEnd(err.fileHandleForReading)
+    let (o, e) = await (stdout, stderr)
+    process.waitUntilExit()
+    return (process.terminationStatus, o, e)
 }
 
 /// `ashita ARGS` ready to run: no colour, no stdin, stdout and stderr on pipes.

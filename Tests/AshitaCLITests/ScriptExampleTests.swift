@@ -18,13 +18,7 @@ import Testing
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        try process.run()
-        return try await within(60, "the script") {
-            let o = out.fileHandleForReading.readDataToEndOfFile()
-            let e = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-        }
+        return try await runToEnd(process, stdout: out, stderr: err, limit: .seconds(60))
     }
 
     @Test func waitsForPeersThenPrintsThemAsJSON() async throws {
