@@ -39,10 +39,16 @@ public struct CurlHTTPClient: Sendable {
     /// Bounds connection set-up, and for whole requests the transfer too.
     public var timeoutSeconds: Double
     public var maxResponseBytes: Int
+    /// For `https://`: a PEM file of CA certificates to trust instead of the system's (a private CA).
+    public var caFile: String?
+    /// For `https://`: whether the certificate must be valid for the host. Only the node's own announcement
+    /// check turns this off: it asks whether an ashita node answers, not who runs it.
+    public var verifyCertificates = true
 
-    public init(timeoutSeconds: Double = 5, maxResponseBytes: Int = 4 << 20) {
+    public init(timeoutSeconds: Double = 5, maxResponseBytes: Int = 4 << 20, caFile: String? = nil) {
         self.timeoutSeconds = timeoutSeconds
         self.maxResponseBytes = maxResponseBytes
+        self.caFile = caFile
         _ = Self.globalInit
     }
 
@@ -122,6 +128,11 @@ public struct CurlHTTPClient: Sendable {
                 ashita_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
                 ashita_curl_setopt_string(handle, CURLOPT_USERAGENT, "ashita/\(ashitaClientVersion) libcurl/\(Self.libcurlVersion)")
                 ashita_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
+                if let caFile { ashita_curl_setopt_string(handle, CURLOPT_CAINFO, caFile) }
+                if !verifyCertificates {
+                    ashita_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
+                    ashita_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
+                }
                 if stream {
                     ashita_curl_setopt_long(handle, CURLOPT_NOPROGRESS, 0)
                     ashita_curl_setopt_xferinfo_callback(handle, progressCallback)

@@ -8,7 +8,7 @@ import Darwin
 ///
 /// Not `DispatchQueue.global()`: on Linux Swift's cooperative pool shares Dispatch's root queue threads (two
 /// here), so blocking them can stall the very tasks the work waits for, such as a node in the same process.
-func onDedicatedThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+public func onDedicatedThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
         let job = Unmanaged.passRetained(ThreadJob { continuation.resume(returning: work()) })
         var thread = pthread_t()

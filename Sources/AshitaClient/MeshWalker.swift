@@ -17,6 +17,8 @@ public actor MeshWalker {
         public var follow = true
         public var maxConnections = 32
         public var timeout: Duration = .seconds(5)
+        /// PEM CA certificates to trust for TLS nodes.
+        public var caFile: String?
 
         public init(home: NodeAddress?) { self.home = home }
     }
@@ -24,6 +26,8 @@ public actor MeshWalker {
     private let settings: Settings
     private let notices: AsyncStream<Notice>.Continuation
     private var known: Set<NodeAddress> = []
+    /// Nodes announced as speaking TLS (and the first node, if given as https://).
+    private var speaksTLS: Set<NodeAddress> = []
     private var opening: AsyncStream<NodeAddress>.Continuation?
 
     public init(_ settings: Settings, notices: AsyncStream<Notice>.Continuation) {
@@ -32,7 +36,9 @@ public actor MeshWalker {
     }
 
     /// Runs until cancelled. Throws only when the first node cannot be reached at all.
-    public func run(from start: NodeAddress) async throws {
+    public func run(from endpoint: NodeEndpoint) async throws {
+        let start = endpoint.address
+        if endpoint.tls { speaksTLS.insert(start) }
         let (toOpen, opener) = AsyncStream.makeStream(of: NodeAddress.self)
         opening = opener
         let first = try await connect(start)
@@ -46,7 +52,9 @@ public actor MeshWalker {
     }
 
     private func connect(_ node: NodeAddress) async throws -> WebSocketPeer {
-        let peer = try await WebSocketPeer.connect(host: node.bareHost, port: node.port, timeout: settings.timeout)
+        let peer = try await WebSocketPeer.connect(
+            host: node.bareHost, port: node.port, timeout: settings.timeout, tls: speaksTLS.contains(node),
+            caFile: settings.caFile)
         try await peer.send(ClientMessage.auth(home: settings.home, token: nil).text)
         return peer
     }
@@ -100,8 +108,16 @@ public actor MeshWalker {
         guard settings.follow else { return }
         let announced: [String]
         switch event.type {
-        case "nodeDiscovered": announced = event.content.nodeIp.map { [$0] } ?? []
-        case "nodeList": announced = event.content.nodeList ?? []
+        case "nodeDiscovered":
+            announced = event.content.nodeIp.map { [$0] } ?? []
+            if event.content.tls == true, let address = announced.first.flatMap({ try? NodeAddress(parsing: $0) }) {
+                speaksTLS.insert(address)
+            }
+        case "nodeList":
+            announced = event.content.nodeList ?? []
+            for node in event.content.nodes ?? [] where node.tls == true {
+                if let address = try? NodeAddress(parsing: node.nodeIp) { speaksTLS.insert(address) }
+            }
         default: return
         }
         for text in announced {

@@ -41,15 +41,17 @@ public enum NodeAPIError: Error, Equatable, CustomStringConvertible {
 
 /// One node's HTTP API, through libcurl.
 public struct NodeAPI: Sendable {
-    public let node: NodeAddress
+    public let endpoint: NodeEndpoint
     public let http: CurlHTTPClient
+    public var node: NodeAddress { endpoint.address }
 
-    public init(node: NodeAddress, timeoutSeconds: Double = 5) {
-        self.node = node
-        self.http = CurlHTTPClient(timeoutSeconds: timeoutSeconds)
+    /// `caFile`: PEM CA certificates to trust for an `https://` node instead of the system's.
+    public init(node: NodeEndpoint, timeoutSeconds: Double = 5, caFile: String? = nil) {
+        self.endpoint = node
+        self.http = CurlHTTPClient(timeoutSeconds: timeoutSeconds, caFile: caFile)
     }
 
-    public var baseURL: String { "http://\(node)" }
+    public var baseURL: String { endpoint.httpBase }
 
     /// The document's bytes as the node sent them, and decoded.
     public func get<T: Decodable>(_ path: String, as: T.Type, token: String? = nil) async throws(NodeAPIError) -> (raw: [UInt8], value: T) {

@@ -13,6 +13,16 @@ public struct ReceivedEvent: Decodable, Sendable, Equatable {
         public var version: String?
         public var code: String?
         public var message: String?
+        /// Whether the announced node (or the node itself, in `nodeConnected`) speaks TLS.
+        public var tls: Bool?
+        /// `nodeList`'s details: each peer's address, id and TLS.
+        public var nodes: [Announcement]?
+
+        public struct Announcement: Decodable, Sendable, Equatable {
+            public var nodeIp: String
+            public var id: String?
+            public var tls: Bool?
+        }
 
         public init(
             nodeIp: String? = nil, nodeList: [String]? = nil, id: String? = nil, version: String? = nil,

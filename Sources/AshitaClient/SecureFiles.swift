@@ -53,7 +53,13 @@ public enum SecureFiles {
                 remedy: "check the data directory's owner and free space")
         }
         let bytes = Array(contents.utf8)
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            written += n
+        }
         let synced = fsync(fd) == 0
         close(fd)
         guard written == bytes.count, synced, rename(temp, file) == 0 else {
@@ -66,6 +72,39 @@ public enum SecureFiles {
         if dfd >= 0 {
             fsync(dfd)
             close(dfd)
+        }
+    }
+}
+
+extension SecureFiles {
+    /// Takes an exclusive `flock` on `file` (created if needed) and keeps it while the returned descriptor is
+    /// open: for the life of the process, since the kernel drops it when the process ends, however it ends.
+    /// Returns nil when another process (or another open in this one) holds it.
+    public static func lockExclusively(_ file: String) throws(FileError) -> Int32? {
+        let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw FileError(
+                file: file, problem: "cannot be opened (\(String(cString: strerror(errno))))",
+                remedy: "check the data directory's owner and permissions")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return nil
+        }
+        // The holder's pid, for the message another process shows; the lock itself is the flock.
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return fd
+    }
+
+    /// Removes `NAME.tmp-PID` files a killed process left behind in `directory`.
+    public static func removeLeftoverTemporaries(in directory: String) {
+        guard let dir = opendir(directory) else { return }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name.contains(".tmp-") { unlink("\(directory)/\(name)") }
         }
     }
 }

@@ -2,6 +2,7 @@ import AshitaCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 
 /// What arrives on a WebSocket.
@@ -48,10 +49,14 @@ public final class WebSocketPeer: Sendable {
     public static func connect(
         host: String, port: Int, path: String = "/", timeout: Duration = .seconds(5),
         maxFrameSize: Int = 1 << 24, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        tls: Bool = false, caFile: String? = nil, answerPings: Bool = true,
         textHandler: (@Sendable (ByteBuffer) -> Bool)? = nil
     ) async throws -> WebSocketPeer {
         let hostHeader = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        let target = "ws://\(hostHeader)\(path)"
+        let target = "\(tls ? "wss" : "ws")://\(hostHeader)\(path)"
+        let tlsContext = try tls ? Self.clientContext(caFile: caFile, target: target) : nil
+        // SNI takes names only; for an IP address the certificate is checked against the address.
+        let serverName = host.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" } ? nil : host
         let inbox = Inbox<Arrival>()
         enum Upgrade: Sendable { case upgraded, refused }
         let (channel, upgrade): (Channel, EventLoopFuture<Upgrade>)
@@ -61,6 +66,10 @@ public final class WebSocketPeer: Sendable {
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tlsContext {
+                            try channel.pipeline.syncOperations.addHandler(
+                                try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
+                        }
                         var headers = HTTPHeaders()
                         headers.add(name: "Host", value: hostHeader)
                         let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(
@@ -71,7 +80,7 @@ public final class WebSocketPeer: Sendable {
                                         NIOWebSocketFrameAggregator(
                                             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1 << 16,
                                             maxAccumulatedFrameSize: maxFrameSize))
-                                    try channel.pipeline.syncOperations.addHandler(InboxHandler(inbox: inbox, textHandler: textHandler))
+                                    try channel.pipeline.syncOperations.addHandler(InboxHandler(inbox: inbox, answerPings: answerPings, textHandler: textHandler))
                                     return .upgraded
                                 }
                             })
@@ -88,6 +97,8 @@ public final class WebSocketPeer: Sendable {
             throw WebSocketClientError.unreachable(target, reason: error.errnoCode == ECONNREFUSED ? "connection refused" : "\(error)")
         } catch let error as ChannelError where error == .connectTimeout(.zero) || "\(error)".contains("connectTimeout") {
             throw WebSocketClientError.timedOut(target)
+        } catch let error as NIOSSLError {
+            throw WebSocketClientError.unreachable(target, reason: "TLS: \(error)")
         } catch let error as NIOConnectionError {
             let refused = error.connectionErrors.contains { ($0.error as? IOError)?.errnoCode == ECONNREFUSED }
             throw WebSocketClientError.unreachable(target, reason: refused ? "connection refused" : "\(error)")
@@ -108,6 +119,17 @@ public final class WebSocketPeer: Sendable {
             throw WebSocketClientError.notUpgraded(target)
         }
         return WebSocketPeer(target: target, channel: channel, inbox: inbox)
+    }
+
+    private static func clientContext(caFile: String?, target: String) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        if let caFile { configuration.trustRoots = .file(caFile) }
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw WebSocketClientError.unreachable(target, reason: "cannot use CA file \(caFile ?? "(system)"): \(error)")
+        }
     }
 
     /// The next message in arrival order; nil once the connection is gone and everything was read.
@@ -155,11 +177,14 @@ private final class InboxHandler: ChannelInboundHandler, RemovableChannelHandler
     typealias OutboundOut = WebSocketFrame
 
     let inbox: Inbox<WebSocketPeer.Arrival>
+    /// Tests turn this off to play a link that went silent.
+    let answerPings: Bool
     /// Sees each text frame first, on the event loop; returning true consumes it (for load generators).
     let textHandler: (@Sendable (ByteBuffer) -> Bool)?
 
-    init(inbox: Inbox<WebSocketPeer.Arrival>, textHandler: (@Sendable (ByteBuffer) -> Bool)?) {
+    init(inbox: Inbox<WebSocketPeer.Arrival>, answerPings: Bool, textHandler: (@Sendable (ByteBuffer) -> Bool)?) {
         self.inbox = inbox
+        self.answerPings = answerPings
         self.textHandler = textHandler
     }
 
@@ -172,7 +197,7 @@ private final class InboxHandler: ChannelInboundHandler, RemovableChannelHandler
             inbox.push(.init(message: .text(String(decoding: payload.readableBytesView, as: UTF8.self)), at: .now))
         case .binary:
             inbox.push(.init(message: .binary(Array(payload.readableBytesView)), at: .now))
-        case .ping:
+        case .ping where answerPings:
             context.writeAndFlush(
                 wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: payload)), promise: nil)
         case .connectionClose:

@@ -9,8 +9,17 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var clients: Int
     public var peers: Int
     public var operators: Int
+    /// Hex of the node's Ed25519 public key; `id` is derived from it. Absent from nodes before 0.2.
+    public var publicKey: String?
+    /// Whether the node serves HTTPS and WSS.
+    public var tls: Bool?
 
-    public init(node: String, id: String, version: String, uptimeSeconds: Int, clients: Int, peers: Int, operators: Int) {
+    public init(
+        node: String, id: String, version: String, uptimeSeconds: Int, clients: Int, peers: Int, operators: Int,
+        publicKey: String? = nil, tls: Bool? = nil
+    ) {
+        self.publicKey = publicKey
+        self.tls = tls
         self.node = node
         self.id = id
         self.version = version
@@ -29,8 +38,19 @@ public struct PeerList: Codable, Sendable, Equatable {
         public var since: String
         public var clients: Int
         public var direction: String?
+        /// The id verification found there; nil when announcements are not verified.
+        public var id: String?
+        public var tls: Bool?
+        /// Only in the operator's view (`?all=1`): "verified", "pending" or "unverified".
+        public var status: String?
 
-        public init(node: String, since: String, clients: Int, direction: String?) {
+        public init(
+            node: String, since: String, clients: Int, direction: String?, id: String? = nil, tls: Bool? = nil,
+            status: String? = nil
+        ) {
+            self.id = id
+            self.tls = tls
+            self.status = status
             self.node = node
             self.since = since
             self.clients = clients

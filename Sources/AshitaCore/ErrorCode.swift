@@ -14,6 +14,14 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case unauthorized
     /// Too many failed attempts, or too many messages.
     case rateLimited = "rate-limited"
+    /// No ashita node answered at the announced home: other clients are not told of it.
+    case unverified
+    /// HTTP: the node has as many connections or streams as it takes; try later.
+    case busy
+    /// HTTP: the request's headers are larger than the node reads.
+    case headersTooLarge = "headers-too-large"
+    /// HTTP: the request's body is larger than the node reads.
+    case bodyTooLarge = "body-too-large"
     /// HTTP: no such path.
     case notFound = "not-found"
     /// HTTP: the path exists, but not for that method.

@@ -36,11 +36,16 @@ public struct JournalContent: Codable, Equatable, Sendable {
     public var home: String?
     public var code: String?
     public var `operator`: Bool?
+    /// The node id found at `nodeIp`, when announcements are verified.
+    public var id: String?
+    public var message: String?
 
     public init(
         nodeIp: String? = nil, client: UInt64? = nil, remote: String? = nil, home: String? = nil,
-        code: String? = nil, operator: Bool? = nil
+        code: String? = nil, operator: Bool? = nil, id: String? = nil, message: String? = nil
     ) {
+        self.id = id
+        self.message = message
         self.nodeIp = nodeIp
         self.client = client
         self.remote = remote
@@ -59,9 +64,11 @@ public enum JournalType {
     public static let clientAuthenticated = "clientAuthenticated"
     public static let clientDisconnected = "clientDisconnected"
     public static let protocolError = "protocolError"
+    /// A home failed verification: no ashita node answered there.
+    public static let nodeUnverified = "nodeUnverified"
     public static let all = [
         nodeDiscovered, nodeLeft, nodeOperatorConnected, clientConnected, clientAuthenticated, clientDisconnected,
-        protocolError,
+        protocolError, nodeUnverified,
     ]
 }
 

@@ -12,6 +12,9 @@ public struct CloseReason: Equatable, Sendable {
     public static let tooBig = CloseReason(code: 1009, reason: "frame too big")
     public static let kicked = CloseReason(code: 1008, reason: "disconnected by the node's operator")
     public static let tooSlow = CloseReason(code: 1008, reason: "too slow: outbound queue full")
+    public static let authTimeout = CloseReason(code: 1008, reason: "no auth in time")
+    public static let noPong = CloseReason(code: 1001, reason: "no pong to two pings")
+    public static let full = CloseReason(code: 1013, reason: "node is full; try another node")
 }
 
 /// What the mesh asks the edges to do after a change. Fan-outs name their recipients so the edge can encode
@@ -21,6 +24,8 @@ public enum MeshEffect: Equatable, Sendable {
     case fanOut(ServerEvent, to: [ClientID])
     case close(ClientID, CloseReason)
     case journal(JournalEntry)
+    /// Check that an ashita node answers at this address, then report with `verified` or `verificationFailed`.
+    case verify(NodeAddress)
 }
 
 /// One frame as the WebSocket layer hands it over.
@@ -38,16 +43,26 @@ public struct MeshConfiguration: Sendable {
     public var journalCapacity = 1024
     public var authFailureLimit = 5
     public var authFailureWindowMilliseconds: Int64 = 60_000
+    /// WebSocket clients at once; more are closed with 1013.
+    public var maxClients = 10_000
+    /// Messages a second per connection, on average and at once; excess is answered `rate-limited`.
+    public var messageRate = 20
+    public var messageBurst = 50
+    /// Distinct homes one connection may announce over its life.
+    public var maxAnnouncementsPerClient = 8
+    /// Relay a new home only once an ashita node has been seen to answer there.
+    public var verifyAnnouncements = true
 
-    public init(address: NodeAddress, id: String, version: String, operatorToken: String) {
+    public init(address: NodeAddress, id: String, version: String, operatorToken: String, tls: Bool = false) {
         self.address = address
-        self.identity = NodeIdentity(address: address, id: id, version: version)
+        self.identity = NodeIdentity(address: address, id: id, version: version, tls: tls)
         self.operatorToken = operatorToken
     }
 }
 
-/// A node's view of its clients and peers, and the protocol's rules. Pure: driven by what clients send and a
-/// clock passed in; sockets live at the edges and carry out the returned effects in order.
+/// A node's view of its clients and peers, and the protocol's rules. Pure: driven by what clients send, what
+/// verification finds, and a clock passed in; sockets live at the edges and carry out the returned effects in
+/// order.
 public struct Mesh: Sendable {
     public struct Client: Sendable {
         public var id: ClientID
@@ -57,24 +72,37 @@ public struct Mesh: Sendable {
         public var home: NodeAddress??
         public var isOperator = false
         var strikes = 0
+        var messages: TokenBucket
+        var announced: Set<NodeAddress> = []
 
         public var isAuthenticated: Bool { home != nil }
+    }
+
+    public enum Verification: Equatable, Sendable {
+        case pending
+        case verified(PeerFacts)
+        case failed(String)
     }
 
     public struct Peer: Equatable, Sendable {
         public var address: NodeAddress
         public var since: Timestamp
         public var clients: Set<ClientID>
+        public var verification: Verification
+
+        public var facts: PeerFacts? {
+            if case .verified(let facts) = verification { facts } else { nil }
+        }
     }
 
     public let configuration: MeshConfiguration
-    public private(set) var clients: [ClientID: Client] = [:]
-    public private(set) var journal: EventJournal
-    private var peerTable: [NodeAddress: Peer] = [:]
+    public internal(set) var clients: [ClientID: Client] = [:]
+    public internal(set) var journal: EventJournal
+    var peerTable: [NodeAddress: Peer] = [:]
     /// Peers in the order they arrived, which is `since` order: listing them needs no sort.
-    private var peerOrder: [NodeAddress] = []
-    private var authenticated: Set<ClientID> = []
-    private var authFailures: FailureLimiter
+    var peerOrder: [NodeAddress] = []
+    var authenticated: Set<ClientID> = []
+    var authFailures: FailureLimiter
 
     public init(configuration: MeshConfiguration, boot: String) {
         self.configuration = configuration
@@ -83,16 +111,15 @@ public struct Mesh: Sendable {
             limit: configuration.authFailureLimit, windowMilliseconds: configuration.authFailureWindowMilliseconds)
     }
 
-    /// Peers, oldest first: nodes whose clients are connected here. The node itself is never its own peer.
-    public var peers: [Peer] { peerOrder.map { peerTable[$0]! } }
-
-    public var operatorCount: Int { clients.values.count(where: \.isOperator) }
-
     // MARK: Connections
 
+    /// Registers a new WebSocket client, or closes it with 1013 when the node already has `maxClients`.
     public mutating func connect(_ id: ClientID, remote: String, at now: Timestamp) -> [MeshEffect] {
         precondition(clients[id] == nil, "client \(id) connected twice")
-        clients[id] = Client(id: id, remote: remote, since: now)
+        guard clients.count < configuration.maxClients else { return [.close(id, .full)] }
+        clients[id] = Client(
+            id: id, remote: remote, since: now,
+            messages: TokenBucket(rate: configuration.messageRate, burst: configuration.messageBurst, at: now))
         return [record(JournalType.clientConnected, JournalContent(client: id, remote: remote), now)]
     }
 
@@ -108,13 +135,25 @@ public struct Mesh: Sendable {
         return effects
     }
 
+    /// The edge's timer for `--auth-timeout` ran out: a client that has not sent `auth` yet is closed.
+    public func authDeadlinePassed(_ id: ClientID) -> [MeshEffect] {
+        guard let client = clients[id], !client.isAuthenticated else { return [] }
+        return [.close(id, .authTimeout)]
+    }
+
     // MARK: Frames
 
     public mutating func receive(_ id: ClientID, _ frame: InboundFrame, at now: Timestamp) -> [MeshEffect] {
         guard clients[id] != nil else { return [] }
+        guard clients[id]!.messages.take(at: now) else {
+            let rate = configuration.messageRate
+            return reject(id, ProtocolViolation(.rateLimited, "more than \(rate) messages a second; slow down"), now)
+        }
         switch frame {
         case .binary:
-            return reject(id, ProtocolViolation(.binaryFrame, "binary frames are not accepted; send JSON text"), now, closing: .unsupportedData)
+            return reject(
+                id, ProtocolViolation(.binaryFrame, "binary frames are not accepted; send JSON text"), now,
+                closing: .unsupportedData)
         case .text(let bytes):
             switch ClientMessage.decode(bytes) {
             case .failure(let violation):
@@ -135,7 +174,7 @@ public struct Mesh: Sendable {
     }
 
     /// Answers a violation with an `error` event, then closes with `closing`, or with 1008 once strikes run out.
-    private mutating func reject(
+    mutating func reject(
         _ id: ClientID, _ violation: ProtocolViolation, _ now: Timestamp, closing: CloseReason? = nil
     ) -> [MeshEffect] {
         clients[id]!.strikes += 1
@@ -168,6 +207,13 @@ public struct Mesh: Sendable {
             }
             isOperator = true
         }
+        if let home, !clients[id]!.announced.contains(home),
+            clients[id]!.announced.count >= configuration.maxAnnouncementsPerClient
+        {
+            let limit = configuration.maxAnnouncementsPerClient
+            return reject(
+                id, ProtocolViolation(.rateLimited, "this connection already announced \(limit) homes; reconnect"), now)
+        }
 
         var effects: [MeshEffect] = []
         // Re-auth under another home: leave the old one first, so no stale entry remains.
@@ -175,24 +221,15 @@ public struct Mesh: Sendable {
             effects += detach(id, from: old, now)
         }
         if let home, home != configuration.address {
-            if peerTable[home] == nil {
-                let others = authenticated.filter { $0 != id }
-                if !others.isEmpty {
-                    effects.append(.fanOut(.nodeDiscovered(home), to: Array(others)))
-                }
-                effects.append(record(JournalType.nodeDiscovered, JournalContent(nodeIp: home.description), now))
-                peerTable[home] = Peer(address: home, since: now, clients: [id])
-                peerOrder.append(home)
-            } else {
-                peerTable[home]!.clients.insert(id)
-            }
+            clients[id]!.announced.insert(home)
+            effects += attach(id, to: home, now)
         }
         clients[id]!.home = .some(home)
         clients[id]!.isOperator = isOperator
         authenticated.insert(id)
 
         effects.append(.send(.nodeConnected(configuration.identity), to: id))
-        effects.append(.send(.nodeList(peerOrder), to: id))
+        effects.append(.send(.nodeList(announcedPeers.map { PeerAnnouncement($0.address, $0.facts!) }), to: id))
         effects.append(
             record(
                 JournalType.clientAuthenticated,
@@ -204,39 +241,7 @@ public struct Mesh: Sendable {
         return effects
     }
 
-    private mutating func detach(_ id: ClientID, from home: NodeAddress, _ now: Timestamp) -> [MeshEffect] {
-        guard peerTable[home] != nil else { return [] }
-        peerTable[home]!.clients.remove(id)
-        guard peerTable[home]!.clients.isEmpty else { return [] }
-        peerTable[home] = nil
-        peerOrder.removeAll { $0 == home }
-        var effects: [MeshEffect] = []
-        let others = authenticated.filter { $0 != id }
-        if !others.isEmpty {
-            effects.append(.fanOut(.nodeLeft(home), to: Array(others)))
-        }
-        effects.append(record(JournalType.nodeLeft, JournalContent(nodeIp: home.description), now))
-        return effects
-    }
-
-    private mutating func record(_ type: String, _ content: JournalContent, _ now: Timestamp) -> MeshEffect {
+    mutating func record(_ type: String, _ content: JournalContent, _ now: Timestamp) -> MeshEffect {
         .journal(journal.append(type: type, content: content, at: now))
-    }
-
-    // MARK: Operator
-
-    /// Checks a bearer token for the HTTP API, with the same rate limit as WebSocket operator logins.
-    public mutating func checkOperatorToken(_ token: String, from remote: String, at now: Timestamp) -> TokenCheck {
-        if authFailures.isBlocked(remote, at: now) { return .rateLimited }
-        if OperatorToken.matches(token, configuration.operatorToken) { return .accepted }
-        authFailures.recordFailure(remote, at: now)
-        return .rejected
-    }
-
-    public enum TokenCheck: Equatable, Sendable { case accepted, rejected, rateLimited }
-
-    /// Closes every client announcing `home` (the operator's kick). The closes come back as disconnects.
-    public func kick(_ home: NodeAddress) -> [MeshEffect] {
-        (peerTable[home]?.clients.sorted() ?? []).map { .close($0, .kicked) }
     }
 }

@@ -1,5 +1,6 @@
 import AshitaClient
 import AshitaCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +8,9 @@ import Glibc
 import Darwin
 #endif
 
-/// The node's files: `operator-token` (the operator's secret) and `node-id`. Owner-only, written atomically.
+/// The node's files, owner-only, each written atomically (temp file, fsync, rename, fsync of the directory):
+/// `operator-token` (the operator's secret), `node-key` (the Ed25519 key its id comes from), `known-nodes.json`
+/// (which id answered at which address) and `lock` (held while a node runs on the directory).
 public struct DataDirectory: Sendable {
     public let path: String
 
@@ -25,34 +28,84 @@ public struct DataDirectory: Sendable {
     }
 
     public var tokenPath: String { "\(path)/operator-token" }
-    public var nodeIDPath: String { "\(path)/node-id" }
+    public var keyPath: String { "\(path)/node-key" }
+    public var knownNodesPath: String { "\(path)/known-nodes.json" }
+    public var lockPath: String { "\(path)/lock" }
 
-    /// Creates the directory if needed and loads the operator token and node id, creating them on first start.
-    public func prepare() throws(DataDirectoryError) -> (operatorToken: String, nodeID: String) {
-        try SecureFiles.makeDirectories(path)
-        let token = try loadOrCreate(tokenPath, what: "operator token", byteCount: OperatorToken.byteCount)
-        let nodeID = try loadOrCreate(nodeIDPath, what: "node id", byteCount: 16)
-        return (token, nodeID)
+    /// What a node needs from its directory to start.
+    public struct Contents: Sendable {
+        public var operatorToken: String
+        public var key: NodeKey
+        public var knownNodes: KnownNodes
+        public var lock: DataDirectoryLock
     }
 
-    private func loadOrCreate(_ file: String, what: String, byteCount: Int) throws(DataDirectoryError) -> String {
+    /// Takes the directory's lock, then loads the operator token, the node key and the known nodes, creating
+    /// what is missing on first start. A file that exists but is damaged stops the start, naming the file: the
+    /// node never silently makes itself a new identity or token.
+    public func open() throws(FileError) -> Contents {
+        try SecureFiles.makeDirectories(path)
+        guard let fd = try SecureFiles.lockExclusively(lockPath) else {
+            let holder = (try? SecureFiles.readText(lockPath))?.split(separator: "\n").first.map { " (pid \($0))" } ?? ""
+            throw FileError(
+                file: path, problem: "is in use by another running node\(holder)",
+                remedy: "stop that node, or give this one its own --data-dir")
+        }
+        let lock = DataDirectoryLock(fd: fd)
+        do throws(FileError) {
+            SecureFiles.removeLeftoverTemporaries(in: path)
+            let token = try loadOrCreateHex(tokenPath, what: "operator token", byteCount: OperatorToken.byteCount) {
+                var rng = SystemRandomNumberGenerator()
+                return (0..<OperatorToken.byteCount).map { _ in UInt8.random(in: .min ... .max, using: &rng) }
+            }
+            let keyHex = try loadOrCreateHex(keyPath, what: "Ed25519 private key", byteCount: 32) {
+                NodeKey.generate().rawRepresentation
+            }
+            guard let key = NodeKey(rawHex: keyHex) else {
+                throw FileError(file: keyPath, problem: "does not hold a usable Ed25519 key", remedy: Self.keyRemedy)
+            }
+            let knownNodes = try KnownNodes.load(knownNodesPath)
+            return Contents(operatorToken: token, key: key, knownNodes: knownNodes, lock: lock)
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
+    static let keyRemedy =
+        "restore it from a backup; deleting it gives this node a new identity, which its peers will notice"
+
+    private func loadOrCreateHex(
+        _ file: String, what: String, byteCount: Int, make: () -> [UInt8]
+    ) throws(FileError) -> String {
         if let existing = try SecureFiles.readText(file) {
             let value = existing.hasSuffix("\n") ? String(existing.dropLast()) : existing
             guard value.utf8.count == byteCount * 2,
                 value.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
             else {
-                throw DataDirectoryError(
-                    file: file,
-                    problem: "does not hold a \(what) (\(byteCount * 2) hex digits)",
-                    remedy: "restore it from a backup, or delete it to have a new one made")
+                throw FileError(
+                    file: file, problem: "does not hold a \(what) (\(byteCount * 2) hex digits)",
+                    remedy: file == keyPath ? Self.keyRemedy : "restore it from a backup, or delete it to have a new one made")
             }
             return value
         }
-        var rng = SystemRandomNumberGenerator()
-        let value = OperatorToken.hex((0..<byteCount).map { _ in UInt8.random(in: .min ... .max, using: &rng) })
+        let value = OperatorToken.hex(make())
         try SecureFiles.writeAtomically(file, contents: value + "\n")
         return value
     }
 }
 
-public typealias DataDirectoryError = FileError
+/// The data directory's `flock`, held from start until the node stops (or its process ends, however it ends).
+public final class DataDirectoryLock: Sendable {
+    private let fd: Mutex<Int32?>
+
+    init(fd: Int32) { self.fd = Mutex(fd) }
+
+    /// Lets another node use the directory. Later calls do nothing.
+    public func release() {
+        fd.withLock { fd in
+            if let open = fd { close(open) }
+            fd = nil
+        }
+    }
+}

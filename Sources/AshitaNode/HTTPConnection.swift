@@ -27,12 +27,24 @@ struct HTTPConnection {
                         head = declined
                         pending = nil
                     } else {
+                        // Between requests the next head must come within the header timeout (slowloris).
+                        let loop = channel.channel.eventLoop
+                        let deadline = loop.scheduleTask(in: .milliseconds(Int64(hub.limits.headerTimeoutSeconds * 1000))) {
+                            [channel] in channel.channel.close(promise: nil)
+                        }
                         idle.insert(channel.channel)
                         let part = try await parts.next()
                         idle.remove(channel.channel)
+                        deadline.cancel()
                         guard let part else { return }
                         guard case .head(let next) = part else { continue }
                         head = next
+                    }
+                    if Self.headSize(head) > hub.limits.maxHeaderBytes {
+                        try await write(
+                            .error(.requestHeaderFieldsTooLarge, .headersTooLarge, "request headers over \(hub.limits.maxHeaderBytes) bytes"),
+                            for: head, keepAlive: false, to: outbound)
+                        return
                     }
                     // Bodies are read (and bounded) but no endpoint needs one.
                     var bodyBytes = 0
@@ -43,7 +55,7 @@ struct HTTPConnection {
                         case .head: throw HTTPParserError.invalidInternalState
                         }
                         if bodyBytes > hub.limits.maxRequestBodyBytes {
-                            try await write(.error(.payloadTooLarge, .badRequest, "request body over \(hub.limits.maxRequestBodyBytes) bytes"), for: head, keepAlive: false, to: outbound)
+                            try await write(.error(.payloadTooLarge, .bodyTooLarge, "request body over \(hub.limits.maxRequestBodyBytes) bytes"), for: head, keepAlive: false, to: outbound)
                             return
                         }
                     }
@@ -84,8 +96,18 @@ struct HTTPConnection {
         types: Set<String>?, lastEventID: String?, head request: HTTPRequestHead,
         to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     ) async throws {
-        guard let subscription = await hub.subscribe(types: types, lastEventID: lastEventID) else {
+        let subscription: Subscription
+        switch await hub.subscribe(types: types, lastEventID: lastEventID) {
+        case .accepted(let backlog, let missed, let position, let live, let id):
+            subscription = (backlog, missed, position, live, id)
+        case .refused(.shuttingDown):
             try await write(.error(.serviceUnavailable, .notFound, "node is shutting down"), for: request, keepAlive: false, to: outbound)
+            return
+        case .refused(.full):
+            let limit = hub.limits.maxEventStreams
+            try await write(
+                .error(.serviceUnavailable, .busy, "the node already serves \(limit) event streams; try again later"),
+                for: request, keepAlive: false, to: outbound)
             return
         }
         do {
@@ -97,8 +119,12 @@ struct HTTPConnection {
         await hub.unsubscribe(subscription.id)
     }
 
+    private typealias Subscription = (
+        backlog: [JournalEntry], missed: Bool, position: String, live: AsyncStream<JournalEntry>, id: UInt64
+    )
+
     private func stream(
-        _ subscription: (backlog: [JournalEntry], missed: Bool, position: String, live: AsyncStream<JournalEntry>, id: UInt64),
+        _ subscription: Subscription,
         lastEventID: String?, head request: HTTPRequestHead,
         to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     ) async throws {
@@ -141,6 +167,11 @@ struct HTTPConnection {
             group.cancelAll()
         }
         try? await outbound.write(.end(nil))
+    }
+
+    /// The request line and headers as sent, near enough: what a header cap has to bound.
+    static func headSize(_ head: HTTPRequestHead) -> Int {
+        head.headers.reduce(head.uri.utf8.count + 16) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
     }
 
     static func encode(_ entry: JournalEntry) -> ByteBuffer {

@@ -18,11 +18,24 @@ actor MeshHub {
     private let logger: Logger
     private let started = monotonicSeconds()
     let limits: NodeLimits
+    private let publicKey: String
+    private var verification: VerificationQueue
+    private let probe: NodeProbe
+    private var knownNodes: KnownNodes
+    private let knownNodesWriter: StateFileWriter
 
-    init(configuration: MeshConfiguration, limits: NodeLimits, logger: Logger) {
+    init(
+        configuration: MeshConfiguration, limits: NodeLimits, publicKey: [UInt8], knownNodes: KnownNodes,
+        knownNodesWriter: StateFileWriter, logger: Logger
+    ) {
         let boot = String(Timestamp.now().milliseconds, radix: 36)
         self.mesh = Mesh(configuration: configuration, boot: boot)
         self.limits = limits
+        self.publicKey = OperatorToken.hex(publicKey)
+        self.knownNodes = knownNodes
+        self.knownNodesWriter = knownNodesWriter
+        self.verification = VerificationQueue(limits: .init())
+        self.probe = NodeProbe(timeoutSeconds: limits.verifyTimeoutSeconds)
         self.logger = logger
     }
 
@@ -44,6 +57,11 @@ actor MeshHub {
         apply(mesh.receive(id, frame, at: .now()))
     }
 
+    /// `--auth-timeout` after the connection opened: closes it if it has not sent `auth`.
+    func authDeadlinePassed(_ id: ClientID) {
+        apply(mesh.authDeadlinePassed(id))
+    }
+
     func rejectOversized(_ id: ClientID) {
         apply(mesh.rejectOversized(id, size: limits.maxFrameBytes + 1, limit: limits.maxFrameBytes, at: .now()))
     }
@@ -53,13 +71,63 @@ actor MeshHub {
         apply(mesh.disconnect(id, at: .now()))
     }
 
-    /// Closes every client with 1001 and ends every event stream. Connections finish on their own.
-    func shutdown() {
+    /// Closes every client with 1001 and ends every event stream, then waits for state being saved to reach
+    /// the disk. Connections finish on their own.
+    func shutdown() async {
         shuttingDown = true
         for client in clients.values { sinks.close(client.channel, .goingAway) }
         sinks.submit()
         for subscriber in subscribers.values { subscriber.continuation.finish() }
         subscribers = [:]
+        await knownNodesWriter.drain()
+    }
+
+    // MARK: Verifying announcements
+
+    private func verify(_ address: NodeAddress) {
+        switch verification.admit(address, now: monotonicSeconds()) {
+        case .cached(let result):
+            // Reported on the next turn, after the effects now being applied.
+            Task { self.report(address, result) }
+        case .waiting:
+            startChecks()
+        case .refused:
+            Task { self.report(address, .failure(ProbeFailure(reason: "the node has too many checks waiting"))) }
+        }
+    }
+
+    private func startChecks() {
+        for address in verification.startable() {
+            // Unstructured on purpose: a check outlives the auth that asked for it; at most `maxInFlight` run.
+            Task { [probe] in
+                let result = await probe.check(address)
+                self.finishCheck(address, result)
+            }
+        }
+    }
+
+    private func finishCheck(_ address: NodeAddress, _ result: Result<PeerFacts, ProbeFailure>) {
+        verification.finished(address, result, now: monotonicSeconds())
+        report(address, result)
+        startChecks()
+    }
+
+    private func report(_ address: NodeAddress, _ result: Result<PeerFacts, ProbeFailure>) {
+        guard !shuttingDown else { return }
+        switch result {
+        case .success(let facts):
+            if let previous = knownNodes.record(address, facts, at: .now()) {
+                logger.warning(
+                    "a known address answers with another node id",
+                    metadata: ["node": "\(address)", "was": "\(previous)", "now": "\(facts.id ?? "")"])
+            }
+            let snapshot = knownNodes.encoded()
+            Task { [knownNodesWriter] in await knownNodesWriter.save(snapshot) }
+            apply(mesh.verified(address, facts, at: .now()))
+        case .failure(let failure):
+            logger.info("announcement not verified", metadata: ["node": "\(address)", "reason": "\(failure.reason)"])
+            apply(mesh.verificationFailed(address, reason: failure.reason, at: .now()))
+        }
     }
 
     private func apply(_ effects: [MeshEffect]) {
@@ -75,6 +143,8 @@ actor MeshHub {
                 if let client = clients[id] { sinks.close(client.channel, reason) }
             case .journal(let entry):
                 publish(entry)
+            case .verify(let address):
+                verify(address)
             }
         }
         if effects.contains(where: { if case .close = $0 { true } else { false } }) {
@@ -118,17 +188,25 @@ actor MeshHub {
 
     /// What a new `/api/v1/events` subscriber gets: the backlog after its `Last-Event-ID`, then live entries.
     /// The live stream is bounded; a subscriber that falls behind is ended and resumes with its last id.
-    func subscribe(types: Set<String>?, lastEventID: String?)
-        -> (backlog: [JournalEntry], missed: Bool, position: String, live: AsyncStream<JournalEntry>, id: UInt64)?
-    {
-        guard !shuttingDown else { return nil }
+    func subscribe(types: Set<String>?, lastEventID: String?) -> Subscription {
+        guard !shuttingDown else { return .refused(.shuttingDown) }
+        guard subscribers.count < limits.maxEventStreams else { return .refused(.full) }
         let (stream, continuation) = AsyncStream.makeStream(
             of: JournalEntry.self, bufferingPolicy: .bufferingOldest(limits.eventStreamBuffer))
         let id = nextSubscriberID
         nextSubscriberID += 1
         subscribers[id] = EventSubscriber(types: types, continuation: continuation)
         let (backlog, missed) = mesh.journal.entries(after: lastEventID)
-        return (backlog.filter { types?.contains($0.type) ?? true }, missed, mesh.journal.position, stream, id)
+        return .accepted(
+            backlog: backlog.filter { types?.contains($0.type) ?? true }, missed: missed,
+            position: mesh.journal.position, live: stream, id: id)
+    }
+
+    enum Subscription {
+        case accepted(backlog: [JournalEntry], missed: Bool, position: String, live: AsyncStream<JournalEntry>, id: UInt64)
+        case refused(Refusal)
+
+        enum Refusal { case shuttingDown, full }
     }
 
     func unsubscribe(_ id: UInt64) {
@@ -151,14 +229,24 @@ actor MeshHub {
         NodeStatus(
             node: identity.nodeIp, id: identity.id, version: identity.version,
             uptimeSeconds: Int(monotonicSeconds() - started), clients: mesh.clients.count, peers: mesh.peers.count,
-            operators: mesh.operatorCount)
+            operators: mesh.operatorCount, publicKey: publicKey, tls: identity.tls)
     }
 
-    func peerList() -> PeerList {
+    /// Verified peers; with `all` (the operator's view) also those pending or unverified, with their status.
+    func peerList(all: Bool = false) -> PeerList {
         PeerList(
             node: identity.nodeIp,
-            peers: mesh.peers.map {
-                .init(node: $0.address.description, since: $0.since.iso8601, clients: $0.clients.count, direction: "inbound")
+            peers: (all ? mesh.allPeers : mesh.peers).map { peer in
+                let status: String? =
+                    switch (all, peer.verification) {
+                    case (false, _): nil
+                    case (true, .verified): "verified"
+                    case (true, .pending): "pending"
+                    case (true, .failed): "unverified"
+                    }
+                return .init(
+                    node: peer.address.description, since: peer.since.iso8601, clients: peer.clients.count,
+                    direction: "inbound", id: peer.facts?.id, tls: peer.facts.map(\.tls), status: status)
             })
     }
 
@@ -182,20 +270,4 @@ actor MeshHub {
     func checkOperatorToken(_ token: String, from remote: String) -> Mesh.TokenCheck {
         mesh.checkOperatorToken(token, from: remote, at: .now())
     }
-}
-
-/// Bounds that keep one node's memory in check. Defaults are safe for a node left on the internet.
-public struct NodeLimits: Sendable {
-    /// Largest WebSocket message accepted (fragments included); larger closes with 1009.
-    public var maxFrameBytes = 64 * 1024
-    /// Bytes queued for one slow reader before it is closed with 1008 (the channel's high watermark).
-    public var outboundBufferBytes = 1 << 20
-    /// Journal entries queued for one slow event-stream reader before its stream is ended.
-    public var eventStreamBuffer = 1024
-    /// Largest HTTP request body read.
-    public var maxRequestBodyBytes = 16 * 1024
-    /// Seconds between comment heartbeats on an event stream.
-    public var eventStreamHeartbeatSeconds = 15
-
-    public init() {}
 }

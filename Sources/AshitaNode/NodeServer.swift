@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 
 /// How to run a node: where it listens, what it calls itself, where it keeps its files.
@@ -14,6 +15,8 @@ public struct NodeConfiguration: Sendable {
     public var dataDirectory: DataDirectory
     public var limits = NodeLimits()
     public var version = ashitaVersion
+    /// PEM certificate chain and private key: serve HTTPS and WSS instead of HTTP and WS.
+    public var tls: TLSFiles?
 
     public init(host: String, port: Int, advertise: NodeAddress? = nil, dataDirectory: DataDirectory) {
         self.host = host
@@ -23,7 +26,7 @@ public struct NodeConfiguration: Sendable {
     }
 }
 
-public let ashitaVersion = "0.1.0"
+public let ashitaVersion = "0.2.0"
 
 /// A running node: HTTP, WebSocket and server-sent events on one port.
 ///
@@ -33,6 +36,10 @@ public final class NodeServer: Sendable {
     public let address: NodeAddress
     public let localPort: Int
     public let dataDirectory: DataDirectory
+    /// The node's id, derived from its Ed25519 public key.
+    public let id: String
+    public let usesTLS: Bool
+    private let lock: DataDirectoryLock
     private let hub: MeshHub
     private let router: Router
     private let serverChannel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>
@@ -46,8 +53,21 @@ public final class NodeServer: Sendable {
     }
 
     public static func start(_ configuration: NodeConfiguration, logger: Logger) async throws -> NodeServer {
-        let (token, nodeID) = try configuration.dataDirectory.prepare()
+        let contents = try configuration.dataDirectory.open()
+        do {
+            return try await start(configuration, contents: contents, logger: logger)
+        } catch {
+            contents.lock.release()
+            throw error
+        }
+    }
+
+    private static func start(
+        _ configuration: NodeConfiguration, contents: DataDirectory.Contents, logger: Logger
+    ) async throws -> NodeServer {
         let limits = configuration.limits
+        let tlsContext = try configuration.tls.map { try $0.makeServerContext() }
+        let counter = ConnectionCounter(limitPerIP: limits.maxConnectionsPerIP)
         let channel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>
         do {
             channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -58,7 +78,9 @@ public final class NodeServer: Sendable {
                     .writeBufferWaterMark,
                     value: .init(low: limits.outboundBufferBytes / 2, high: limits.outboundBufferBytes))
                 .bind(host: configuration.host, port: configuration.port) { channel in
-                    channel.eventLoop.makeCompletedFuture { try Self.configurePipeline(channel, limits: limits) }
+                    channel.eventLoop.makeCompletedFuture {
+                        try Self.configurePipeline(channel, limits: limits, tls: tlsContext, counter: counter)
+                    }
                 }
         } catch let error as IOError {
             throw NodeStartError.cannotListen(host: configuration.host, port: configuration.port, reason: error.localizedReason)
@@ -77,27 +99,61 @@ public final class NodeServer: Sendable {
                 throw NodeStartError.badAdvertisedAddress(error.description)
             }
         }
-        let meshConfiguration = MeshConfiguration(address: address, id: nodeID, version: configuration.version, operatorToken: token)
-        let hub = MeshHub(configuration: meshConfiguration, limits: limits, logger: logger)
+        let usesTLS = tlsContext != nil
+        var meshConfiguration = MeshConfiguration(
+            address: address, id: contents.key.id, version: configuration.version,
+            operatorToken: contents.operatorToken, tls: usesTLS)
+        meshConfiguration.maxClients = limits.maxClients
+        meshConfiguration.messageRate = limits.messageRate
+        meshConfiguration.messageBurst = limits.messageBurst
+        meshConfiguration.verifyAnnouncements = limits.verifyAnnouncements
+        meshConfiguration.maxAnnouncementsPerClient = limits.maxAnnouncementsPerClient
+        let hub = MeshHub(
+            configuration: meshConfiguration, limits: limits, publicKey: contents.key.publicKey,
+            knownNodes: contents.knownNodes,
+            knownNodesWriter: StateFileWriter(file: configuration.dataDirectory.knownNodesPath, logger: logger),
+            logger: logger)
         return NodeServer(
-            address: address, localPort: localPort, dataDirectory: configuration.dataDirectory, hub: hub,
-            router: Router(hub: hub, page: PageResources(advertised: address)), serverChannel: channel, logger: logger)
+            address: address, localPort: localPort, dataDirectory: configuration.dataDirectory, id: contents.key.id,
+            usesTLS: usesTLS, lock: contents.lock, hub: hub,
+            router: Router(hub: hub, page: PageResources(advertised: address)), serverChannel: channel,
+            logger: logger)
     }
 
     private init(
-        address: NodeAddress, localPort: Int, dataDirectory: DataDirectory, hub: MeshHub, router: Router,
+        address: NodeAddress, localPort: Int, dataDirectory: DataDirectory, id: String, usesTLS: Bool,
+        lock: DataDirectoryLock, hub: MeshHub, router: Router,
         serverChannel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>, logger: Logger
     ) {
         self.address = address
         self.localPort = localPort
         self.dataDirectory = dataDirectory
+        self.id = id
+        self.usesTLS = usesTLS
+        self.lock = lock
         self.hub = hub
         self.router = router
         self.serverChannel = serverChannel
         self.logger = logger
     }
 
-    private static func configurePipeline(_ channel: Channel, limits: NodeLimits) throws -> EventLoopFuture<Connection> {
+    private static func configurePipeline(
+        _ channel: Channel, limits: NodeLimits, tls: NIOSSLContext?, counter: ConnectionCounter
+    ) throws -> EventLoopFuture<Connection> {
+        let remote = channel.remoteAddress?.ipAddress ?? "unknown"
+        guard counter.admit(remote) else {
+            // Over the per-IP limit: no answer at all, the cheapest refusal.
+            channel.close(promise: nil)
+            throw ConnectionRefused.tooManyFromIP
+        }
+        channel.closeFuture.whenComplete { _ in counter.release(remote) }
+        if let tls {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+        }
+        // Slowloris: the first request head must be complete within the header timeout.
+        let headTimer = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000))) {
+            channel.close(promise: nil)
+        }
         let declined = NIOLoopBoundBox<HTTPRequestHead?>(nil, eventLoop: channel.eventLoop)
         let upgrader = NIOTypedWebSocketServerUpgrader<Connection>(
             maxFrameSize: limits.maxFrameBytes,
@@ -109,6 +165,7 @@ public final class NodeServer: Sendable {
             },
             upgradePipelineHandler: { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
+                    headTimer.cancel()
                     _ = UpgradeRequestRecorder.take(declined, from: channel)
                     try channel.pipeline.syncOperations.addHandler(
                         NIOWebSocketFrameAggregator(
@@ -125,6 +182,7 @@ public final class NodeServer: Sendable {
             upgraders: [upgrader],
             notUpgradingCompletionHandler: { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    headTimer.cancel()
                     let head = UpgradeRequestRecorder.take(declined, from: channel)
                     return .http(try NIOAsyncChannel(wrappingChannelSynchronously: channel), declined: head)
                 }
@@ -136,6 +194,7 @@ public final class NodeServer: Sendable {
         try pipeline.addHandler(UpgradeRequestRecorder(into: declined), position: .before(upgradeHandler))
         // An upgrade that fails outright (say, no Sec-WebSocket-Key) leaves nobody to answer: say 400 and close.
         connection.whenFailure { error in
+            headTimer.cancel()
             var headers = HTTPHeaders()
             let body = #"{"error":{"code":"bad-request","message":"malformed WebSocket upgrade request"}}"# + "\n"
             headers.add(name: "Content-Type", value: "application/json")
@@ -150,6 +209,7 @@ public final class NodeServer: Sendable {
 
     /// Serves until `shutdown()`; a failing connection is logged and never takes the node down.
     public func run() async throws {
+        defer { lock.release() }
         try await withThrowingDiscardingTaskGroup { group in
             try await serverChannel.executeThenClose { inbound in
                 for try await upgrade in inbound {
@@ -186,11 +246,17 @@ public final class NodeServer: Sendable {
         try? await serverChannel.channel.close()
         httpChannels.closeAll()
     }
+
+}
+
+enum ConnectionRefused: Error {
+    case tooManyFromIP
 }
 
 public enum NodeStartError: Error, CustomStringConvertible {
     case cannotListen(host: String, port: Int, reason: String)
     case badAdvertisedAddress(String)
+    case badTLSFile(String, String)
 
     public var description: String {
         switch self {
@@ -198,6 +264,8 @@ public enum NodeStartError: Error, CustomStringConvertible {
             "cannot listen on \(host):\(port): \(reason) — is another node running there? Pick another port or stop it."
         case .badAdvertisedAddress(let why):
             "cannot advertise this node: \(why); pass --advertise HOST:PORT"
+        case .badTLSFile(let file, let problem):
+            "\(file) \(problem); give a PEM certificate chain with --tls-cert and its key with --tls-key"
         }
     }
 }

@@ -14,6 +14,11 @@ struct Router {
         case (.GET, "/api/v1/node"):
             return .json(await hub.status())
         case (.GET, "/api/v1/peers"):
+            // `?all=1`: the operator's view, with homes that are pending or failed verification.
+            if query["all"] == "1" {
+                if let refusal = await authorize(head, remote: remote) { return refusal }
+                return .json(await hub.peerList(all: true))
+            }
             return .json(await hub.peerList())
         case (.GET, "/api/v1/events"):
             var types: Set<String>?

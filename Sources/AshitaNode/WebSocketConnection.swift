@@ -19,19 +19,29 @@ struct WebSocketConnection {
             try? await underlying.close()
             return
         }
+        let limits = hub.limits
+        let authDeadline = underlying.eventLoop.scheduleTask(in: .milliseconds(Int64(limits.authTimeoutSeconds * 1000))) {
+            [hub] in
+            Task { await hub.authDeadlinePassed(id) }
+        }
+        let heartbeat = Heartbeat(channel: underlying, interval: limits.pingIntervalSeconds)
         do {
             try await channel.executeThenClose { inbound, _ in
-                try await read(inbound, id: id)
+                try await read(inbound, id: id, heartbeat: heartbeat)
             }
         } catch {
             logger.debug("connection ended", metadata: ["client": "\(id)", "error": "\(error)"])
         }
+        authDeadline.cancel()
+        heartbeat.stop()
         await hub.disconnect(id)
     }
 
     /// Returns when the client closes or breaks the protocol; whatever the hub queued in answer (an error, a
     /// close frame) is already on the event loop ahead of the socket's close.
-    private func read(_ inbound: NIOAsyncChannelInboundStream<WebSocketFrame>, id: ClientID) async throws {
+    private func read(
+        _ inbound: NIOAsyncChannelInboundStream<WebSocketFrame>, id: ClientID, heartbeat: Heartbeat
+    ) async throws {
         let underlying = channel.channel
         do {
             for try await frame in inbound {
@@ -43,6 +53,8 @@ struct WebSocketConnection {
                     await hub.receive(id, .binary)
                 case .ping:
                     underlying.writeAndFlush(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData), promise: nil)
+                case .pong:
+                    heartbeat.answered()
                 case .connectionClose:
                     // Echo the client's code, as RFC 6455 asks, then end.
                     var data = frame.unmaskedData
@@ -62,4 +74,39 @@ struct WebSocketConnection {
             try? await underlying.writeAndFlush(closeFrame(code: 1002, reason: "protocol error")).get()
         }
     }
+}
+
+/// The node's pings on one WebSocket: one every `interval`; when two in a row go unanswered the link is dead
+/// (a peer that vanished without a FIN) and is closed, so its home is announced `nodeLeft`.
+struct Heartbeat: Sendable {
+    private let channel: any Channel
+    private let unanswered: NIOLoopBoundBox<Int>
+    private let task: RepeatedTask
+
+    init(channel: any Channel, interval: Double) {
+        let unanswered = NIOLoopBoundBox.makeBoxSendingValue(0, as: Int.self, eventLoop: channel.eventLoop)
+        let every = TimeAmount.milliseconds(Int64(interval * 1000))
+        self.channel = channel
+        self.unanswered = unanswered
+        self.task = channel.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { task in
+            guard channel.isActive else { return task.cancel() }
+            if unanswered.value >= 2 {
+                task.cancel()
+                let reason = CloseReason.noPong
+                channel.writeAndFlush(closeFrame(code: reason.code, reason: reason.reason)).whenComplete { _ in
+                    channel.close(promise: nil)
+                }
+                return
+            }
+            unanswered.value += 1
+            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer(string: "ashita")), promise: nil)
+        }
+    }
+
+    func answered() {
+        let unanswered = self.unanswered
+        channel.eventLoop.execute { unanswered.value = 0 }
+    }
+
+    func stop() { task.cancel() }
 }

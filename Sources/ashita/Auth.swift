@@ -49,11 +49,11 @@ extension Ashita {
                     guard let token = try store.token(for: node) else {
                         throw fail("no credential for \(node); run 'ashita auth \(node)' first", code: Exit.noPermission)
                     }
-                    try await NodeAPI(node: node, timeoutSeconds: options.timeout).verify(token: token)
+                    try await options.api.verify(token: token)
                     return report("the stored credential for \(node) works", json: Report(node: node.description, operator: true))
                 }
                 let token = try readToken()
-                try await NodeAPI(node: node, timeoutSeconds: options.timeout).verify(token: token)
+                try await options.api.verify(token: token)
                 try await confirmOverWebSocket(node, token: token)
                 try store.save(token, for: node, at: .now())
                 report("authenticated as the operator of \(node); credential saved in \(store.path)",
@@ -102,7 +102,9 @@ extension Ashita {
         private func confirmOverWebSocket(_ node: NodeAddress, token: String) async throws {
             let peer: WebSocketPeer
             do {
-                peer = try await WebSocketPeer.connect(host: node.bareHost, port: node.port, timeout: .seconds(Int64(options.timeout.rounded(.up))))
+                peer = try await WebSocketPeer.connect(
+                    host: node.bareHost, port: node.port, timeout: .seconds(Int64(options.timeout.rounded(.up))),
+                    tls: options.endpoint.tls, caFile: options.cacert)
             } catch {
                 throw fail("\(error)", code: Exit.unavailable)
             }

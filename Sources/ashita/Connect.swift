@@ -45,7 +45,8 @@ extension Ashita {
             settings.follow = !noFollow
             settings.maxConnections = maxConnections
             settings.timeout = .milliseconds(Int(options.timeout * 1000))
-            let start = options.node
+            settings.caFile = options.cacert
+            let start = options.endpoint
             if once { return try await printOnce(start, settings: settings) }
 
             let (notices, sink) = AsyncStream.makeStream(of: MeshWalker.Notice.self)
@@ -59,7 +60,7 @@ extension Ashita {
                             try await walker.run(from: start)
                         } catch is CancellationError {
                         } catch {
-                            throw fail(NodeAPIError.unreachable(start, reason: Self.reason(error)).description, code: Exit.unavailable)
+                            throw fail(NodeAPIError.unreachable(start.address, reason: Self.reason(error)).description, code: Exit.unavailable)
                         }
                     }
                     for await notice in notices { Self.show(notice, json: json) }
@@ -68,10 +69,13 @@ extension Ashita {
             }
         }
 
-        private func printOnce(_ start: NodeAddress, settings: MeshWalker.Settings) async throws {
+        private func printOnce(_ endpoint: NodeEndpoint, settings: MeshWalker.Settings) async throws {
+            let start = endpoint.address
             let peer: WebSocketPeer
             do {
-                peer = try await WebSocketPeer.connect(host: start.bareHost, port: start.port, timeout: settings.timeout)
+                peer = try await WebSocketPeer.connect(
+                    host: start.bareHost, port: start.port, timeout: settings.timeout, tls: endpoint.tls,
+                    caFile: settings.caFile)
             } catch {
                 throw fail(NodeAPIError.unreachable(start, reason: Self.reason(error)).description, code: Exit.unavailable)
             }

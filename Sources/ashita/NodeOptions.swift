@@ -1,3 +1,4 @@
+import AshitaClient
 import AshitaCore
 import ArgumentParser
 
@@ -7,8 +8,11 @@ import Glibc
 
 /// What every client subcommand takes: the node, JSON output, a connection timeout.
 struct NodeOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp("The node, as host:port. (default: $ASHITA_NODE)", valueName: "addr"))
+    @Argument(help: ArgumentHelp("The node, as host:port, or https://host:port for TLS. (default: $ASHITA_NODE)", valueName: "addr"))
     var address: String?
+
+    @Option(help: ArgumentHelp("Trust the CA certificates in this PEM file for https:// nodes (a private CA).", valueName: "file"))
+    var cacert: String?
 
     @Flag(help: "Print JSON on stdout (one object, or one per line for streams) instead of text for people.")
     var json = false
@@ -22,16 +26,20 @@ struct NodeOptions: ParsableArguments {
     }
 
     /// The address argument, or `$ASHITA_NODE`, validated with the protocol's rules.
-    func resolvedNode() throws -> NodeAddress {
+    func resolvedNode() throws -> NodeEndpoint {
         guard let text = address ?? getenv("ASHITA_NODE").map({ String(cString: $0) }) else {
             throw ValidationError("name the node as host:port, or set ASHITA_NODE")
         }
         do {
-            return try NodeAddress(parsing: text)
+            return try NodeEndpoint(parsing: text)
         } catch {
             throw ValidationError("\(error) (from \(address == nil ? "ASHITA_NODE" : "the argument"))")
         }
     }
 
-    var node: NodeAddress { try! resolvedNode() }
+    /// Validated in `validate()`.
+    var endpoint: NodeEndpoint { try! resolvedNode() }
+    var node: NodeAddress { endpoint.address }
+
+    var api: NodeAPI { NodeAPI(node: endpoint, timeoutSeconds: timeout, caFile: cacert) }
 }

@@ -28,7 +28,7 @@ extension Ashita {
         }
 
         func run() async throws {
-            let api = NodeAPI(node: options.node, timeoutSeconds: options.timeout)
+            let api = options.api
             do {
                 if let kick {
                     let result = try await api.kick(try NodeAddress(parsing: kick), token: try operatorToken(for: options.node))

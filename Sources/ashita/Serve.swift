@@ -17,7 +17,8 @@ extension Ashita {
             discussion: """
                 Prints one line when the node listens, then logs to stderr. SIGINT or SIGTERM closes every \
                 client with close code 1001 and exits 0. On first start the node writes its operator token to \
-                DATA_DIR/operator-token (mode 0600).
+                DATA_DIR/operator-token (mode 0600) and its Ed25519 key to DATA_DIR/node-key; its id is derived \
+                from that key. Announced homes are relayed only once an ashita node answers there.
                 """)
 
         @Argument(help: "The TCP port to listen on (1-65535; 0 picks a free one).")
@@ -39,6 +40,15 @@ extension Ashita {
         @Option(help: ArgumentHelp("How much to log on stderr: trace, debug, info, notice, warning, error, critical."))
         var logLevel: Logger.Level = .info
 
+        @Option(help: ArgumentHelp("Serve HTTPS and WSS with this PEM certificate chain (needs --tls-key).", valueName: "file"))
+        var tlsCert: String?
+
+        @Option(help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "file"))
+        var tlsKey: String?
+
+        @OptionGroup(title: "Limits")
+        var limits: ServeLimits
+
         func validate() throws {
             guard (0...65535).contains(port) else {
                 throw ValidationError("port must be from 1 to 65535 (or 0 for any free port), got \(port)")
@@ -47,6 +57,9 @@ extension Ashita {
                 do { _ = try NodeAddress(parsing: advertise) } catch { throw ValidationError("--advertise: \(error)") }
             }
             if host.isEmpty { throw ValidationError("--host must not be empty") }
+            if (tlsCert == nil) != (tlsKey == nil) {
+                throw ValidationError("--tls-cert and --tls-key go together: give both, or neither")
+            }
         }
 
         func run() async throws {
@@ -61,6 +74,8 @@ extension Ashita {
                 host: host, port: port, advertise: try advertise.map { try NodeAddress(parsing: $0) },
                 dataDirectory: DataDirectory(path: dataDir ?? DataDirectory.defaultPath(port: port)))
             configuration.version = ashitaVersion
+            configuration.limits = limits.limits
+            if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificate: tlsCert, privateKey: tlsKey) }
 
             let server: NodeServer
             do {
@@ -78,8 +93,8 @@ extension Ashita {
                 source.resume()
                 return source
             }
-            printLine("ashita node \(server.address) listening on http://\(host.contains(":") ? "[\(host)]" : host):\(server.localPort)/")
-            logger.info("data directory", metadata: ["path": "\(server.dataDirectory.path)"])
+            printLine("ashita node \(server.address) listening on \(server.usesTLS ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(server.localPort)/")
+            logger.info("data directory", metadata: ["path": "\(server.dataDirectory.path)", "id": "\(server.id)"])
             do {
                 try await server.run()
             } catch {

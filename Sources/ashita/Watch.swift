@@ -43,8 +43,8 @@ extension Ashita {
         func run() async throws {
             let node = options.node
             let query = types.map { "?types=\($0)" } ?? ""
-            let url = "http://\(node)/api/v1/events\(query)"
-            let client = CurlHTTPClient(timeoutSeconds: options.timeout)
+            let url = "\(options.endpoint.httpBase)/api/v1/events\(query)"
+            let client = CurlHTTPClient(timeoutSeconds: options.timeout, caFile: options.cacert)
             let (json, limit, replay) = (options.json, count, replay)
             try await untilSignalled {
                 var state = WatchState()

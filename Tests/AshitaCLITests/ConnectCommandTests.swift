@@ -23,12 +23,12 @@ import Testing
             #expect(first["from"] as? String == a.address)
             #expect(first["type"] as? String == "nodeConnected")
             #expect((first["content"] as? [String: Any])?["nodeIp"] as? String == a.address)
-            #expect(lines.contains { $0["type"] as? String == "nodeList" && ($0["content"] as? [String: [String]])?["nodeList"]?.contains(b.address) == true })
+            #expect(lines.contains { $0["type"] as? String == "nodeList" && (($0["content"] as? [String: Any])?["nodeList"] as? [String])?.contains(b.address) == true })
 
             // C joins A's view later: a client of A announces C; connect follows the nodeDiscovered to C.
             _ = try await a.join(home: c.address)
             try await read(until: from(c, "nodeConnected"))
-            #expect(lines.contains { $0["from"] as? String == a.address && $0["type"] as? String == "nodeDiscovered" && ($0["content"] as? [String: String])?["nodeIp"] == c.address })
+            #expect(lines.contains { $0["from"] as? String == a.address && $0["type"] as? String == "nodeDiscovered" && ($0["content"] as? [String: Any])?["nodeIp"] as? String == c.address })
             // On C, this client was announced under its home.
             #expect(try await watcherOnC.expect("nodeDiscovered").content.nodeIp == "127.0.0.1:5555")
 
@@ -56,7 +56,7 @@ import Testing
             let json = try await ashita("connect", node.address, "--once", "--json", "--node", "127.0.0.1:7002")
             let objects = try json.stdout.split(separator: "\n").map { try jsonObject(String($0)) }
             #expect(objects.map { $0["type"] as? String } == ["nodeConnected", "nodeList"])
-            #expect((objects[1]["content"] as? [String: [String]])?["nodeList"] == ["127.0.0.1:7001", "127.0.0.1:7002"])
+            #expect((objects[1]["content"] as? [String: Any])?["nodeList"] as? [String] == ["127.0.0.1:7001", "127.0.0.1:7002"])
         }
     }
 

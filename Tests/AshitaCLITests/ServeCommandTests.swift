@@ -65,7 +65,7 @@ import Testing
     @Test func helpReadsWell() async throws {
         let result = try await ashita("serve", "--help")
         #expect(result.status == 0)
-        for expected in ["USAGE: ashita serve <port>", "--host <host>", "--advertise <host:port>", "--data-dir <dir>", "--log-level", "(default: 127.0.0.1)", "operator-token"] {
+        for expected in ["USAGE: ashita serve [<options>] <port>", "--host <host>", "--advertise <host:port>", "--data-dir <dir>", "--log-level", "(default: 127.0.0.1)", "operator-token"] {
             #expect(result.stdout.contains(expected), "help lacks \(expected)")
         }
     }

@@ -56,10 +56,14 @@ import Testing
 
     @Test func encodesEventsAsTheOriginalDid() throws {
         let node = try NodeAddress(parsing: "127.0.0.1:9000")
-        #expect(String(decoding: ServerEvent.nodeDiscovered(node).encoded(), as: UTF8.self)
-            == #"{"content":{"nodeIp":"127.0.0.1:9000"},"type":"nodeDiscovered"}"#)
-        #expect(String(decoding: ServerEvent.nodeList([node]).encoded(), as: UTF8.self)
-            == #"{"content":{"nodeList":["127.0.0.1:9000"]},"type":"nodeList"}"#)
+        // The original's fields stay where they were; what verification learned is added beside them.
+        let verified = PeerAnnouncement(node, PeerFacts(id: "abc", tls: true))
+        #expect(String(decoding: ServerEvent.nodeDiscovered(verified).encoded(), as: UTF8.self)
+            == #"{"content":{"id":"abc","nodeIp":"127.0.0.1:9000","tls":true},"type":"nodeDiscovered"}"#)
+        #expect(String(decoding: ServerEvent.nodeDiscovered(PeerAnnouncement(node, .unverified)).encoded(), as: UTF8.self)
+            == #"{"content":{"nodeIp":"127.0.0.1:9000","tls":false},"type":"nodeDiscovered"}"#)
+        #expect(String(decoding: ServerEvent.nodeList([verified]).encoded(), as: UTF8.self)
+            == #"{"content":{"nodeList":["127.0.0.1:9000"],"nodes":[{"id":"abc","nodeIp":"127.0.0.1:9000","tls":true}]},"type":"nodeList"}"#)
         #expect(String(decoding: ServerEvent.pong.encoded(), as: UTF8.self) == #"{"content":{},"type":"pong"}"#)
     }
 }

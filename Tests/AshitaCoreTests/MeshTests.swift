@@ -5,10 +5,14 @@ import Testing
 /// The protocol's rules, driven with frames and a hand-held clock.
 @Suite struct MeshTests {
     static let token = String(repeating: "ab", count: 32)
-    var mesh = Mesh(
-        configuration: MeshConfiguration(
-            address: try! NodeAddress(parsing: "127.0.0.1:8000"), id: "n1", version: "test", operatorToken: token),
-        boot: "b")
+    var mesh = Mesh(configuration: Self.configuration(verify: false), boot: "b")
+
+    static func configuration(verify: Bool) -> MeshConfiguration {
+        var configuration = MeshConfiguration(
+            address: try! NodeAddress(parsing: "127.0.0.1:8000"), id: "n1", version: "test", operatorToken: token)
+        configuration.verifyAnnouncements = verify
+        return configuration
+    }
     var clock = Timestamp(milliseconds: 1_000)
 
     private func addr(_ s: String) -> NodeAddress { try! NodeAddress(parsing: s) }
@@ -28,6 +32,7 @@ import Testing
             case .fanOut(let e, let to): "\(to.sorted()):\(e.type)"
             case .close(let id, let reason): "\(id):close \(reason.code)"
             case .journal: nil
+            case .verify(let address): "verify \(address)"
             }
         }
     }
@@ -38,7 +43,7 @@ import Testing
         #expect(sent(auth(1, "127.0.0.1:8000")) == ["1:nodeConnected", "1:nodeList"])
         let effects = auth(2, "127.0.0.1:9000")
         #expect(sent(effects) == ["[1]:nodeDiscovered", "2:nodeConnected", "2:nodeList"])
-        #expect(effects.contains(.send(.nodeList([addr("127.0.0.1:9000")]), to: 2)))
+        #expect(effects.contains(.send(.nodeList([PeerAnnouncement(addr("127.0.0.1:9000"), .unverified)]), to: 2)))
         #expect(mesh.peers.map(\.address) == [addr("127.0.0.1:9000")])
         // A known home costs no announcement.
         _ = mesh.connect(3, remote: "10.0.0.3", at: clock)

@@ -43,7 +43,7 @@ import Testing
             _ = try await NodeServer.start(
                 NodeConfiguration(host: "127.0.0.1", port: 0, dataDirectory: DataDirectory(path: dir)), logger: testLogger)
             Issue.record("started with a corrupt token file")
-        } catch let error as DataDirectoryError {
+        } catch let error as FileError {
             #expect(error.file == "\(dir)/operator-token")
             #expect(error.description.contains("delete it to have a new one made"))
         }

@@ -9,6 +9,7 @@ import Testing
 let testLogger = Logger(label: "ashita.test")
 
 /// Starts `count` nodes on ephemeral loopback ports, runs `body`, then shuts them down and waits for them.
+/// Announcement checks are off unless `configure` turns them on: most tests announce homes where no node runs.
 func withNodes<T: Sendable>(
     _ count: Int, dataDirectories: [String]? = nil, configure: (inout NodeConfiguration) -> Void = { _ in },
     _ body: @Sendable ([NodeServer]) async throws -> T
@@ -17,6 +18,7 @@ func withNodes<T: Sendable>(
     for i in 0..<count {
         var configuration = NodeConfiguration(
             host: "127.0.0.1", port: 0, dataDirectory: DataDirectory(path: dataDirectories?[i] ?? temporaryDirectory()))
+        configuration.limits.verifyAnnouncements = false
         configure(&configuration)
         servers.append(try await NodeServer.start(configuration, logger: testLogger))
     }

@@ -19,6 +19,8 @@
     node: meta && validAddress(meta.content) ? meta.content : window.location.host,
     socket: {},
     opened: {},
+    // What the node said of each announced address: its id and whether it speaks TLS.
+    known: {},
     signal: {
       auth(nodeIp) {
         send(nodeIp, { type: "auth", node: ashita.node, content: {} });
@@ -34,6 +36,24 @@
     return true;
   }
 
+  // An announced node says whether it speaks TLS; otherwise the page's own scheme is the best guess.
+  function schemeFor(addr) {
+    const known = ashita.known[addr];
+    if (known && typeof known.tls === "boolean") return known.tls ? "wss://" : "ws://";
+    return window.location.protocol === "https:" ? "wss://" : "ws://";
+  }
+
+  // Remembers an announcement; says so when an address now answers as another node.
+  function learn(entry) {
+    if (!entry || !validAddress(entry.nodeIp)) return false;
+    const before = ashita.known[entry.nodeIp];
+    if (before && before.id && entry.id && before.id !== entry.id) {
+      log(entry.nodeIp, "identity", "now node " + entry.id + ", was " + before.id);
+    }
+    ashita.known[entry.nodeIp] = { id: typeof entry.id === "string" ? entry.id : null, tls: entry.tls === true };
+    return true;
+  }
+
   function generateSocket(addr) {
     if (!validAddress(addr)) {
       log("local", "refused", "not a host:port address: " + String(addr).slice(0, 80));
@@ -44,8 +64,7 @@
       log("local", "refused", "already " + MAX_SOCKETS + " sockets open; not opening " + addr);
       return undefined;
     }
-    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    const ws = new WebSocket(scheme + addr + "/");
+    const ws = new WebSocket(schemeFor(addr) + addr + "/");
     ashita.socket[addr] = ws;
     ashita.opened[addr] = new Date();
     ws.onopen = function () {
@@ -76,9 +95,10 @@
     log(from, event.type, JSON.stringify(content));
     switch (event.type) {
       case "nodeDiscovered":
-        if (validAddress(content.nodeIp) && !ashita.socket[content.nodeIp]) generateSocket(content.nodeIp);
+        if (learn(content) && !ashita.socket[content.nodeIp]) generateSocket(content.nodeIp);
         break;
       case "nodeList":
+        if (Array.isArray(content.nodes)) content.nodes.forEach(learn);
         if (Array.isArray(content.nodeList)) {
           content.nodeList.forEach(function (addr) {
             if (validAddress(addr) && !ashita.socket[addr]) generateSocket(addr);

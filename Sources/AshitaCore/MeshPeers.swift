@@ -1,0 +1,103 @@
+/// The peer table: which homes clients announce, which of them are verified, and who hears of them.
+extension Mesh {
+    /// Peers every client may know of, oldest first: verified homes (all homes when verification is off).
+    /// The node itself is never its own peer.
+    public var peers: [Peer] { peerOrder.compactMap { peerTable[$0] }.filter { $0.facts != nil } }
+
+    /// Every announced home, verified or not: the operator's view.
+    public var allPeers: [Peer] { peerOrder.compactMap { peerTable[$0] } }
+
+    public func peer(_ address: NodeAddress) -> Peer? { peerTable[address] }
+
+    public var operatorCount: Int { clients.values.count(where: \.isOperator) }
+
+    var announcedPeers: [Peer] { peers }
+
+    /// A client announces `home`. A new home is announced to the others at once, or, when announcements are
+    /// verified, once an ashita node has been seen to answer there.
+    mutating func attach(_ id: ClientID, to home: NodeAddress, _ now: Timestamp) -> [MeshEffect] {
+        if peerTable[home] != nil {
+            peerTable[home]!.clients.insert(id)
+            // A home that failed its check is checked again when someone else vouches for it.
+            if case .failed = peerTable[home]!.verification {
+                peerTable[home]!.verification = .pending
+                return [.verify(home)]
+            }
+            return []
+        }
+        peerOrder.append(home)
+        guard configuration.verifyAnnouncements else {
+            peerTable[home] = Peer(address: home, since: now, clients: [id], verification: .verified(.unverified))
+            return announce(home, now)
+        }
+        peerTable[home] = Peer(address: home, since: now, clients: [id], verification: .pending)
+        return [.verify(home)]
+    }
+
+    /// An ashita node answered at `home`: tell every client but the home's own that it exists.
+    public mutating func verified(_ home: NodeAddress, _ facts: PeerFacts, at now: Timestamp) -> [MeshEffect] {
+        guard peerTable[home]?.verification == .pending else { return [] }
+        peerTable[home]!.verification = .verified(facts)
+        return announce(home, now)
+    }
+
+    /// Nothing ashita answered at `home`: nobody else hears of it; its announcers are told why.
+    public mutating func verificationFailed(_ home: NodeAddress, reason: String, at now: Timestamp) -> [MeshEffect] {
+        guard let peer = peerTable[home], peer.verification == .pending else { return [] }
+        peerTable[home]!.verification = .failed(reason)
+        let violation = ProtocolViolation(
+            .unverified, "no ashita node answers at \(home) (\(reason)); other clients are not told of it")
+        var effects: [MeshEffect] = []
+        let announcers = peer.clients.sorted()
+        if !announcers.isEmpty { effects.append(.fanOut(.error(violation), to: announcers)) }
+        effects.append(
+            record(JournalType.nodeUnverified, JournalContent(nodeIp: home.description, message: reason), now))
+        return effects
+    }
+
+    private mutating func announce(_ home: NodeAddress, _ now: Timestamp) -> [MeshEffect] {
+        let peer = peerTable[home]!
+        var effects: [MeshEffect] = []
+        let others = authenticated.subtracting(peer.clients)
+        if !others.isEmpty {
+            effects.append(.fanOut(.nodeDiscovered(PeerAnnouncement(home, peer.facts!)), to: Array(others)))
+        }
+        effects.append(
+            record(JournalType.nodeDiscovered, JournalContent(nodeIp: home.description, id: peer.facts?.id), now))
+        return effects
+    }
+
+    mutating func detach(_ id: ClientID, from home: NodeAddress, _ now: Timestamp) -> [MeshEffect] {
+        guard peerTable[home] != nil else { return [] }
+        peerTable[home]!.clients.remove(id)
+        guard peerTable[home]!.clients.isEmpty else { return [] }
+        let wasAnnounced = peerTable[home]!.facts != nil
+        peerTable[home] = nil
+        peerOrder.removeAll { $0 == home }
+        guard wasAnnounced else { return [] }
+        var effects: [MeshEffect] = []
+        let others = authenticated.filter { $0 != id }
+        if !others.isEmpty {
+            effects.append(.fanOut(.nodeLeft(home), to: Array(others)))
+        }
+        effects.append(record(JournalType.nodeLeft, JournalContent(nodeIp: home.description), now))
+        return effects
+    }
+
+    // MARK: Operator
+
+    /// Checks a bearer token for the HTTP API, with the same rate limit as WebSocket operator logins.
+    public mutating func checkOperatorToken(_ token: String, from remote: String, at now: Timestamp) -> TokenCheck {
+        if authFailures.isBlocked(remote, at: now) { return .rateLimited }
+        if OperatorToken.matches(token, configuration.operatorToken) { return .accepted }
+        authFailures.recordFailure(remote, at: now)
+        return .rejected
+    }
+
+    public enum TokenCheck: Equatable, Sendable { case accepted, rejected, rateLimited }
+
+    /// Closes every client announcing `home` (the operator's kick). The closes come back as disconnects.
+    public func kick(_ home: NodeAddress) -> [MeshEffect] {
+        (peerTable[home]?.clients.sorted() ?? []).map { .close($0, .kicked) }
+    }
+}

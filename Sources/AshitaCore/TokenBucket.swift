@@ -1,0 +1,27 @@
+/// A token bucket: `rate` messages a second on average, `burst` at once. Pure: the clock is passed in.
+public struct TokenBucket: Sendable {
+    public let rate: Int
+    public let burst: Int
+    /// Thousandths of a token, so refills need no floating point.
+    private var milliTokens: Int64
+    private var last: Timestamp
+
+    public init(rate: Int, burst: Int, at now: Timestamp) {
+        precondition(rate > 0 && burst > 0, "a token bucket needs a positive rate and burst")
+        self.rate = rate
+        self.burst = burst
+        self.milliTokens = Int64(burst) * 1000
+        self.last = now
+    }
+
+    /// Takes one token if there is one.
+    public mutating func take(at now: Timestamp) -> Bool {
+        let elapsed = max(0, now.milliseconds - last.milliseconds)
+        last = max(last, now)
+        // rate tokens per 1000 ms = rate milli-tokens per ms.
+        milliTokens = min(Int64(burst) * 1000, milliTokens + elapsed * Int64(rate))
+        guard milliTokens >= 1000 else { return false }
+        milliTokens -= 1000
+        return true
+    }
+}

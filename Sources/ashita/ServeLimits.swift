@@ -1,0 +1,67 @@
+import AshitaNode
+import ArgumentParser
+
+/// `serve`'s limits: each bound the node keeps, with its safe default.
+struct ServeLimits: ParsableArguments {
+    @Option(help: ArgumentHelp("WebSocket clients at once; more are closed with 1013.", valueName: "n"))
+    var maxClients = NodeLimits().maxClients
+
+    @Option(help: ArgumentHelp("Connections at once from one IP address; more are dropped.", valueName: "n"))
+    var maxConnectionsPerIp = NodeLimits().maxConnectionsPerIP
+
+    @Option(help: ArgumentHelp("Messages a second per WebSocket; excess is answered rate-limited.", valueName: "n"))
+    var messageRate = NodeLimits().messageRate
+
+    @Option(help: ArgumentHelp("Messages one WebSocket may send in a burst.", valueName: "n"))
+    var messageBurst = NodeLimits().messageBurst
+
+    @Option(help: ArgumentHelp("Seconds a WebSocket has to send auth before it is closed.", valueName: "seconds"))
+    var authTimeout = NodeLimits().authTimeoutSeconds
+
+    @Option(help: ArgumentHelp("Seconds between pings; two unanswered close the link.", valueName: "seconds"))
+    var pingInterval = NodeLimits().pingIntervalSeconds
+
+    @Option(help: ArgumentHelp("Bytes queued for one slow reader before it is closed with 1008.", valueName: "bytes"))
+    var maxOutboundBytes = NodeLimits().outboundBufferBytes
+
+    @Option(help: ArgumentHelp("Event streams (/api/v1/events) at once.", valueName: "n"))
+    var maxEventStreams = NodeLimits().maxEventStreams
+
+    @Option(help: ArgumentHelp("Seconds a connection has to send a complete request head.", valueName: "seconds"))
+    var headerTimeout = NodeLimits().headerTimeoutSeconds
+
+    @Flag(help: "Relay announced homes without checking that an ashita node answers there (closed networks only).")
+    var noVerifyAnnouncements = false
+
+    func validate() throws {
+        for (name, value) in [
+            ("--max-clients", maxClients), ("--max-connections-per-ip", maxConnectionsPerIp),
+            ("--message-rate", messageRate), ("--message-burst", messageBurst), ("--max-event-streams", maxEventStreams),
+        ] where !(1...1_000_000).contains(value) {
+            throw ValidationError("\(name) must be from 1 to 1000000, got \(value)")
+        }
+        for (name, value) in [
+            ("--auth-timeout", authTimeout), ("--ping-interval", pingInterval), ("--header-timeout", headerTimeout),
+        ] where !(value >= 0.01 && value <= 86_400) {
+            throw ValidationError("\(name) must be from 0.01 to 86400 seconds, got \(value)")
+        }
+        guard (4096...(1 << 30)).contains(maxOutboundBytes) else {
+            throw ValidationError("--max-outbound-bytes must be from 4096 to 1073741824, got \(maxOutboundBytes)")
+        }
+    }
+
+    var limits: NodeLimits {
+        var limits = NodeLimits()
+        limits.maxClients = maxClients
+        limits.maxConnectionsPerIP = maxConnectionsPerIp
+        limits.messageRate = messageRate
+        limits.messageBurst = messageBurst
+        limits.authTimeoutSeconds = authTimeout
+        limits.pingIntervalSeconds = pingInterval
+        limits.outboundBufferBytes = maxOutboundBytes
+        limits.maxEventStreams = maxEventStreams
+        limits.headerTimeoutSeconds = headerTimeout
+        limits.verifyAnnouncements = !noVerifyAnnouncements
+        return limits
+    }
+}
