@@ -89,6 +89,7 @@ let package = Package(
             name: "AshitaNodeTests",
             dependencies: [
                 "AshitaCore", "AshitaNode", "AshitaClient", "AshitaTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

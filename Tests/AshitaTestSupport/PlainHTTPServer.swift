@@ -6,11 +6,11 @@ import Glibc
 
 /// Something on a loopback port that speaks HTTP but is not an ashita node: it answers every request with the
 /// same fixed response. For the "not an ashita node" exit code.
-final class PlainHTTPServer: Sendable {
-    let port: Int
+public final class PlainHTTPServer: Sendable {
+    public let port: Int
     private let listener: Int32
 
-    init(response: String) throws {
+    public init(response: String) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -38,7 +38,7 @@ final class PlainHTTPServer: Sendable {
         }
     }
 
-    func stop() {
+    public func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
