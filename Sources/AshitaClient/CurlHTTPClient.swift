@@ -22,6 +22,8 @@ public enum HTTPClientError: Error, Equatable, CustomStringConvertible {
     case stopped
     /// Anything else libcurl reports.
     case transfer(url: String, reason: String, curlCode: Int)
+    /// The TLS handshake failed or the certificate was not accepted.
+    case tls(url: String, reason: String)
 
     public var description: String {
         switch self {
@@ -29,6 +31,7 @@ public enum HTTPClientError: Error, Equatable, CustomStringConvertible {
         case .tooLarge(let url, let limit): "\(url) answered with more than \(limit) bytes"
         case .stopped: "stopped"
         case .transfer(let url, let reason, _): "request to \(url) failed (\(reason))"
+        case .tls(let url, let reason): "TLS with \(url) failed (\(reason))"
         }
     }
 }
@@ -104,6 +107,8 @@ public struct CurlHTTPClient: Sendable {
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_OPERATION_TIMEDOUT, CURLE_GOT_NOTHING,
             CURLE_RECV_ERROR, CURLE_SEND_ERROR:
             throw .unreachable(url: url, reason: reason, curlCode: Int(code.rawValue))
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM:
+            throw .tls(url: url, reason: reason)
         default:
             throw .transfer(url: url, reason: reason, curlCode: Int(code.rawValue))
         }

@@ -13,6 +13,8 @@ public enum NodeAPIError: Error, Equatable, CustomStringConvertible {
     case unauthorized(NodeAddress)
     case rateLimited(NodeAddress)
     case refused(NodeAddress, status: Int, message: String)
+    /// TLS failed: the certificate is not trusted or not for this address, or the node does not speak TLS.
+    case tls(NodeAddress, reason: String)
 
     public var description: String {
         switch self {
@@ -26,13 +28,15 @@ public enum NodeAPIError: Error, Equatable, CustomStringConvertible {
             "\(node) refuses operator logins from here for now after repeated failures — wait a minute"
         case .refused(let node, let status, let message):
             "\(node) answered \(status): \(message)"
+        case .tls(let node, let reason):
+            "TLS with \(node) failed (\(reason)) — for a node with a private CA pass --cacert FILE; for a node without TLS use host:port, not https://"
         }
     }
 
     /// 69 (EX_UNAVAILABLE) unreachable or not ashita; 77 (EX_NOPERM) authentication; 1 anything else.
     public var exitCode: Int32 {
         switch self {
-        case .unreachable, .notAshita: 69
+        case .unreachable, .notAshita, .tls: 69
         case .unauthorized, .rateLimited: 77
         case .refused: 1
         }
@@ -87,6 +91,7 @@ public struct NodeAPI: Sendable {
         } catch {
             switch error {
             case .unreachable(_, let reason, _): throw .unreachable(node, reason: reason)
+            case .tls(_, let reason): throw .tls(node, reason: reason)
             case .tooLarge: throw .notAshita(node, detail: "answer too large")
             case .stopped, .transfer: throw .notAshita(node, detail: error.description)
             }

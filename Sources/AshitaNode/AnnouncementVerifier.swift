@@ -36,7 +36,7 @@ struct NodeProbe: Sendable {
                 // 52: nothing came back; 56: the connection was reset — what a TLS server does to plain HTTP.
                 return .failure(ProbeFailure(reason: reason, mayBeTLS: code == 52 || code == 56))
             case .tooLarge: return .failure(ProbeFailure(reason: "answer over \(maxAnswerBytes) bytes"))
-            case .transfer(_, let reason, _): return .failure(ProbeFailure(reason: reason, mayBeTLS: true))
+            case .transfer(_, let reason, _), .tls(_, let reason): return .failure(ProbeFailure(reason: reason, mayBeTLS: true))
             case .stopped: return .failure(ProbeFailure(reason: "stopped"))
             }
         }

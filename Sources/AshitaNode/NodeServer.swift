@@ -172,7 +172,13 @@ public final class NodeServer: Sendable {
                             minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 256,
                             maxAccumulatedFrameSize: limits.maxFrameBytes))
                     let outlet = EncodedFrameOutlet()
-                    try channel.pipeline.syncOperations.addHandler(outlet, position: .first)
+                    // Pre-encoded frames go in at the head of the pipeline, but under TLS after the TLS handler.
+                    let operations = channel.pipeline.syncOperations
+                    if let tls = try? operations.handler(type: NIOSSLServerHandler.self) {
+                        try operations.addHandler(outlet, position: .after(tls))
+                    } else {
+                        try operations.addHandler(outlet, position: .first)
+                    }
                     return .webSocket(
                         try NIOAsyncChannel(wrappingChannelSynchronously: channel),
                         outlet: NIOLoopBound(outlet, eventLoop: channel.eventLoop))

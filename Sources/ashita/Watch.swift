@@ -70,6 +70,9 @@ extension Ashita {
                         printError("ashita: \(node) ended the event stream; reconnecting in \(seconds(delay))")
                     } catch let error as HTTPClientError {
                         if case .stopped = error { return }
+                        if case .tls(_, let why) = error {
+                            throw fail(NodeAPIError.tls(node, reason: why).description, code: Exit.unavailable)
+                        }
                         guard state.connected else {
                             throw fail(NodeAPIError.unreachable(node, reason: reason(error)).description, code: Exit.unavailable)
                         }
@@ -150,7 +153,7 @@ struct WatchState {
 
 func reason(_ error: HTTPClientError) -> String {
     switch error {
-    case .unreachable(_, let reason, _), .transfer(_, let reason, _): reason
+    case .unreachable(_, let reason, _), .transfer(_, let reason, _), .tls(_, let reason): reason
     default: error.description
     }
 }

@@ -15,8 +15,11 @@ struct ServedNode {
     }
 
     /// `port: 0` picks a free one; a given port and data directory restart a node where it was.
-    static func start(port: Int = 0, dataDirectory: String = temporaryDirectory()) async throws -> ServedNode {
-        let process = try AshitaProcess(["serve", "\(port)", "--data-dir", dataDirectory, "--no-verify-announcements"])
+    /// Announcement checks are off unless `extra` is given (most tests announce homes where nothing runs).
+    static func start(
+        port: Int = 0, dataDirectory: String = temporaryDirectory(), extra: [String] = ["--no-verify-announcements"]
+    ) async throws -> ServedNode {
+        let process = try AshitaProcess(["serve", "\(port)", "--data-dir", dataDirectory] + extra)
         let line = try #require(try await process.nextLine(), "ashita serve printed nothing")
         let match = try #require(line.firstMatch(of: /127\.0\.0\.1:(\d+) listening/), "\(line)")
         return ServedNode(process: process, port: Int(match.1)!, dataDirectory: dataDirectory)

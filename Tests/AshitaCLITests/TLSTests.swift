@@ -1,0 +1,71 @@
+import AshitaClient
+import AshitaTestSupport
+import Foundation
+import Testing
+
+/// `serve --tls-cert --tls-key` with a certificate the test makes itself; the CLI over `https://` with
+/// `--cacert`; the operator token sent only over TLS.
+@Suite struct TLSTests {
+    /// A self-signed certificate for 127.0.0.1, made with the openssl command.
+    static func makeCertificate() throws -> (certificate: String, key: String) {
+        let dir = temporaryDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", "\(dir)/key.pem", "-out", "\(dir)/cert.pem", "-days", "2", "-subj", "/CN=ashita test",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "openssl could not make a certificate")
+        return ("\(dir)/cert.pem", "\(dir)/key.pem")
+    }
+
+    @Test func theOperatorTokenTravelsOnlyOverVerifiedTLS() async throws {
+        let (certificate, key) = try Self.makeCertificate()
+        let dir = temporaryDirectory()
+        let node = try await ServedNode.start(dataDirectory: dir, extra: ["--tls-cert", certificate, "--tls-key", key])
+        let url = "https://127.0.0.1:\(node.port)"
+        let home = temporaryDirectory()
+
+        // Trusting the node's certificate: auth checks the token over HTTPS and WSS, then stores it.
+        let auth = try await ashita(
+            ["auth", url, "--cacert", certificate, "--token-file", "\(dir)/operator-token"], environment: ["HOME": home])
+        #expect(auth.status == 0, "\(auth.stderr)")
+        let clients = try await ashita(["peers", url, "--cacert", certificate, "--clients", "--json"], environment: ["HOME": home])
+        #expect(clients.status == 0, "\(clients.stderr)")
+
+        // Without the CA the certificate is refused before any token is sent.
+        let untrusted = try await ashita(["peers", url, "--json"], environment: ["HOME": home])
+        #expect(untrusted.status == 69)
+        #expect(untrusted.stderr.contains("TLS with 127.0.0.1:\(node.port) failed"), "\(untrusted.stderr)")
+        #expect(untrusted.stderr.contains("--cacert"))
+        // Plain HTTP to a TLS node gets nothing useful.
+        let plain = try await ashita(["peers", node.address, "--json"], environment: ["HOME": home])
+        #expect(plain.status == 69)
+        try await node.stop()
+    }
+
+    @Test func announcementsSayWhenANodeSpeaksTLS() async throws {
+        let (certificate, key) = try Self.makeCertificate()
+        let secure = try await ServedNode.start(extra: ["--tls-cert", certificate, "--tls-key", key])
+        let plain = try await ServedNode.start(extra: [])
+        let observer = try await plain.join(home: nil)
+        let announcer = try await plain.join(home: secure.address)
+        let discovered = try await within(10, "nodeDiscovered") { await observer.nextEvent() }
+        #expect(discovered?.type == "nodeDiscovered")
+        #expect(discovered?.content.nodeIp == secure.address)
+        #expect(discovered?.content.tls == true)
+        // `nodeList` carries the same for clients that join later.
+        let followed = try await ashita(
+            ["connect", plain.address, "--cacert", certificate, "--once", "--json"], environment: [:])
+        #expect(followed.status == 0, "\(followed.stderr)")
+        #expect(followed.stdout.contains(#""tls":true"#))
+        _ = announcer
+        try await plain.stop()
+        try await secure.stop()
+    }
+}
