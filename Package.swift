@@ -82,7 +82,12 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "AshitaCoreTests", dependencies: ["AshitaCore"]),
+        // Arbitrary bytes through decoding, validation and the mesh's state machine, with its invariants.
+        .target(name: "AshitaFuzzHarness", dependencies: ["AshitaCore"]),
+        // libFuzzer's target (Tests/fuzz/run.sh); built plainly, it replays the files it is given.
+        .executableTarget(name: "ashita-fuzz", dependencies: ["AshitaFuzzHarness"]),
+
+        .testTarget(name: "AshitaCoreTests", dependencies: ["AshitaCore", "AshitaFuzzHarness"]),
         // Helpers both socket-level and process-level tests use.
         .target(name: "AshitaTestSupport", path: "Tests/AshitaTestSupport"),
         .testTarget(

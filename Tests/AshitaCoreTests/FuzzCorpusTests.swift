@@ -1,0 +1,44 @@
+import AshitaFuzzHarness
+import Foundation
+import Testing
+
+/// Every input in Tests/fuzz/corpus (seeds, and each crash the fuzzer ever found) through the fuzz harness:
+/// what once broke an invariant stays a test.
+@Suite struct FuzzCorpusTests {
+    static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("fuzz/corpus")
+
+    static let inputs: [String] = (try? FileManager.default.contentsOfDirectory(atPath: corpus.path).sorted()) ?? []
+
+    @Test func theCorpusIsThere() {
+        #expect(Self.inputs.count >= 4)
+    }
+
+    @Test(arguments: inputs)
+    func replays(_ name: String) throws {
+        let bytes = try Data(contentsOf: Self.corpus.appendingPathComponent(name))
+        FuzzHarness.run(Array(bytes))
+    }
+
+    /// Inputs a fixed generator makes, so the state machine sees long scripts on every run too.
+    @Test func randomScriptsKeepTheInvariants() {
+        var generator = SplitMix(seed: 0xA5417A)
+        for _ in 0..<300 {
+            let length = Int(generator.next() % 400)
+            FuzzHarness.run((0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64), so the random inputs are the same on every run.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
