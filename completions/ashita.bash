@@ -186,9 +186,9 @@ _ashita() {
 
 _ashita_serve() {
     repeating_flags=()
-    non_repeating_flags=(--version -h --help)
+    non_repeating_flags=(--no-verify-announcements --version -h --help)
     repeating_options=()
-    non_repeating_options=(--host --advertise --data-dir --log-level)
+    non_repeating_options=(--host --advertise --data-dir --log-level --tls-cert --tls-key --max-clients --max-connections-per-ip --message-rate --message-burst --auth-timeout --ping-interval --max-outbound-bytes --max-event-streams --header-timeout)
     __ashita_offer_flags_options 1
 
     # Offer option value completions
@@ -206,6 +206,39 @@ _ashita_serve() {
         __ashita_add_completions -W 'trace'$'\n''debug'$'\n''info'$'\n''notice'$'\n''warning'$'\n''error'$'\n''critical'
         return
         ;;
+    '--tls-cert')
+        return
+        ;;
+    '--tls-key')
+        return
+        ;;
+    '--max-clients')
+        return
+        ;;
+    '--max-connections-per-ip')
+        return
+        ;;
+    '--message-rate')
+        return
+        ;;
+    '--message-burst')
+        return
+        ;;
+    '--auth-timeout')
+        return
+        ;;
+    '--ping-interval')
+        return
+        ;;
+    '--max-outbound-bytes')
+        return
+        ;;
+    '--max-event-streams')
+        return
+        ;;
+    '--header-timeout')
+        return
+        ;;
     esac
 }
 
@@ -213,11 +246,14 @@ _ashita_connect() {
     repeating_flags=()
     non_repeating_flags=(--json --no-follow --once --version -h --help)
     repeating_options=()
-    non_repeating_options=(--timeout --node --max-connections)
+    non_repeating_options=(--cacert --timeout --node --max-connections)
     __ashita_offer_flags_options 1
 
     # Offer option value completions
     case "${prev}" in
+    '--cacert')
+        return
+        ;;
     '--timeout')
         return
         ;;
@@ -234,11 +270,14 @@ _ashita_peers() {
     repeating_flags=()
     non_repeating_flags=(--json --clients --version -h --help)
     repeating_options=()
-    non_repeating_options=(--timeout --kick)
+    non_repeating_options=(--cacert --timeout --kick)
     __ashita_offer_flags_options 1
 
     # Offer option value completions
     case "${prev}" in
+    '--cacert')
+        return
+        ;;
     '--timeout')
         return
         ;;
@@ -252,11 +291,14 @@ _ashita_auth() {
     repeating_flags=()
     non_repeating_flags=(--json --logout --status --version -h --help)
     repeating_options=()
-    non_repeating_options=(--timeout --token-file --data-dir)
+    non_repeating_options=(--cacert --timeout --token-file --data-dir)
     __ashita_offer_flags_options 1
 
     # Offer option value completions
     case "${prev}" in
+    '--cacert')
+        return
+        ;;
     '--timeout')
         return
         ;;
@@ -273,11 +315,14 @@ _ashita_watch() {
     repeating_flags=()
     non_repeating_flags=(--json --replay --version -h --help)
     repeating_options=()
-    non_repeating_options=(--timeout --types --count)
+    non_repeating_options=(--cacert --timeout --types --count)
     __ashita_offer_flags_options 1
 
     # Offer option value completions
     case "${prev}" in
+    '--cacert')
+        return
+        ;;
     '--timeout')
         return
         ;;

@@ -165,6 +165,9 @@ public final class WebSocketPeer: Sendable {
         deadline.cancel()
     }
 
+    /// Whether the TCP connection is still up.
+    public var isOpen: Bool { channel.isActive }
+
     /// Drops the TCP connection without a close frame.
     public func abort() async {
         try? await channel.close()

@@ -11,11 +11,15 @@ final class NodeProcess {
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ashita").path
     }
 
-    init() throws {
+    /// Bench nodes relay without checking announcements (the homes are made up, and checks would leave
+    /// loopback) and take every connection from 127.0.0.1, where all clients come from.
+    init(extra: [String] = []) throws {
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ashita-bench-\(UUID().uuidString)").path
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["serve", "0", "--data-dir", dataDirectory, "--log-level", "warning"]
+        process.arguments =
+            ["serve", "0", "--data-dir", dataDirectory, "--log-level", "warning", "--no-verify-announcements",
+             "--max-connections-per-ip", "20000"] + extra
         let out = Pipe()
         process.standardOutput = out
         process.standardInput = FileHandle.nullDevice
