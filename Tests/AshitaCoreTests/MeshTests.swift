@@ -140,3 +140,113 @@ import Testing
         #expect(!limiter.isBlocked("ip999", at: Timestamp(milliseconds: 1_010)))
     }
 }
+
+/// Limits and verification in the pure rules.
+@Suite struct MeshLimitTests {
+    static let token = String(repeating: "ab", count: 32)
+    var clock = Timestamp(milliseconds: 1_000)
+
+    private func addr(_ s: String) -> NodeAddress { try! NodeAddress(parsing: s) }
+
+    private func mesh(verify: Bool = true, _ change: (inout MeshConfiguration) -> Void = { _ in }) -> Mesh {
+        var configuration = MeshTests.configuration(verify: verify)
+        change(&configuration)
+        return Mesh(configuration: configuration, boot: "b")
+    }
+
+    private func auth(_ home: String) -> InboundFrame { .text(Array(#"{"type":"auth","node":"\#(home)"}"#.utf8)) }
+
+    @Test func aHomeWaitsForVerificationBeforeAnyoneHearsOfIt() {
+        var mesh = mesh()
+        _ = mesh.connect(1, remote: "r", at: clock)
+        _ = mesh.connect(2, remote: "r", at: clock)
+        _ = mesh.receive(1, .text(Array(#"{"type":"auth"}"#.utf8)), at: clock)
+        let effects = mesh.receive(2, auth("127.0.0.1:9000"), at: clock)
+        #expect(effects.contains(.verify(addr("127.0.0.1:9000"))))
+        #expect(!effects.contains { if case .fanOut = $0 { true } else { false } })
+        #expect(mesh.peers.isEmpty && mesh.allPeers.count == 1)
+
+        let facts = PeerFacts(id: "peer", tls: true)
+        let announced = mesh.verified(addr("127.0.0.1:9000"), facts, at: clock)
+        #expect(announced.contains(.fanOut(.nodeDiscovered(PeerAnnouncement(addr("127.0.0.1:9000"), facts)), to: [1])))
+        #expect(mesh.peers.map(\.address) == [addr("127.0.0.1:9000")])
+        // A second report changes nothing.
+        let again = mesh.verified(addr("127.0.0.1:9000"), facts, at: clock)
+        #expect(again.isEmpty)
+    }
+
+    @Test func aFailedHomeIsToldToItsAnnouncerOnlyAndNeverLeaves() {
+        var mesh = mesh()
+        for id: ClientID in 1...2 { _ = mesh.connect(id, remote: "r", at: clock) }
+        _ = mesh.receive(1, .text(Array(#"{"type":"auth"}"#.utf8)), at: clock)
+        _ = mesh.receive(2, auth("127.0.0.1:9000"), at: clock)
+        let failed = mesh.verificationFailed(addr("127.0.0.1:9000"), reason: "connection refused", at: clock)
+        guard case .fanOut(.error(let violation), let to)? = failed.first else {
+            Issue.record("no error for the announcer: \(failed)")
+            return
+        }
+        #expect(violation.code == .unverified && to == [2])
+        #expect(mesh.peers.isEmpty)
+        // Its announcer leaving announces nothing: nobody heard of it.
+        let left = mesh.disconnect(2, at: clock)
+        #expect(!left.contains { if case .fanOut = $0 { true } else { false } })
+        #expect(mesh.allPeers.isEmpty)
+    }
+
+    @Test func theRateLimitAnswersThenCloses() {
+        var mesh = mesh { $0.messageRate = 1; $0.messageBurst = 2 }
+        _ = mesh.connect(1, remote: "r", at: clock)
+        let ping = InboundFrame.text(Array(#"{"type":"ping"}"#.utf8))
+        for _ in 0..<2 {
+            let answer = mesh.receive(1, ping, at: clock)
+            #expect(answer == [.send(.pong, to: 1)])
+        }
+        var closed = false
+        for _ in 0..<5 {
+            let effects = mesh.receive(1, ping, at: clock)
+            #expect(effects.contains { if case .send(.error(let v), _) = $0 { v.code == .rateLimited } else { false } })
+            closed = closed || effects.contains(.close(1, .policyViolation))
+        }
+        #expect(closed)
+        // A second later the bucket has refilled for a well-behaved client.
+        var other = self.mesh { $0.messageRate = 1; $0.messageBurst = 1 }
+        _ = other.connect(2, remote: "r", at: clock)
+        let first = other.receive(2, ping, at: clock)
+        let second = other.receive(2, ping, at: clock.adding(milliseconds: 1000))
+        #expect(first == [.send(.pong, to: 2)] && second == [.send(.pong, to: 2)])
+    }
+
+    @Test func theClientLimitAndTheAuthDeadline() {
+        var mesh = mesh { $0.maxClients = 1 }
+        _ = mesh.connect(1, remote: "r", at: clock)
+        let refused = mesh.connect(2, remote: "r", at: clock)
+        #expect(refused == [.close(2, .full)])
+        #expect(mesh.authDeadlinePassed(1) == [.close(1, .authTimeout)])
+        _ = mesh.receive(1, .text(Array(#"{"type":"auth"}"#.utf8)), at: clock)
+        #expect(mesh.authDeadlinePassed(1).isEmpty)
+    }
+}
+
+@Suite struct SmallPartsTests {
+    @Test func base32AsRFC4648Says() {
+        // RFC 4648 section 10, lower case, no padding.
+        for (input, output) in [("", ""), ("f", "my"), ("fo", "mzxq"), ("foo", "mzxw6"), ("foob", "mzxw6yq"), ("fooba", "mzxw6ytb"), ("foobar", "mzxw6ytboi")] {
+            #expect(Base32.encode(Array(input.utf8)) == output)
+        }
+    }
+
+    @Test func tokenBucketRefillsAtItsRate() {
+        var bucket = TokenBucket(rate: 10, burst: 2, at: Timestamp(milliseconds: 0))
+        // A long pause refills to the burst, no more.
+        let taken = [0, 0, 50, 100, 10_000, 10_000, 10_000].map { bucket.take(at: Timestamp(milliseconds: $0)) }
+        #expect(taken == [true, true, false, true, true, true, false])
+    }
+
+    @Test func endpointsTakeURLsAndBareAddresses() throws {
+        #expect(try NodeEndpoint(parsing: "127.0.0.1:8000") == NodeEndpoint(NodeAddress(parsing: "127.0.0.1:8000"), tls: false))
+        #expect(try NodeEndpoint(parsing: "https://node.example:8443/").httpBase == "https://node.example:8443")
+        #expect(try NodeEndpoint(parsing: "WSS://[::1]:9000").webSocketBase == "wss://[::1]:9000")
+        #expect(try NodeEndpoint(parsing: "http://127.0.0.1:80").tls == false)
+        #expect(throws: AddressError.self) { try NodeEndpoint(parsing: "ftp://127.0.0.1:21") }
+    }
+}
