@@ -26,7 +26,7 @@ public func onDedicatedThread<T: Sendable>(_ work: @escaping @Sendable () -> T) 
 }
 
 /// Starts blocking work on a new thread and returns at once.
-func detachThread(_ work: @escaping @Sendable () -> Void) {
+public func detachThread(_ work: @escaping @Sendable () -> Void) {
     Task { await onDedicatedThread(work) }
 }
 

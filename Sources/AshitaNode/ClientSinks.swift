@@ -61,11 +61,22 @@ struct ClientSinks {
         pending = [:]
     }
 
-    /// A close frame after what is queued, then the socket once it is written.
     private static func closeNow(_ channel: any Channel, _ reason: CloseReason) {
-        channel.writeAndFlush(closeFrame(code: reason.code, reason: reason.reason)).whenComplete { _ in
-            channel.close(promise: nil)
-        }
+        closeGracefully(channel, code: reason.code, reason: reason.reason)
+    }
+}
+
+/// A close frame after what is queued, then FIN; the socket itself closes when the peer answers (or hangs
+/// up), and at the latest after `grace`, even if the frame could not be written (a reader that stopped).
+///
+/// Not closing at once matters: closing a socket that still has unread input (a flooding client) sends a
+/// reset, and a reset can make the peer's kernel drop the close frame before the peer reads it.
+func closeGracefully(_ channel: any Channel, code: UInt16, reason: String, grace: TimeAmount = .seconds(2)) {
+    let deadline = channel.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
+    channel.closeFuture.whenComplete { _ in deadline.cancel() }
+    channel.writeAndFlush(closeFrame(code: code, reason: reason)).whenComplete { result in
+        guard case .success = result else { return channel.close(promise: nil) }
+        channel.close(mode: .output, promise: nil)
     }
 }
 

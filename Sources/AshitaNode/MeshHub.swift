@@ -9,6 +9,8 @@ import NIOWebSocket
 actor MeshHub {
     private var mesh: Mesh
     private var clients: [ClientID: ClientSink] = [:]
+    /// Clients the node is closing: what they still send is dropped unread.
+    private var closing: Set<ClientID> = []
     private var sinks = ClientSinks()
     private var flushQueued = false
     private var subscribers: [UInt64: EventSubscriber] = [:]
@@ -54,6 +56,7 @@ actor MeshHub {
     }
 
     func receive(_ id: ClientID, _ frame: InboundFrame) {
+        guard !closing.contains(id) else { return }
         apply(mesh.receive(id, frame, at: .now()))
     }
 
@@ -68,6 +71,7 @@ actor MeshHub {
 
     func disconnect(_ id: ClientID) {
         clients[id] = nil
+        closing.remove(id)
         apply(mesh.disconnect(id, at: .now()))
     }
 
@@ -88,11 +92,11 @@ actor MeshHub {
         switch verification.admit(address, now: monotonicSeconds()) {
         case .cached(let result):
             // Reported on the next turn, after the effects now being applied.
-            Task { self.report(address, result) }
+            Task { await self.report(address, result) }
         case .waiting:
             startChecks()
         case .refused:
-            Task { self.report(address, .failure(ProbeFailure(reason: "the node has too many checks waiting"))) }
+            Task { await self.report(address, .failure(ProbeFailure(reason: "the node has too many checks waiting"))) }
         }
     }
 
@@ -101,18 +105,18 @@ actor MeshHub {
             // Unstructured on purpose: a check outlives the auth that asked for it; at most `maxInFlight` run.
             Task { [probe] in
                 let result = await probe.check(address)
-                self.finishCheck(address, result)
+                await self.finishCheck(address, result)
             }
         }
     }
 
-    private func finishCheck(_ address: NodeAddress, _ result: Result<PeerFacts, ProbeFailure>) {
+    private func finishCheck(_ address: NodeAddress, _ result: Result<PeerFacts, ProbeFailure>) async {
         verification.finished(address, result, now: monotonicSeconds())
-        report(address, result)
         startChecks()
+        await report(address, result)
     }
 
-    private func report(_ address: NodeAddress, _ result: Result<PeerFacts, ProbeFailure>) {
+    private func report(_ address: NodeAddress, _ result: Result<PeerFacts, ProbeFailure>) async {
         guard !shuttingDown else { return }
         switch result {
         case .success(let facts):
@@ -121,8 +125,9 @@ actor MeshHub {
                     "a known address answers with another node id",
                     metadata: ["node": "\(address)", "was": "\(previous)", "now": "\(facts.id ?? "")"])
             }
-            let snapshot = knownNodes.encoded()
-            Task { [knownNodesWriter] in await knownNodesWriter.save(snapshot) }
+            // Handed to the writer before anyone hears of the peer: a clean stop after that keeps it.
+            await knownNodesWriter.save(knownNodes.encoded())
+            guard !shuttingDown else { return }
             apply(mesh.verified(address, facts, at: .now()))
         case .failure(let failure):
             logger.info("announcement not verified", metadata: ["node": "\(address)", "reason": "\(failure.reason)"])
@@ -140,7 +145,7 @@ actor MeshHub {
                 for id in ids { deliver(shared, to: id) }
             case .close(let id, let reason):
                 logger.debug("closing client", metadata: ["client": "\(id)", "code": "\(reason.code)"])
-                if let client = clients[id] { sinks.close(client.channel, reason) }
+                if let client = clients[id], closing.insert(id).inserted { sinks.close(client.channel, reason) }
             case .journal(let entry):
                 publish(entry)
             case .verify(let address):

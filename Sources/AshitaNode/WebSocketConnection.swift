@@ -43,6 +43,8 @@ struct WebSocketConnection {
         _ inbound: NIOAsyncChannelInboundStream<WebSocketFrame>, id: ClientID, heartbeat: Heartbeat
     ) async throws {
         let underlying = channel.channel
+        // Control frames never reach the hub, so they get a bucket of their own: pings beyond it go unanswered.
+        var pings = TokenBucket(rate: hub.limits.messageRate, burst: hub.limits.messageBurst, at: .now())
         do {
             for try await frame in inbound {
                 switch frame.opcode {
@@ -52,7 +54,18 @@ struct WebSocketConnection {
                 case .binary:
                     await hub.receive(id, .binary)
                 case .ping:
-                    underlying.writeAndFlush(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData), promise: nil)
+                    guard pings.take(at: .now()) else { continue }
+                    // A pong is output like any other: a reader that does not take it is closed, not buffered
+                    // for. Checked on the event loop, where writability is current.
+                    let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
+                    underlying.eventLoop.execute {
+                        guard underlying.isActive else { return }
+                        guard underlying.isWritable else {
+                            let reason = CloseReason.tooSlow
+                            return closeGracefully(underlying, code: reason.code, reason: reason.reason)
+                        }
+                        underlying.writeAndFlush(pong, promise: nil)
+                    }
                 case .pong:
                     heartbeat.answered()
                 case .connectionClose:
@@ -93,9 +106,7 @@ struct Heartbeat: Sendable {
             if unanswered.value >= 2 {
                 task.cancel()
                 let reason = CloseReason.noPong
-                channel.writeAndFlush(closeFrame(code: reason.code, reason: reason.reason)).whenComplete { _ in
-                    channel.close(promise: nil)
-                }
+                closeGracefully(channel, code: reason.code, reason: reason.reason)
                 return
             }
             unanswered.value += 1

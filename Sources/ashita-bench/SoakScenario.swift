@@ -78,6 +78,8 @@ func soak(connections: Int, churn: Int, churnRounds: Int, observers: Int, probes
             }
             for try await peer in group { joined.append(peer) }
         }
+        // The never-reading client asks for the (now long) peer list again and again, at the allowed rate.
+        for _ in 0..<10 { try? await slow.writeAndFlush(maskedAuthFrame()) }
         // Fan-out latency while the churners and everything else are connected.
         for probe in 0..<probes {
             let newcomer = try await WebSocketPeer.connect(host: "127.0.0.1", port: port)
@@ -128,15 +130,21 @@ func soak(connections: Int, churn: Int, churnRounds: Int, observers: Int, probes
 private func neverReadingClient(port: Int) async throws -> any Channel {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .channelOption(.autoRead, value: false)
+        // A small receive window, so the kernel holds little of what the node sends it.
+        .channelOption(.socketOption(.so_rcvbuf), value: 4096)
         .connect(host: "127.0.0.1", port: port).get()
     var request = ByteBuffer(string:
         "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
-    let auth = Array(#"{"type":"auth","content":{}}"#.utf8)
-    let mask: [UInt8] = [7, 7, 7, 7]
-    request.writeBytes([0x81, 0x80 | UInt8(auth.count)] + mask + auth.map { $0 ^ 7 })
+    request.writeImmutableBuffer(maskedAuthFrame())
     try await channel.writeAndFlush(request)
     return channel
+}
+
+private func maskedAuthFrame() -> ByteBuffer {
+    let auth = Array(#"{"type":"auth","content":{}}"#.utf8)
+    let mask: [UInt8] = [7, 7, 7, 7]
+    return ByteBuffer(bytes: [0x81, 0x80 | UInt8(auth.count)] + mask + auth.map { $0 ^ 7 })
 }
 
 /// Reads what a never-reading client was sent: if the node closed it, the connection ends within seconds.

@@ -1,7 +1,6 @@
 import AshitaCore
 import AshitaNode
 import ArgumentParser
-import Dispatch
 import Logging
 
 #if canImport(Glibc)
@@ -77,30 +76,31 @@ extension Ashita {
             configuration.limits = limits.limits
             if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificate: tlsCert, privateKey: tlsKey) }
 
+            // Before start-up, so a signal that comes at any moment from here on stops the node cleanly.
+            let signals = ProcessSignals.install()
             let server: NodeServer
             do {
                 server = try await NodeServer.start(configuration, logger: logger)
             } catch {
                 throw fail("\(error)")
             }
-            let signals = [SIGINT, SIGTERM].map { number in
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler {
-                    logger.info("shutting down", metadata: ["signal": "\(number)"])
-                    Task { await server.shutdown() }
-                }
-                source.resume()
-                return source
-            }
             printLine("ashita node \(server.address) listening on \(server.usesTLS ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(server.localPort)/")
             logger.info("data directory", metadata: ["path": "\(server.dataDirectory.path)", "id": "\(server.id)"])
             do {
-                try await server.run()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await number in signals {
+                            logger.info("shutting down", metadata: ["signal": "\(number)"])
+                            await server.shutdown()
+                            return
+                        }
+                    }
+                    try await server.run()
+                    group.cancelAll()
+                }
             } catch {
                 throw fail("node stopped: \(error)")
             }
-            signals.forEach { $0.cancel() }
         }
     }
 }

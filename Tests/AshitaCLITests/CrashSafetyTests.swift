@@ -46,21 +46,26 @@ import Testing
             }
             #expect(Self.contents("\(dir)/operator-token") == identity.token, "round \(round): token changed")
             #expect(Self.contents("\(dir)/node-key") == identity.key, "round \(round): identity changed")
-            // An announcement of the peer: the node checks it and saves what it found, and is killed meanwhile.
+            // An announcement of the peer: the node checks it and saves what it found. The first round stops
+            // cleanly, which waits for the save; every later one is killed, at moments that vary.
             let observer = try await victim.join(home: nil)
             let announcer = try await victim.join(home: peer.address)
             if round % 2 == 0 {
                 _ = try await within(10, "nodeDiscovered") { await observer.nextEvent() }
             }
-            victim.process.signal(SIGKILL)
-            _ = try await victim.process.exitStatus()
+            if round == 0 {
+                try await victim.stop()
+            } else {
+                victim.process.signal(SIGKILL)
+                _ = try await victim.process.exitStatus()
+            }
             _ = announcer
             if let text = Self.contents("\(dir)/known-nodes.json") {
                 let known = try JSONDecoder().decode(KnownNodesFile.self, from: Data(text.utf8))
                 #expect(known.nodes[peer.address]?.id == peerID, "round \(round)")
                 saved = true
             } else {
-                #expect(!saved, "round \(round): known-nodes.json was saved before and is gone")
+                Issue.record("round \(round): known-nodes.json is missing (round 0 stopped cleanly after saving)")
             }
         }
         #expect(saved, "ten rounds and the known nodes were never saved")

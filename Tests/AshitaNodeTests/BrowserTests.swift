@@ -8,7 +8,7 @@ import Testing
     @Test func pagesOnThreeNodesReproduceTheSeedTestCase() async throws {
         let browser = try await Chromium.launch()
         defer { browser.quit() }
-        try await withNodes(3) { nodes in
+        try await withNodes(3, configure: { $0.limits.verifyAnnouncements = true }) { nodes in
             let (a, b, c) = (nodes[0].name, nodes[1].name, nodes[2].name)
             let pageA = try await browser.open("\(nodes[0].url)/")
             let pageB = try await browser.open("\(nodes[1].url)/")

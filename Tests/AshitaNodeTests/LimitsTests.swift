@@ -9,7 +9,7 @@ import Testing
 
 /// Each limit of `NodeLimits`, hit on purpose, over real sockets: the offender is answered or closed, and
 /// the node and everyone else carry on.
-@Suite struct LimitsTests {
+@Suite(.serialized) struct LimitsTests {
     @Test func aFloodIsRateLimitedThenClosedAndOthersAreUnaffected() async throws {
         try await withNode(configure: { $0.limits.messageRate = 1; $0.limits.messageBurst = 3 }) { node in
             let bystander = try await WebSocketPeer.joined(node, home: nil)
@@ -58,7 +58,7 @@ import Testing
     }
 
     @Test func aLinkThatMissesTwoPongsIsClosedAndAnnouncedGone() async throws {
-        try await withNode(configure: { $0.limits.pingIntervalSeconds = 0.1 }) { node in
+        try await withNode(configure: { $0.limits.pingIntervalSeconds = 1 }) { node in
             let observer = try await WebSocketPeer.joined(node, home: nil)
             let silent = try await WebSocketPeer.connect(host: "127.0.0.1", port: node.localPort, answerPings: false)
             try await silent.auth("127.0.0.1:7444")
@@ -75,16 +75,20 @@ import Testing
             $0.limits.messageRate = 1_000_000
             $0.limits.messageBurst = 1_000_000
         }) { node in
-            let bystander = try await WebSocketPeer.joined(node, home: nil)
             let events = try await EventSubscription(node, types: "clientDisconnected")
-            let slow = try #require(RawConnection(port: node.localPort))
+            let slow = try #require(RawConnection(port: node.localPort, receiveBuffer: 4096))
             #expect(await onDedicatedThread { slow.upgradeToWebSocket() })
-            // Pings, never reading the pongs: the kernel's buffers fill, then the node's queue bound.
-            let ping = RawConnection.maskedTextFrame(#"{"type":"ping"}"#)
-            let batch = Array([[UInt8]](repeating: ping, count: 1000).joined())
+            // 60 peers with long names make every answer to `auth` a nodeList of about 25 KB; the reader asks
+            // again and again and never reads: the kernel's buffers fill, then the node's queue bound.
+            var helpers: [WebSocketPeer] = []
+            let long = [String](repeating: String(repeating: "a", count: 60), count: 3).joined(separator: ".")
+            for i in 0..<60 { helpers.append(try await WebSocketPeer.joined(node, home: "helper-\(i).\(long).example:1")) }
+            let bystander = try await WebSocketPeer.joined(node, home: nil)
+            let auth = RawConnection.maskedFrame(opcode: 0x1, payload: Array(#"{"type":"auth"}"#.utf8))
+            let batch = Array([[UInt8]](repeating: auth, count: 50).joined())
             let gone = Task { try await events.next() }
             await onDedicatedThread {
-                for _ in 0..<2000 { guard slow.send(batch) else { return } }
+                for _ in 0..<20 { guard slow.send(batch) else { return } }
             }
             let disconnected = try await within(30, "the slow reader's disconnect") { try await gone.value }
             #expect(disconnected?.event == "clientDisconnected")
@@ -113,7 +117,7 @@ import Testing
     }
 
     @Test func aRequestHeadThatNeverEndsIsCutOff() async throws {
-        try await withNode(configure: { $0.limits.headerTimeoutSeconds = 0.3 }) { node in
+        try await withNode(configure: { $0.limits.headerTimeoutSeconds = 1 }) { node in
             let slowloris = try #require(RawConnection(port: node.localPort))
             slowloris.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
             let (bytes, closed) = await onDedicatedThread { slowloris.readUntilClosed() }

@@ -8,8 +8,12 @@ public final class RawConnection: Sendable {
     public let fd: Int32
 
     /// Connects, or returns nil when the node refused or dropped the connection.
-    public init?(port: Int, receiveTimeoutSeconds: Int = 10) {
+    /// `receiveBuffer`: a small kernel receive buffer (set before connecting, so the window stays small too).
+    public init?(port: Int, receiveTimeoutSeconds: Int = 10, receiveBuffer: Int32? = nil) {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -72,11 +76,10 @@ public final class RawConnection: Sendable {
         return String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 101")
     }
 
-    /// A masked client text frame (payload under 126 bytes).
-    public static func maskedTextFrame(_ text: String) -> [UInt8] {
-        let payload = Array(text.utf8)
+    /// A masked client frame with FIN set (payload under 126 bytes): opcode 0x1 text, 0x9 ping.
+    public static func maskedFrame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
         precondition(payload.count < 126)
         let mask: [UInt8] = [1, 2, 3, 4]
-        return [0x81, 0x80 | UInt8(payload.count)] + mask + payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        return [0x80 | opcode, 0x80 | UInt8(payload.count)] + mask + payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
     }
 }
