@@ -14,7 +14,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
@@ -25,13 +24,12 @@ let package = Package(
         .target(
             name: "AshitaNode",
             dependencies: [
-                "AshitaCore", "AshitaClient",
+                "AshitaCore", "AshitaClient", "CLibCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [
@@ -41,6 +39,10 @@ let package = Package(
                 .embedInCode("Page/favicon.svg"),
             ]
         ),
+
+        // OpenSSL's libcrypto (Debian's libssl-dev): Ed25519 and SHA-256 for node identity. libcurl loads it into
+        // every ashita process already; swift-crypto would add its own BoringSSL and all of Foundation (~7 MB RSS).
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // libcurl, as Debian's libcurl4-openssl-dev installs it.
         .systemLibrary(
@@ -94,7 +96,6 @@ let package = Package(
             name: "AshitaNodeTests",
             dependencies: [
                 "AshitaCore", "AshitaNode", "AshitaClient", "AshitaTestSupport",
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -13,11 +13,16 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var publicKey: String?
     /// Whether the node serves HTTPS and WSS.
     public var tls: Bool?
+    /// With `?challenge=NONCE`: the nonce, and the hex Ed25519 signature of "ashita-node-challenge:NONCE".
+    public var challenge: String?
+    public var signature: String?
 
     public init(
         node: String, id: String, version: String, uptimeSeconds: Int, clients: Int, peers: Int, operators: Int,
-        publicKey: String? = nil, tls: Bool? = nil
+        publicKey: String? = nil, tls: Bool? = nil, challenge: String? = nil, signature: String? = nil
     ) {
+        self.challenge = challenge
+        self.signature = signature
         self.publicKey = publicKey
         self.tls = tls
         self.node = node

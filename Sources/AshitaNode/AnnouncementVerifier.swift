@@ -7,9 +7,10 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// Asks an announced address whether an ashita node answers there: `GET /api/v1/node` over HTTP, then HTTPS,
-/// with a short timeout and a small answer cap. It learns the node's id (checked against its public key) and
-/// whether it speaks TLS. It proves that an ashita node answers, not who runs it: certificates are not checked.
+/// Asks an announced address whether an ashita node answers there: `GET /api/v1/node?challenge=NONCE` over
+/// HTTP, then HTTPS, with a short timeout and a small answer cap. The answer must carry a public key, the id
+/// derived from it, and a signature of the nonce by that key: so the id is proven, not merely claimed. It learns
+/// whether the node speaks TLS. Certificates are not checked: the signature is the proof.
 struct NodeProbe: Sendable {
     var timeoutSeconds = 2.0
     var maxAnswerBytes = 16 * 1024
@@ -17,16 +18,21 @@ struct NodeProbe: Sendable {
     func check(_ address: NodeAddress) async -> Result<PeerFacts, ProbeFailure> {
         var client = CurlHTTPClient(timeoutSeconds: timeoutSeconds, maxResponseBytes: maxAnswerBytes)
         client.verifyCertificates = false
-        let plain = await ask(client, "http://\(address)/api/v1/node", tls: false)
+        var rng = SystemRandomNumberGenerator()
+        let challenge = OperatorToken.hex((0..<16).map { _ in UInt8.random(in: .min ... .max, using: &rng) })
+        let path = "/api/v1/node?challenge=\(challenge)"
+        let plain = await ask(client, "http://\(address)\(path)", challenge: challenge, tls: false)
         guard case .failure(let failure) = plain, failure.mayBeTLS else { return plain }
         // A TLS-only node drops a plain request without an answer; ask again over TLS.
-        if case .success(let facts) = await ask(client, "https://\(address)/api/v1/node", tls: true) {
+        if case .success(let facts) = await ask(client, "https://\(address)\(path)", challenge: challenge, tls: true) {
             return .success(facts)
         }
         return plain
     }
 
-    private func ask(_ client: CurlHTTPClient, _ url: String, tls: Bool) async -> Result<PeerFacts, ProbeFailure> {
+    private func ask(_ client: CurlHTTPClient, _ url: String, challenge: String, tls: Bool) async
+        -> Result<PeerFacts, ProbeFailure>
+    {
         let response: HTTPResponse
         do {
             response = try await client.get(url, headers: ["Accept: application/json"])
@@ -46,11 +52,14 @@ struct NodeProbe: Sendable {
         guard let status = try? JSONDecoder().decode(NodeStatus.self, from: Data(response.body)), !status.id.isEmpty else {
             return .failure(ProbeFailure(reason: "what answers is not an ashita node"))
         }
-        // A node that shows its key must carry the id derived from it; older nodes show only an id.
-        if let hex = status.publicKey {
-            guard let key = NodeKey.bytes(hex: hex), NodeKey.id(ofPublicKey: key) == status.id else {
-                return .failure(ProbeFailure(reason: "its id does not match its public key"))
-            }
+        guard let hex = status.publicKey, let key = NodeKey.bytes(hex: hex), NodeKey.id(ofPublicKey: key) == status.id
+        else {
+            return .failure(ProbeFailure(reason: "its id does not match its public key"))
+        }
+        guard status.challenge == challenge, let signature = status.signature.flatMap(NodeKey.bytes(hex:)),
+            NodeKey.isValidSignature(signature, of: NodeKey.challengeMessage(challenge), publicKey: key)
+        else {
+            return .failure(ProbeFailure(reason: "it did not prove its id (bad challenge signature)"))
         }
         return .success(PeerFacts(id: status.id, tls: tls))
     }

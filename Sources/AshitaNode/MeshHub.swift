@@ -20,20 +20,20 @@ actor MeshHub {
     private let logger: Logger
     private let started = monotonicSeconds()
     let limits: NodeLimits
-    private let publicKey: String
+    private let key: NodeKey
     private var verification: VerificationQueue
     private let probe: NodeProbe
     private var knownNodes: KnownNodes
     private let knownNodesWriter: StateFileWriter
 
     init(
-        configuration: MeshConfiguration, limits: NodeLimits, publicKey: [UInt8], knownNodes: KnownNodes,
+        configuration: MeshConfiguration, limits: NodeLimits, key: NodeKey, knownNodes: KnownNodes,
         knownNodesWriter: StateFileWriter, logger: Logger
     ) {
         let boot = String(Timestamp.now().milliseconds, radix: 36)
         self.mesh = Mesh(configuration: configuration, boot: boot)
         self.limits = limits
-        self.publicKey = OperatorToken.hex(publicKey)
+        self.key = key
         self.knownNodes = knownNodes
         self.knownNodesWriter = knownNodesWriter
         self.verification = VerificationQueue(limits: .init())
@@ -230,11 +230,14 @@ actor MeshHub {
 
     // MARK: Reading state for the HTTP API
 
-    func status() -> NodeStatus {
+    /// `challenge`: a caller's nonce, signed with the node's key to prove the id is this node's.
+    func status(challenge: String? = nil) -> NodeStatus {
         NodeStatus(
             node: identity.nodeIp, id: identity.id, version: identity.version,
             uptimeSeconds: Int(monotonicSeconds() - started), clients: mesh.clients.count, peers: mesh.peers.count,
-            operators: mesh.operatorCount, publicKey: publicKey, tls: identity.tls)
+            operators: mesh.operatorCount, publicKey: OperatorToken.hex(key.publicKey), tls: identity.tls,
+            challenge: challenge,
+            signature: challenge.map { OperatorToken.hex(key.signature(for: NodeKey.challengeMessage($0))) })
     }
 
     /// Verified peers; with `all` (the operator's view) also those pending or unverified, with their status.

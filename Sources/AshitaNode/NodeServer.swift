@@ -109,7 +109,7 @@ public final class NodeServer: Sendable {
         meshConfiguration.verifyAnnouncements = limits.verifyAnnouncements
         meshConfiguration.maxAnnouncementsPerClient = limits.maxAnnouncementsPerClient
         let hub = MeshHub(
-            configuration: meshConfiguration, limits: limits, publicKey: contents.key.publicKey,
+            configuration: meshConfiguration, limits: limits, key: contents.key,
             knownNodes: contents.knownNodes,
             knownNodesWriter: StateFileWriter(file: configuration.dataDirectory.knownNodesPath, logger: logger),
             logger: logger)
@@ -216,6 +216,14 @@ public final class NodeServer: Sendable {
     /// Serves until `shutdown()`; a failing connection is logged and never takes the node down.
     public func run() async throws {
         defer { lock.release() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await MemoryReclaimer.run(every: .seconds(5)) }
+            try await serveConnections()
+            group.cancelAll()
+        }
+    }
+
+    private func serveConnections() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             try await serverChannel.executeThenClose { inbound in
                 for try await upgrade in inbound {

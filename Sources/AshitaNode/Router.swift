@@ -12,7 +12,14 @@ struct Router {
         case (.GET, "/healthz"):
             return .json(["status": "ok"])
         case (.GET, "/api/v1/node"):
-            return .json(await hub.status())
+            guard let challenge = query["challenge"] else { return .json(await hub.status()) }
+            let allowed = challenge.utf8.allSatisfy {
+                (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D || $0 == 0x5F
+            }
+            guard (1...128).contains(challenge.utf8.count), allowed else {
+                return .error(.badRequest, .badRequest, "challenge must be 1 to 128 letters, digits, - or _")
+            }
+            return .json(await hub.status(challenge: challenge))
         case (.GET, "/api/v1/peers"):
             // `?all=1`: the operator's view, with homes that are pending or failed verification.
             if query["all"] == "1" {

@@ -2,7 +2,6 @@ import AshitaClient
 import AshitaCore
 import AshitaNode
 import AshitaTestSupport
-import Crypto
 import Foundation
 import Testing
 
@@ -19,11 +18,24 @@ import Testing
         }
         #expect(id.count == 32 && Base32.isEncoding(id))
         let key = try #require(Data(hexString: publicKey))
-        #expect(Base32.encode(SHA256.hash(data: key).prefix(20)) == id)
+        #expect(Base32.encode(NodeKey.sha256(Array(key)).prefix(20)) == id)
         let attributes = try FileManager.default.attributesOfItem(atPath: "\(dir)/node-key")
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         try await withNodes(1, dataDirectories: [dir]) { nodes in
             #expect(nodes[0].id == id)
+        }
+    }
+
+    @Test func theNodeProvesItsIdBySigningAChallenge() async throws {
+        try await withNode { node in
+            let status = try JSONDecoder().decode(
+                NodeStatus.self, from: Data(try await CurlHTTPClient().get("\(node.url)/api/v1/node?challenge=abc-123").body))
+            let key = try #require(status.publicKey.flatMap { Data(hexString: $0) })
+            let signature = try #require(status.signature.flatMap { Data(hexString: $0) })
+            #expect(status.challenge == "abc-123")
+            #expect(NodeKey.isValidSignature(Array(signature), of: NodeKey.challengeMessage("abc-123"), publicKey: Array(key)))
+            #expect(!NodeKey.isValidSignature(Array(signature), of: NodeKey.challengeMessage("abc-124"), publicKey: Array(key)))
+            #expect(try await CurlHTTPClient().get("\(node.url)/api/v1/node?challenge=%00%01").status == 400)
         }
     }
 
@@ -66,8 +78,13 @@ import Testing
             let observer = try await WebSocketPeer.joined(node, home: nil)
             let events = try await EventSubscription(node, types: "nodeDiscovered,nodeUnverified")
 
+            // An impostor replays the other node's document, id and public key included, but cannot sign.
+            let replayed = try await CurlHTTPClient().get("\(other.url)/api/v1/node?challenge=old").text
+            let impostor = try PlainHTTPServer(
+                response: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(replayed.utf8.count)\r\n\r\n\(replayed)")
+            defer { impostor.stop() }
             // Nothing listens on port 1; a web server that is not ashita answers on the other.
-            for home in ["127.0.0.1:1", "127.0.0.1:\(notAshita.port)"] {
+            for home in ["127.0.0.1:1", "127.0.0.1:\(notAshita.port)", "127.0.0.1:\(impostor.port)"] {
                 let liar = try await WebSocketPeer.to(node)
                 try await liar.auth(home)
                 try await liar.expect("nodeConnected")
@@ -90,7 +107,7 @@ import Testing
             let token = try String(contentsOfFile: node.dataDirectory.tokenPath, encoding: .utf8).trimmingCharacters(in: .newlines)
             let all = try await CurlHTTPClient().get("\(node.url)/api/v1/peers?all=1", headers: ["Authorization: Bearer \(token)"])
             let document = try JSONDecoder().decode(PeerList.self, from: Data(all.body))
-            #expect(document.peers.map(\.status) == ["unverified", "unverified", "verified"])
+            #expect(document.peers.map(\.status) == ["unverified", "unverified", "unverified", "verified"])
             #expect(try await CurlHTTPClient().get("\(node.url)/api/v1/peers?all=1").status == 401)
 
             return (node.dataDirectory.knownNodesPath, other.id)

@@ -1,0 +1,39 @@
+import AshitaClient
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Gives memory freed after a burst back to the system. glibc keeps freed heap in its arenas, so a node that
+/// served a burst (thousands of clients joining, hundreds of thousands of queued frames) kept that RSS after
+/// the clients left; `malloc_trim` returns the free pages. Cheap when there is little to return.
+public enum MemoryReclaimer {
+    static func run(every interval: Duration) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            guard let trim = mallocTrim else { return }
+            // It walks the heap holding the arena locks: off the cooperative pool.
+            await onDedicatedThread { _ = trim(0) }
+        }
+    }
+
+    /// Caps glibc's malloc arenas (by default up to 8 per core). With many threads allocating in bursts, each
+    /// arena keeps its own free memory; fewer arenas return more of it. Call before the node starts serving.
+    public static func limitArenas(to count: Int32) {
+        #if canImport(Glibc)
+        guard let symbol = dlsym(nil, "mallopt") else { return }
+        let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
+        _ = mallopt(-8, count)  // M_ARENA_MAX
+        #endif
+    }
+
+    /// glibc's `malloc_trim`, which Swift's Glibc module does not export (it is in malloc.h); nil elsewhere.
+    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        #if canImport(Glibc)
+        guard let symbol = dlsym(nil, "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+        #else
+        return nil
+        #endif
+    }()
+}
