@@ -78,21 +78,34 @@ public enum ServerEvent: Equatable, Sendable {
             return Self.encode(type, identity)
         case .nodeList(let nodes):
             // `nodeList` as the original had it (addresses); `nodes` adds what is known of each.
-            return Self.encode(type, NodeListContent(nodeList: nodes.map(\.nodeIp), nodes: nodes))
+            // The hot events are written by hand (every auth, every fan-out), byte for byte as JSONEncoder would.
+            var out = JSONWriter(#"{"content":{"nodeList":["#)
+            for (i, node) in nodes.enumerated() {
+                if i > 0 { out.raw(",") }
+                out.string(node.nodeIp)
+            }
+            out.raw(#"],"nodes":["#)
+            for (i, node) in nodes.enumerated() {
+                if i > 0 { out.raw(",") }
+                out.announcement(node)
+            }
+            out.raw(#"]},"type":"nodeList"}"#)
+            return out.bytes
         case .nodeDiscovered(let announcement):
-            return Self.encode(type, announcement)
+            var out = JSONWriter(#"{"content":"#)
+            out.announcement(announcement)
+            out.raw(#","type":"nodeDiscovered"}"#)
+            return out.bytes
         case .nodeLeft(let node):
-            return Self.encode(type, ["nodeIp": node.description])
+            var out = JSONWriter(#"{"content":{"nodeIp":"#)
+            out.string(node.description)
+            out.raw(#"},"type":"nodeLeft"}"#)
+            return out.bytes
         case .error(let violation):
             return Self.encode(type, ["code": violation.code.rawValue, "message": violation.message])
         case .pong:
             return Self.encode(type, [String: String]())
         }
-    }
-
-    private struct NodeListContent: Encodable {
-        var nodeList: [String]
-        var nodes: [PeerAnnouncement]
     }
 
     private struct Envelope<Content: Encodable>: Encodable {
@@ -105,5 +118,49 @@ public enum ServerEvent: Equatable, Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding strings and dictionaries of strings cannot fail.
         return Array(try! encoder.encode(Envelope(type: type, content: content)))
+    }
+}
+
+/// JSON written by hand for the events a node sends most, with the same bytes as `JSONEncoder` with sorted keys
+/// and unescaped slashes.
+struct JSONWriter {
+    var bytes: [UInt8]
+
+    init(_ start: String) { bytes = Array(start.utf8) }
+
+    mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    /// A JSON string: quotes, backslashes and control characters escaped, everything else as UTF-8.
+    mutating func string(_ text: String) {
+        bytes.append(0x22)
+        for byte in text.utf8 {
+            switch byte {
+            case 0x22: bytes += [0x5C, 0x22]
+            case 0x5C: bytes += [0x5C, 0x5C]
+            case 0x0A: bytes += [0x5C, 0x6E]
+            case 0x0D: bytes += [0x5C, 0x72]
+            case 0x09: bytes += [0x5C, 0x74]
+            case 0x08: bytes += [0x5C, 0x62]
+            case 0x0C: bytes += [0x5C, 0x66]
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes += [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(0x22)
+    }
+
+    /// `{"id":...,"nodeIp":...,"tls":...}`, `id` left out when unknown.
+    mutating func announcement(_ node: PeerAnnouncement) {
+        raw("{")
+        if let id = node.id {
+            raw(#""id":"#)
+            string(id)
+            raw(",")
+        }
+        raw(#""nodeIp":"#)
+        string(node.nodeIp)
+        raw(node.tls ? #","tls":true}"# : #","tls":false}"#)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import AshitaCore
@@ -65,5 +66,25 @@ import Testing
         #expect(String(decoding: ServerEvent.nodeList([verified]).encoded(), as: UTF8.self)
             == #"{"content":{"nodeList":["127.0.0.1:9000"],"nodes":[{"id":"abc","nodeIp":"127.0.0.1:9000","tls":true}]},"type":"nodeList"}"#)
         #expect(String(decoding: ServerEvent.pong.encoded(), as: UTF8.self) == #"{"content":{},"type":"pong"}"#)
+        #expect(String(decoding: ServerEvent.nodeLeft(node).encoded(), as: UTF8.self)
+            == #"{"content":{"nodeIp":"127.0.0.1:9000"},"type":"nodeLeft"}"#)
+    }
+
+    /// The hand-written encoding of the hot events gives JSONEncoder's bytes, whatever the strings hold.
+    @Test(arguments: ["plain", "quote\"back\\slash/", "tab\tnew\nline\u{01}\u{1F}", "ünï©ødé"])
+    func handWrittenEventsMatchJSONEncoder(_ id: String) throws {
+        let nodes = [
+            PeerAnnouncement(try NodeAddress(parsing: "127.0.0.1:9000"), PeerFacts(id: id, tls: true)),
+            PeerAnnouncement(try NodeAddress(parsing: "[::1]:1"), .unverified),
+        ]
+        struct Content: Encodable { var nodeList: [String]; var nodes: [PeerAnnouncement] }
+        struct Envelope<C: Encodable>: Encodable { var content: C; var type: String }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let list = try encoder.encode(Envelope(content: Content(nodeList: nodes.map(\.nodeIp), nodes: nodes), type: "nodeList"))
+        #expect(ServerEvent.nodeList(nodes).encoded() == Array(list))
+        #expect(ServerEvent.nodeList([]).encoded() == Array(#"{"content":{"nodeList":[],"nodes":[]},"type":"nodeList"}"#.utf8))
+        let discovered = try encoder.encode(Envelope(content: nodes[0], type: "nodeDiscovered"))
+        #expect(ServerEvent.nodeDiscovered(nodes[0]).encoded() == Array(discovered))
     }
 }
