@@ -50,8 +50,10 @@ extension Ashita {
                     if options.json { return writeRaw(list.raw) }
                     guard !list.value.peers.isEmpty else { return printLine("no peers") }
                     printLine(Output.table(
-                        ["NODE", "SINCE", "CLIENTS", "DIRECTION"],
-                        list.value.peers.map { [$0.node, Output.age($0.since), String($0.clients), $0.direction ?? "-"] }))
+                        ["NODE", "ID", "SINCE", "CLIENTS", "DIRECTION"],
+                        list.value.peers.map {
+                            [$0.node, $0.id.map { String($0.prefix(12)) } ?? "-", Output.age($0.since), String($0.clients), $0.direction ?? "-"]
+                        }))
                 }
             } catch let error as NodeAPIError {
                 throw fail(error.description, code: error.exitCode)
