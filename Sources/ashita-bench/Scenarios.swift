@@ -44,17 +44,10 @@ func authenticateMany(_ clients: Int) async throws -> AuthRun {
         return true
     }
     // Connect and send auth, at most 128 handshakes at a time, as a crowd of browsers would arrive.
-    var peers: [WebSocketPeer] = []
-    try await withThrowingTaskGroup(of: WebSocketPeer.self) { group in
-        for i in 0..<clients {
-            if i >= 128, let peer = try await group.next() { peers.append(peer) }
-            group.addTask {
-                let peer = try await WebSocketPeer.connect(host: "127.0.0.1", port: port, timeout: .seconds(30), textHandler: counter)
-                try await peer.send(#"{"type":"auth","node":"10.\#(i / 250).\#(i % 250).1:8000","content":{}}"#)
-                return peer
-            }
-        }
-        for try await peer in group { peers.append(peer) }
+    let peers = try await connectMany(clients, atOnce: 128) { i in
+        let peer = try await WebSocketPeer.connect(host: "127.0.0.1", port: port, timeout: .seconds(30), textHandler: counter)
+        try await peer.send(#"{"type":"auth","node":"10.\#(i / 250).\#(i % 250).1:8000","content":{}}"#)
+        return peer
     }
     // Watch the counters (a benchmark: a 1 ms poll costs nothing worth measuring).
     var allAuthenticated: Duration?
@@ -105,6 +98,21 @@ func fanOutLatency(listeners: Int, rounds: Int) async throws -> [Duration] {
     }
     for observer in observers { await observer.abort() }
     return latencies
+}
+
+/// `count` connections made by `connect(i)`, at most `atOnce` handshakes at a time, as a crowd arrives.
+func connectMany(
+    _ count: Int, atOnce: Int, _ connect: @escaping @Sendable (Int) async throws -> WebSocketPeer
+) async throws -> [WebSocketPeer] {
+    var peers: [WebSocketPeer] = []
+    try await withThrowingTaskGroup(of: WebSocketPeer.self) { group in
+        for i in 0..<count {
+            if i >= atOnce, let peer = try await group.next() { peers.append(peer) }
+            group.addTask { try await connect(i) }
+        }
+        for try await peer in group { peers.append(peer) }
+    }
+    return peers
 }
 
 final class Counter: Sendable {

@@ -32,15 +32,8 @@ func soak(connections: Int, churn: Int, churnRounds: Int, observers: Int, probes
     // 1. Idle connections (WebSockets that have not sent auth: the cheapest kind a crowd holds open),
     //    then observers that hear every announcement.
     say("soak: opening \(connections) connections…")
-    var idle: [WebSocketPeer] = []
-    try await withThrowingTaskGroup(of: WebSocketPeer.self) { group in
-        for i in 0..<(connections - observers) {
-            if i >= 128, let peer = try await group.next() { idle.append(peer) }
-            group.addTask {
-                try await WebSocketPeer.connect(host: "127.0.0.1", port: port, timeout: .seconds(60), textHandler: watcher)
-            }
-        }
-        for try await peer in group { idle.append(peer) }
+    let idle = try await connectMany(connections - observers, atOnce: 128) { _ in
+        try await WebSocketPeer.connect(host: "127.0.0.1", port: port, timeout: .seconds(60), textHandler: watcher)
     }
     var listening: [WebSocketPeer] = []
     for _ in 0..<observers {
@@ -66,17 +59,10 @@ func soak(connections: Int, churn: Int, churnRounds: Int, observers: Int, probes
     // 3. Churn: `churn` clients join with homes of their own, then all leave; `churnRounds` times.
     var latencies: [Duration] = []
     for round in 0..<churnRounds {
-        var joined: [WebSocketPeer] = []
-        try await withThrowingTaskGroup(of: WebSocketPeer.self) { group in
-            for i in 0..<churn {
-                if i >= 64, let peer = try await group.next() { joined.append(peer) }
-                group.addTask {
-                    let peer = try await WebSocketPeer.connect(host: "127.0.0.1", port: port, timeout: .seconds(60), textHandler: watcher)
-                    try await peer.send(#"{"type":"auth","node":"churn-\#(round)-\#(i).example:1","content":{}}"#)
-                    return peer
-                }
-            }
-            for try await peer in group { joined.append(peer) }
+        let joined = try await connectMany(churn, atOnce: 64) { i in
+            let peer = try await WebSocketPeer.connect(host: "127.0.0.1", port: port, timeout: .seconds(60), textHandler: watcher)
+            try await peer.send(#"{"type":"auth","node":"churn-\#(round)-\#(i).example:1","content":{}}"#)
+            return peer
         }
         // The never-reading client asks for the (now long) peer list again and again, at the allowed rate.
         for _ in 0..<10 { try? await slow.writeAndFlush(maskedAuthFrame()) }
