@@ -188,7 +188,7 @@ _ashita_serve() {
     repeating_flags=()
     non_repeating_flags=(--no-verify-announcements --version -h --help)
     repeating_options=()
-    non_repeating_options=(--host --advertise --data-dir --log-level --tls-cert --tls-key --max-clients --max-connections-per-ip --message-rate --message-burst --auth-timeout --ping-interval --max-outbound-bytes --max-event-streams --header-timeout)
+    non_repeating_options=(--host --advertise --data-dir --log-level --tls-cert --tls-key --max-clients --max-connections-per-ip --message-rate --message-burst --auth-timeout --ping-interval --max-outbound-bytes --max-event-streams --header-timeout --max-header-bytes --max-body-bytes --max-frame-bytes)
     __ashita_offer_flags_options 1
 
     # Offer option value completions
@@ -237,6 +237,15 @@ _ashita_serve() {
         return
         ;;
     '--header-timeout')
+        return
+        ;;
+    '--max-header-bytes')
+        return
+        ;;
+    '--max-body-bytes')
+        return
+        ;;
+    '--max-frame-bytes')
         return
         ;;
     esac

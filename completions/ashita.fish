@@ -23,7 +23,7 @@ function __ashita_parse_tokens -S
         __ashita_parse_subcommand 0 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'serve'
-            __ashita_parse_subcommand 1 'host=' 'advertise=' 'data-dir=' 'log-level=' 'tls-cert=' 'tls-key=' 'max-clients=' 'max-connections-per-ip=' 'message-rate=' 'message-burst=' 'auth-timeout=' 'ping-interval=' 'max-outbound-bytes=' 'max-event-streams=' 'header-timeout=' 'no-verify-announcements' 'version' 'h/help'
+            __ashita_parse_subcommand 1 'host=' 'advertise=' 'data-dir=' 'log-level=' 'tls-cert=' 'tls-key=' 'max-clients=' 'max-connections-per-ip=' 'message-rate=' 'message-burst=' 'auth-timeout=' 'ping-interval=' 'max-outbound-bytes=' 'max-event-streams=' 'header-timeout=' 'max-header-bytes=' 'max-body-bytes=' 'max-frame-bytes=' 'no-verify-announcements' 'version' 'h/help'
         case 'connect'
             __ashita_parse_subcommand 1 'cacert=' 'json' 'timeout=' 'node=' 'no-follow' 'max-connections=' 'once' 'version' 'h/help'
         case 'peers'
@@ -110,6 +110,9 @@ complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options 
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" max-outbound-bytes' -l 'max-outbound-bytes' -d 'Bytes queued for one slow reader before it is closed with 1008.' -rfka ''
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" max-event-streams' -l 'max-event-streams' -d 'Event streams (/api/v1/events) at once.' -rfka ''
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" header-timeout' -l 'header-timeout' -d 'Seconds a connection has to send a complete request head.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" max-header-bytes' -l 'max-header-bytes' -d 'Largest HTTP request head (request line and headers); larger gets 431.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" max-body-bytes' -l 'max-body-bytes' -d 'Largest HTTP request body; larger gets 413.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" max-frame-bytes' -l 'max-frame-bytes' -d 'Largest WebSocket message; larger is closed with 1009.' -rfka ''
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" no-verify-announcements' -l 'no-verify-announcements' -d 'Relay announced homes without checking that an ashita node answers there (closed networks only).'
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" version' -l 'version' -d 'Show the version.'
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" h help' -s 'h' -l 'help' -d 'Show help information.'

@@ -30,6 +30,15 @@ struct ServeLimits: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds a connection has to send a complete request head.", valueName: "seconds"))
     var headerTimeout = NodeLimits().headerTimeoutSeconds
 
+    @Option(help: ArgumentHelp("Largest HTTP request head (request line and headers); larger gets 431.", valueName: "bytes"))
+    var maxHeaderBytes = NodeLimits().maxHeaderBytes
+
+    @Option(help: ArgumentHelp("Largest HTTP request body; larger gets 413.", valueName: "bytes"))
+    var maxBodyBytes = NodeLimits().maxRequestBodyBytes
+
+    @Option(help: ArgumentHelp("Largest WebSocket message; larger is closed with 1009.", valueName: "bytes"))
+    var maxFrameBytes = NodeLimits().maxFrameBytes
+
     @Flag(help: "Relay announced homes without checking that an ashita node answers there (closed networks only).")
     var noVerifyAnnouncements = false
 
@@ -45,8 +54,11 @@ struct ServeLimits: ParsableArguments {
         ] where !(value >= 0.01 && value <= 86_400) {
             throw ValidationError("\(name) must be from 0.01 to 86400 seconds, got \(value)")
         }
-        guard (4096...(1 << 30)).contains(maxOutboundBytes) else {
-            throw ValidationError("--max-outbound-bytes must be from 4096 to 1073741824, got \(maxOutboundBytes)")
+        for (name, value, range) in [
+            ("--max-outbound-bytes", maxOutboundBytes, 4096...(1 << 30)), ("--max-header-bytes", maxHeaderBytes, 1024...(64 << 10)),
+            ("--max-body-bytes", maxBodyBytes, 0...(16 << 20)), ("--max-frame-bytes", maxFrameBytes, 1024...(16 << 20)),
+        ] where !range.contains(value) {
+            throw ValidationError("\(name) must be from \(range.lowerBound) to \(range.upperBound), got \(value)")
         }
     }
 
@@ -61,6 +73,9 @@ struct ServeLimits: ParsableArguments {
         limits.outboundBufferBytes = maxOutboundBytes
         limits.maxEventStreams = maxEventStreams
         limits.headerTimeoutSeconds = headerTimeout
+        limits.maxHeaderBytes = maxHeaderBytes
+        limits.maxRequestBodyBytes = maxBodyBytes
+        limits.maxFrameBytes = maxFrameBytes
         limits.verifyAnnouncements = !noVerifyAnnouncements
         return limits
     }

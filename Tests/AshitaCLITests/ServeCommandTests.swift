@@ -54,6 +54,10 @@ import Testing
         (["serve"], "Missing expected argument '<port>'"),
         (["serve", "8000", "--log-level", "loud"], "--log-level"),
         (["serve", "8000", "--bogus"], "Unknown option '--bogus'"),
+        (["serve", "8000", "--tls-cert", "cert.pem"], "--tls-cert and --tls-key go together"),
+        (["serve", "8000", "--max-header-bytes", "10"], "--max-header-bytes must be from 1024 to 65536, got 10"),
+        (["serve", "8000", "--message-rate", "0"], "--message-rate must be from 1 to 1000000, got 0"),
+        (["serve", "8000", "--auth-timeout=-1"], "--auth-timeout must be from 0.01 to 86400 seconds"),
     ])
     func badArgumentsExit64WithUsage(_ arguments: [String], _ message: String) async throws {
         let result = try await ashita(arguments)
