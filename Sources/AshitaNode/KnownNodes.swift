@@ -18,6 +18,9 @@ public struct KnownNodes: Codable, Equatable, Sendable {
         public var seen: String
     }
 
+    /// Addresses kept at most; one host could otherwise run a node on every port.
+    static let capacity = 4096
+
     public var version = 1
     public var nodes: [String: Entry] = [:]
 
@@ -39,6 +42,10 @@ public struct KnownNodes: Codable, Equatable, Sendable {
         guard let id = facts.id else { return nil }
         let previous = nodes[address.description]?.id
         nodes[address.description] = Entry(id: id, tls: facts.tls, seen: now.iso8601)
+        // Bounded: the longest unseen go first (RFC 3339 UTC times sort as text).
+        if nodes.count > Self.capacity, let oldest = nodes.min(by: { $0.value.seen < $1.value.seen })?.key {
+            nodes[oldest] = nil
+        }
         return previous != nil && previous != id ? previous : nil
     }
 
