@@ -76,8 +76,6 @@ extension Ashita {
             configuration.limits = limits.limits
             if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificate: tlsCert, privateKey: tlsKey) }
 
-            // Fewer malloc arenas: a node's RSS comes back down after a burst of clients (see ashita-bench soak).
-            MemoryReclaimer.limitArenas(to: 2)
             // Before start-up, so a signal that comes at any moment from here on stops the node cleanly.
             let signals = ProcessSignals.install()
             let server: NodeServer
