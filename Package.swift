@@ -91,7 +91,7 @@ let package = Package(
 
         .testTarget(name: "AshitaCoreTests", dependencies: ["AshitaCore", "AshitaFuzzHarness"]),
         // Helpers both socket-level and process-level tests use.
-        .target(name: "AshitaTestSupport", path: "Tests/AshitaTestSupport"),
+        .target(name: "AshitaTestSupport", dependencies: ["AshitaClient"], path: "Tests/AshitaTestSupport"),
         .testTarget(
             name: "AshitaNodeTests",
             dependencies: [

@@ -55,17 +55,6 @@ func withServedNodes<T: Sendable>(_ count: Int, _ body: ([ServedNode]) async thr
     }
 }
 
-extension WebSocketPeer {
-    /// The next event, which must be of `type`.
-    @discardableResult
-    func expect(_ type: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> ReceivedEvent {
-        let event = try await within(15, "\(type) on \(target)") { await self.nextEvent() }
-        let received = try #require(event, "connection to \(target) ended while waiting for \(type)", sourceLocation: sourceLocation)
-        #expect(received.type == type, "expected \(type), got \(received)", sourceLocation: sourceLocation)
-        return received
-    }
-}
-
 func jsonObject(_ line: String) throws -> [String: Any] {
     try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
 }

@@ -60,15 +60,6 @@ extension WebSocketPeer {
         try await send(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
     }
 
-    /// The next event, which must be of `type`.
-    @discardableResult
-    func expect(_ type: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> ReceivedEvent {
-        let event = try await within(10, "\(type) on \(target)") { await self.nextEvent() }
-        let received = try #require(event, "connection to \(target) ended while waiting for \(type)", sourceLocation: sourceLocation)
-        #expect(received.type == type, "expected \(type), got \(received)", sourceLocation: sourceLocation)
-        return received
-    }
-
     /// The next message, whatever it is; nil when the connection ended.
     func nextMessage() async throws -> WebSocketMessage? {
         try await within(10, "a message on \(target)") { await self.next() }
