@@ -98,12 +98,14 @@ extension Ashita {
             let c = line.content
             var details: [String] = []
             if let nodeIp = c.nodeIp { details.append(nodeIp) }
+            if let id = c.id { details.append("id \(id.prefix(12))") }
             if let client = c.client { details.append("client \(client)") }
             if let remote = c.remote { details.append("from \(remote)") }
             if line.type == JournalType.clientAuthenticated { details.append(c.home.map { "home \($0)" } ?? "observer") }
             else if let home = c.home { details.append("home \(home)") }
             if c.operator == true { details.append("operator") }
             if let code = c.code { details.append("code \(code)") }
+            if let message = c.message { details.append("(\(message))") }
             let type = line.type + String(repeating: " ", count: max(0, 22 - line.type.count))
             return "\(Output.dim(Output.clock(line.time)))  \(Output.bold(type))  \(details.joined(separator: " "))"
         }
