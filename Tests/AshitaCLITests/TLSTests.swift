@@ -6,26 +6,8 @@ import Testing
 /// `serve --tls-cert --tls-key` with a certificate the test makes itself; the CLI over `https://` with
 /// `--cacert`; the operator token sent only over TLS.
 @Suite struct TLSTests {
-    /// A self-signed certificate for 127.0.0.1, made with the openssl command.
-    static func makeCertificate() throws -> (certificate: String, key: String) {
-        let dir = temporaryDirectory()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", "\(dir)/key.pem", "-out", "\(dir)/cert.pem", "-days", "2", "-subj", "/CN=ashita test",
-            "-addext", "subjectAltName=IP:127.0.0.1",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "openssl could not make a certificate")
-        return ("\(dir)/cert.pem", "\(dir)/key.pem")
-    }
-
     @Test func theOperatorTokenTravelsOnlyOverVerifiedTLS() async throws {
-        let (certificate, key) = try Self.makeCertificate()
+        let (certificate, key) = try makeSelfSignedCertificate()
         let dir = temporaryDirectory()
         let node = try await ServedNode.start(dataDirectory: dir, extra: ["--tls-cert", certificate, "--tls-key", key])
         let url = "https://127.0.0.1:\(node.port)"
@@ -50,7 +32,7 @@ import Testing
     }
 
     @Test func announcementsSayWhenANodeSpeaksTLS() async throws {
-        let (certificate, key) = try Self.makeCertificate()
+        let (certificate, key) = try makeSelfSignedCertificate()
         let secure = try await ServedNode.start(extra: ["--tls-cert", certificate, "--tls-key", key])
         let plain = try await ServedNode.start(extra: [])
         let observer = try await plain.join(home: nil)

@@ -14,7 +14,8 @@ final class Chromium: Sendable {
         ProcessInfo.processInfo.environment["CHROMIUM"] ?? "/usr/bin/chromium"
     }
 
-    static func launch() async throws -> Chromium {
+    /// `extraArguments`: e.g. `--ignore-certificate-errors` for pages served with the tests' own certificate.
+    static func launch(extraArguments: [String] = []) async throws -> Chromium {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw BrowserError("no Chromium at \(executable): apt-get install chromium (or set CHROMIUM)")
         }
@@ -24,8 +25,8 @@ final class Chromium: Sendable {
         process.arguments = [
             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
             "--no-default-browser-check", "--disable-extensions", "--remote-debugging-address=127.0.0.1",
-            "--remote-debugging-port=0", "--user-data-dir=\(profile)", "about:blank",
-        ]
+            "--remote-debugging-port=0", "--user-data-dir=\(profile)",
+        ] + extraArguments + ["about:blank"]
         let stderr = Pipe()
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice

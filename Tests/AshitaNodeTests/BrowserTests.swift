@@ -5,6 +5,37 @@ import Testing
 
 /// The page in a real browser: the seed's README test case with three nodes and a page on each, in headless Chromium.
 @Suite(.serialized) struct BrowserTests {
+    /// Two nodes serving HTTPS and WSS with the tests' own certificate: the pages use wss:// for their own node
+    /// and for a node announced with `tls`.
+    @Test func pagesOnTLSNodesUseWSS() async throws {
+        let (certificate, key) = try makeSelfSignedCertificate()
+        let browser = try await Chromium.launch(extraArguments: ["--ignore-certificate-errors"])
+        defer { browser.quit() }
+        try await withNodes(2, configure: {
+            $0.limits.verifyAnnouncements = true
+            $0.tls = TLSFiles(certificate: certificate, privateKey: key)
+        }) { nodes in
+            let (a, b) = (nodes[0].name, nodes[1].name)
+            let pageA = try await browser.open("https://\(a)/")
+            let pageB = try await browser.open("https://\(b)/")
+            try await pageA.waitUntil("ashita.socket[\(jsString(a))].readyState === WebSocket.OPEN")
+            try await pageB.waitUntil("ashita.socket[\(jsString(b))].readyState === WebSocket.OPEN")
+            #expect(try await pageA.evaluate("ashita.socket[\(jsString(a))].url").string == "wss://\(a)/")
+
+            #expect(try await pageB.evaluate("generateSocket(\(jsString(a))) instanceof WebSocket") == .bool(true))
+            // A checks B over TLS, announces it with tls: true, and page A opens wss:// to it.
+            try await pageA.waitUntil(
+                "ashita.socket[\(jsString(b))] && ashita.socket[\(jsString(b))].readyState === WebSocket.OPEN")
+            #expect(try await pageA.evaluate("ashita.socket[\(jsString(b))].url").string == "wss://\(b)/")
+            #expect(try await pageA.evaluate("ashita.known[\(jsString(b))].tls") == .bool(true))
+            #expect(try await pageA.evaluate("ashita.known[\(jsString(b))].id").string == nodes[1].id)
+            #expect(await pageA.errors == [], "page A reported errors")
+            #expect(await pageB.errors == [], "page B reported errors")
+            await pageA.close()
+            await pageB.close()
+        }
+    }
+
     @Test func pagesOnThreeNodesReproduceTheSeedTestCase() async throws {
         let browser = try await Chromium.launch()
         defer { browser.quit() }
