@@ -34,6 +34,9 @@ public struct NodeLimits: Sendable {
     public var maxAnnouncementsPerClient = 8
     /// Seconds an announcement check may take.
     public var verifyTimeoutSeconds = 2.0
+    /// The kernel's send buffer per connection (SO_SNDBUF); nil leaves it to the kernel's autotuning. Tests
+    /// set it small so a slow reader reaches the node's own bound after kilobytes instead of megabytes.
+    public var socketSendBufferBytes: Int?
 
     public init() {}
 }

@@ -70,7 +70,11 @@ public final class NodeServer: Sendable {
         let counter = ConnectionCounter(limitPerIP: limits.maxConnectionsPerIP)
         let channel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>
         do {
-            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            var bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            if let bytes = limits.socketSendBufferBytes {
+                bootstrap = bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(bytes))
+            }
+            channel = try await bootstrap
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)

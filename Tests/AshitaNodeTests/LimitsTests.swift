@@ -97,6 +97,34 @@ import Testing
         }
     }
 
+    /// The node answers WebSocket pings outside the hub; its pongs are bounded all the same.
+    @Test func pingsFromAReaderThatNeverReadsAreNotBufferedWithoutBound() async throws {
+        try await withNode(configure: {
+            $0.limits.outboundBufferBytes = 4096
+            $0.limits.socketSendBufferBytes = 4096
+            $0.limits.messageRate = 1_000_000
+            $0.limits.messageBurst = 1_000_000
+        }) { node in
+            let events = try await EventSubscription(node, types: "clientDisconnected")
+            let slow = try #require(RawConnection(port: node.localPort, receiveBuffer: 4096))
+            #expect(await onDedicatedThread { slow.upgradeToWebSocket() })
+            // Authenticated, so the auth timeout cannot be what closes it.
+            slow.send(RawConnection.maskedFrame(opcode: 0x1, payload: Array(#"{"type":"auth"}"#.utf8)))
+            let bystander = try await WebSocketPeer.joined(node, home: nil)
+            let gone = Task { try await events.next() }
+            // At most 2,000 pings of 125 bytes: far more than the buffers hold once they are small.
+            let ping = RawConnection.maskedFrame(opcode: 0x9, payload: [UInt8](repeating: 0x61, count: 125))
+            let batch = Array([[UInt8]](repeating: ping, count: 100).joined())
+            await onDedicatedThread {
+                for _ in 0..<20 { guard slow.send(batch) else { return } }
+            }
+            let disconnected = try await within(30, "the slow reader's disconnect") { try await gone.value }
+            #expect(disconnected?.event == "clientDisconnected")
+            try await bystander.send(#"{"type":"ping"}"#)
+            try await bystander.expect("pong")
+        }
+    }
+
     @Test func eventStreamsOverTheLimitAreAnswered503() async throws {
         try await withNode(configure: { $0.limits.maxEventStreams = 1 }) { node in
             let first = try await EventSubscription(node, types: nil)
