@@ -50,4 +50,27 @@ import Testing
         try await plain.stop()
         try await secure.stop()
     }
+
+    @Test func connectFollowsATLSNodeOverWSS() async throws {
+        let (certificate, key) = try makeSelfSignedCertificate()
+        let secure = try await ServedNode.start(extra: ["--tls-cert", certificate, "--tls-key", key])
+        let plain = try await ServedNode.start(extra: [])
+        let announcer = try await plain.join(home: secure.address)
+        let observer = try await plain.join(home: nil)
+        _ = try await observer.expect("nodeDiscovered")
+        // The plain node's nodeList says the secure node speaks TLS; connect opens wss:// to it.
+        let connect = try AshitaProcess(["connect", plain.address, "--cacert", certificate, "--json"])
+        var fromSecure = false
+        while !fromSecure, let line = try await connect.nextLine() {
+            let object = try jsonObject(line)
+            fromSecure = object["from"] as? String == secure.address && object["type"] as? String == "nodeConnected"
+        }
+        #expect(fromSecure)
+        connect.signal(SIGINT)
+        #expect(try await connect.exitStatus() == 0)
+        #expect(try await connect.stderr().contains("ashita: connected to \(secure.address)"))
+        await announcer.close()
+        try await plain.stop()
+        try await secure.stop()
+    }
 }
