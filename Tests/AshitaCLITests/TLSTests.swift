@@ -55,8 +55,9 @@ import Testing
         let (certificate, key) = try makeSelfSignedCertificate()
         let secure = try await ServedNode.start(extra: ["--tls-cert", certificate, "--tls-key", key])
         let plain = try await ServedNode.start(extra: [])
-        let announcer = try await plain.join(home: secure.address)
+        // The observer first: it then hears the announcement once the plain node has verified the secure one.
         let observer = try await plain.join(home: nil)
+        let announcer = try await plain.join(home: secure.address)
         _ = try await observer.expect("nodeDiscovered")
         // The plain node's nodeList says the secure node speaks TLS; connect opens wss:// to it.
         let connect = try AshitaProcess(["connect", plain.address, "--cacert", certificate, "--json"])
