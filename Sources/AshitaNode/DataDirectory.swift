@@ -104,7 +104,12 @@ public final class DataDirectoryLock: Sendable {
     /// Lets another node use the directory. Later calls do nothing.
     public func release() {
         fd.withLock { fd in
-            if let open = fd { close(open) }
+            if let open = fd {
+                // Unlock explicitly: a child process forked meanwhile shares the open file until its exec, and
+                // a plain close would leave the lock held that long.
+                flock(open, LOCK_UN)
+                close(open)
+            }
             fd = nil
         }
     }
