@@ -118,6 +118,10 @@ public final class WebSocketPeer: Sendable {
             channel.close(promise: nil)
             throw WebSocketClientError.notUpgraded(target)
         }
+        // However the connection ends, readers learn it. The inbox handler's channelInactive is not enough: a
+        // node that closes right after its 101 (a full node) can end the connection while the upgrade is
+        // still swapping handlers, before the inbox handler is there to see it.
+        channel.closeFuture.whenComplete { _ in inbox.finish() }
         return WebSocketPeer(target: target, channel: channel, inbox: inbox)
     }
 

@@ -36,9 +36,9 @@ import Testing
         process.arguments = [file]
         let out = Pipe()
         process.standardOutput = out
-        try process.run()
+        // sha256sum's output is one line: it fits in the pipe, so it can be read after the exit.
+        _ = try await runToExit(process)
         let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
         return String(String(decoding: data, as: UTF8.self).prefix(64))
     }
 }

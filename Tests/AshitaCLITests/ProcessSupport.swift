@@ -98,6 +98,7 @@ func ashita(_ arguments: [String], environment: [String: String] = [:]) async th
 func runToEnd(_ process: Process, stdout out: Pipe, stderr err: Pipe, limit: Duration) async throws
     -> (status: Int32, stdout: String, stderr: String)
 {
+    let exit = ProcessExit(process)
     try process.run()
     let pid = process.processIdentifier
     let watchdog = Task {
@@ -105,12 +106,11 @@ func runToEnd(_ process: Process, stdout out: Pipe, stderr err: Pipe, limit: Dur
         kill(pid, SIGKILL)
     }
     defer { watchdog.cancel() }
-    // Both pipes are read to their end on threads of their own, then the process is reaped.
+    // Both pipes are read to their end on threads of their own; the exit is awaited, never waited for.
     async let stdout = readToEnd(out.fileHandleForReading)
     async let stderr = readToEnd(err.fileHandleForReading)
     let (o, e) = await (stdout, stderr)
-    process.waitUntilExit()
-    return (process.terminationStatus, o, e)
+    return (await exit.status(), o, e)
 }
 
 /// `ashita ARGS` ready to run: no colour, no stdin, stdout and stderr on pipes.

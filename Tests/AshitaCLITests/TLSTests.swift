@@ -7,7 +7,7 @@ import Testing
 /// `--cacert`; the operator token sent only over TLS.
 @Suite struct TLSTests {
     @Test func theOperatorTokenTravelsOnlyOverVerifiedTLS() async throws {
-        let (certificate, key) = try makeSelfSignedCertificate()
+        let (certificate, key) = try await makeSelfSignedCertificate()
         let dir = temporaryDirectory()
         let node = try await ServedNode.start(dataDirectory: dir, extra: ["--tls-cert", certificate, "--tls-key", key])
         let url = "https://127.0.0.1:\(node.port)"
@@ -32,7 +32,7 @@ import Testing
     }
 
     @Test func announcementsSayWhenANodeSpeaksTLS() async throws {
-        let (certificate, key) = try makeSelfSignedCertificate()
+        let (certificate, key) = try await makeSelfSignedCertificate()
         let secure = try await ServedNode.start(extra: ["--tls-cert", certificate, "--tls-key", key])
         let plain = try await ServedNode.start(extra: [])
         let observer = try await plain.join(home: nil)
@@ -52,7 +52,7 @@ import Testing
     }
 
     @Test func connectFollowsATLSNodeOverWSS() async throws {
-        let (certificate, key) = try makeSelfSignedCertificate()
+        let (certificate, key) = try await makeSelfSignedCertificate()
         let secure = try await ServedNode.start(extra: ["--tls-cert", certificate, "--tls-key", key])
         let plain = try await ServedNode.start(extra: [])
         // The observer first: it then hears the announcement once the plain node has verified the secure one.

@@ -7,6 +7,7 @@ import Testing
 /// Headless Chromium (Debian's `chromium`), driven over the DevTools protocol with ashita's own WebSocket client.
 final class Chromium: Sendable {
     let process: Process
+    private let exit: ProcessExit
     let devToolsPort: Int
     let profile: String
 
@@ -31,6 +32,7 @@ final class Chromium: Sendable {
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
+        let exit = ProcessExit(process)
         try process.run()
         // Chromium says where DevTools listens on stderr: "DevTools listening on ws://127.0.0.1:PORT/devtools/...".
         let port: Int? = try await within(120, "Chromium to start") {
@@ -56,11 +58,12 @@ final class Chromium: Sendable {
             process.terminate()
             throw BrowserError("Chromium exited without opening DevTools")
         }
-        return Chromium(process: process, devToolsPort: port, profile: profile)
+        return Chromium(process: process, exit: exit, devToolsPort: port, profile: profile)
     }
 
-    private init(process: Process, devToolsPort: Int, profile: String) {
+    private init(process: Process, exit: ProcessExit, devToolsPort: Int, profile: String) {
         self.process = process
+        self.exit = exit
         self.devToolsPort = devToolsPort
         self.profile = profile
     }
@@ -81,10 +84,32 @@ final class Chromium: Sendable {
         return page
     }
 
-    func quit() {
+    /// Stops Chromium (SIGKILL if SIGTERM has not ended it within 10 s) and removes its profile.
+    func quit() async {
         process.terminate()
-        process.waitUntilExit()
+        let pid = process.processIdentifier
+        let killer = Task {
+            try await Task.sleep(for: .seconds(10))
+            kill(pid, SIGKILL)
+        }
+        _ = await exit.status()
+        killer.cancel()
         try? FileManager.default.removeItem(atPath: profile)
+    }
+
+    /// Runs `body` with a Chromium that is quit afterwards, whether `body` succeeds or throws.
+    static func with<T: Sendable>(
+        extraArguments: [String] = [], _ body: @Sendable (Chromium) async throws -> T
+    ) async throws -> T {
+        let browser = try await launch(extraArguments: extraArguments)
+        do {
+            let result = try await body(browser)
+            await browser.quit()
+            return result
+        } catch {
+            await browser.quit()
+            throw error
+        }
     }
 }
 

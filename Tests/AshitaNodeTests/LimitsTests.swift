@@ -29,7 +29,15 @@ import Testing
             let first = try await WebSocketPeer.joined(node, home: nil)
             _ = try await WebSocketPeer.joined(node, home: nil)
             let third = try await WebSocketPeer.to(node)
-            #expect(try await third.expectClose() == 1013)
+            // The node closes it with 1013 right after its 101. When the close reaches the client while NIO's
+            // client is still finishing the upgrade, the frame is lost there and only the connection's end
+            // arrives; either way the node refused it.
+            var code: UInt16?
+            while let message = try await third.nextMessage() {
+                if case .close(let received, _) = message { code = received }
+            }
+            #expect(code == nil || code == 1013, "closed with \(String(describing: code))")
+            #expect(try await getJSON("\(node.url)/api/v1/node")["clients"] as? Int == 2)
             try await first.send(#"{"type":"ping"}"#)
             try await first.expect("pong")
         }

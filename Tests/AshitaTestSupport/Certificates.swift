@@ -6,7 +6,7 @@ public struct CertificateError: Error, CustomStringConvertible {
 
 /// A self-signed certificate for 127.0.0.1 and its key, PEM files made with the openssl command (Debian's
 /// `openssl`), valid two days.
-public func makeSelfSignedCertificate() throws -> (certificate: String, key: String) {
+public func makeSelfSignedCertificate() async throws -> (certificate: String, key: String) {
     let dir = temporaryDirectory("ashita-cert")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
@@ -17,9 +17,7 @@ public func makeSelfSignedCertificate() throws -> (certificate: String, key: Str
     ]
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
+    guard try await runToExit(process) == 0 else {
         throw CertificateError(description: "openssl could not make a certificate (apt-get install openssl)")
     }
     return ("\(dir)/cert.pem", "\(dir)/key.pem")
