@@ -229,7 +229,7 @@ public struct Mesh: Sendable {
         authenticated.insert(id)
 
         effects.append(.send(.nodeConnected(configuration.identity), to: id))
-        effects.append(.send(.nodeList(announcedPeers.map { PeerAnnouncement($0.address, $0.facts!) }), to: id))
+        effects.append(.send(.nodeList(peerAnnouncements), to: id))
         effects.append(
             record(
                 JournalType.clientAuthenticated,

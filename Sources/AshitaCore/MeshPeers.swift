@@ -2,16 +2,17 @@
 extension Mesh {
     /// Peers every client may know of, oldest first: verified homes (all homes when verification is off).
     /// The node itself is never its own peer.
-    public var peers: [Peer] { peerOrder.compactMap { peerTable[$0] }.filter { $0.facts != nil } }
+    public var peers: [Peer] { allPeers.filter { $0.facts != nil } }
 
     /// Every announced home, verified or not: the operator's view.
     public var allPeers: [Peer] { peerOrder.compactMap { peerTable[$0] } }
 
-    public func peer(_ address: NodeAddress) -> Peer? { peerTable[address] }
+    /// `peers` as `nodeList` and `nodeDiscovered` describe them.
+    var peerAnnouncements: [PeerAnnouncement] {
+        allPeers.compactMap { peer in peer.facts.map { PeerAnnouncement(peer.address, $0) } }
+    }
 
     public var operatorCount: Int { clients.values.count(where: \.isOperator) }
-
-    var announcedPeers: [Peer] { peers }
 
     /// A client announces `home`. A new home is announced to the others at once, or, when announcements are
     /// verified, once an ashita node has been seen to answer there.
