@@ -44,7 +44,7 @@ struct ClientSinks {
                         guard !closing.contains(id), channel.isActive else { continue }
                         guard channel.isWritable else {
                             closing.insert(id)
-                            Self.closeNow(channel, .tooSlow)
+                            closeGracefully(channel, .tooSlow)
                             continue
                         }
                         client.outlet.value.write(encoded: frame)
@@ -52,17 +52,13 @@ struct ClientSinks {
                     case .close(let channel, let reason):
                         let id = ObjectIdentifier(channel)
                         guard closing.insert(id).inserted else { continue }
-                        Self.closeNow(channel, reason)
+                        closeGracefully(channel, reason)
                     }
                 }
                 for (id, channel) in touched where !closing.contains(id) { channel.flush() }
             }
         }
         pending = [:]
-    }
-
-    private static func closeNow(_ channel: any Channel, _ reason: CloseReason) {
-        closeGracefully(channel, code: reason.code, reason: reason.reason)
     }
 }
 
@@ -71,10 +67,10 @@ struct ClientSinks {
 ///
 /// Not closing at once matters: closing a socket that still has unread input (a flooding client) sends a
 /// reset, and a reset can make the peer's kernel drop the close frame before the peer reads it.
-func closeGracefully(_ channel: any Channel, code: UInt16, reason: String, grace: TimeAmount = .seconds(2)) {
+func closeGracefully(_ channel: any Channel, _ reason: CloseReason, grace: TimeAmount = .seconds(2)) {
     let deadline = channel.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
     channel.closeFuture.whenComplete { _ in deadline.cancel() }
-    channel.writeAndFlush(closeFrame(code: code, reason: reason)).whenComplete { result in
+    channel.writeAndFlush(closeFrame(code: reason.code, reason: reason.reason)).whenComplete { result in
         guard case .success = result else { return channel.close(promise: nil) }
         channel.close(mode: .output, promise: nil)
     }

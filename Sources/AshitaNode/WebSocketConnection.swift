@@ -60,10 +60,7 @@ struct WebSocketConnection {
                     let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
                     underlying.eventLoop.execute {
                         guard underlying.isActive else { return }
-                        guard underlying.isWritable else {
-                            let reason = CloseReason.tooSlow
-                            return closeGracefully(underlying, code: reason.code, reason: reason.reason)
-                        }
+                        guard underlying.isWritable else { return closeGracefully(underlying, .tooSlow) }
                         underlying.writeAndFlush(pong, promise: nil)
                     }
                 case .pong:
@@ -105,8 +102,7 @@ struct Heartbeat: Sendable {
             guard channel.isActive else { return task.cancel() }
             if unanswered.value >= 2 {
                 task.cancel()
-                let reason = CloseReason.noPong
-                closeGracefully(channel, code: reason.code, reason: reason.reason)
+                closeGracefully(channel, .noPong)
                 return
             }
             unanswered.value += 1
