@@ -93,15 +93,7 @@ import Testing
             for i in 0..<60 { helpers.append(try await WebSocketPeer.joined(node, home: "helper-\(i).\(long).example:1")) }
             let bystander = try await WebSocketPeer.joined(node, home: nil)
             let auth = RawConnection.maskedFrame(opcode: 0x1, payload: Array(#"{"type":"auth"}"#.utf8))
-            let batch = Array([[UInt8]](repeating: auth, count: 50).joined())
-            let gone = Task { try await events.next() }
-            await onDedicatedThread {
-                for _ in 0..<20 { guard slow.send(batch) else { return } }
-            }
-            let disconnected = try await within(30, "the slow reader's disconnect") { try await gone.value }
-            #expect(disconnected?.event == "clientDisconnected")
-            try await bystander.send(#"{"type":"ping"}"#)
-            try await bystander.expect("pong")
+            try await expectClosedWithoutReading(slow, sending: auth, perBatch: 50, events: events, bystander: bystander)
         }
     }
 
@@ -119,18 +111,26 @@ import Testing
             // Authenticated, so the auth timeout cannot be what closes it.
             slow.send(RawConnection.maskedFrame(opcode: 0x1, payload: Array(#"{"type":"auth"}"#.utf8)))
             let bystander = try await WebSocketPeer.joined(node, home: nil)
-            let gone = Task { try await events.next() }
             // At most 2,000 pings of 125 bytes: far more than the buffers hold once they are small.
             let ping = RawConnection.maskedFrame(opcode: 0x9, payload: [UInt8](repeating: 0x61, count: 125))
-            let batch = Array([[UInt8]](repeating: ping, count: 100).joined())
-            await onDedicatedThread {
-                for _ in 0..<20 { guard slow.send(batch) else { return } }
-            }
-            let disconnected = try await within(30, "the slow reader's disconnect") { try await gone.value }
-            #expect(disconnected?.event == "clientDisconnected")
-            try await bystander.send(#"{"type":"ping"}"#)
-            try await bystander.expect("pong")
+            try await expectClosedWithoutReading(slow, sending: ping, perBatch: 100, events: events, bystander: bystander)
         }
+    }
+
+    /// Sends `frame` from a client that never reads, in at most 20 batches of `perBatch` (until the node hangs
+    /// up), then expects the node's `clientDisconnected` and a bystander still served.
+    private func expectClosedWithoutReading(
+        _ slow: RawConnection, sending frame: [UInt8], perBatch: Int, events: EventSubscription, bystander: WebSocketPeer
+    ) async throws {
+        let batch = Array([[UInt8]](repeating: frame, count: perBatch).joined())
+        let gone = Task { try await events.next() }
+        await onDedicatedThread {
+            for _ in 0..<20 { guard slow.send(batch) else { return } }
+        }
+        let disconnected = try await within(30, "the slow reader's disconnect") { try await gone.value }
+        #expect(disconnected?.event == "clientDisconnected")
+        try await bystander.send(#"{"type":"ping"}"#)
+        try await bystander.expect("pong")
     }
 
     @Test func eventStreamsOverTheLimitAreAnswered503() async throws {
