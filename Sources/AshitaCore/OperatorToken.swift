@@ -2,18 +2,8 @@
 public enum OperatorToken {
     public static let byteCount = 32
 
-    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
     public static func isWellFormed(_ token: String) -> Bool {
-        token.utf8.count == byteCount * 2 && token.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+        Hex.decode(token)?.count == byteCount
     }
 
     /// Compares without an early exit, so the time taken does not tell how much of a guess was right.

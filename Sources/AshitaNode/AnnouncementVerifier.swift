@@ -19,7 +19,7 @@ struct NodeProbe: Sendable {
         var client = CurlHTTPClient(timeoutSeconds: timeoutSeconds, maxResponseBytes: maxAnswerBytes)
         client.verifyCertificates = false
         var rng = SystemRandomNumberGenerator()
-        let challenge = OperatorToken.hex((0..<16).map { _ in UInt8.random(in: .min ... .max, using: &rng) })
+        let challenge = Hex.encode((0..<16).map { _ in UInt8.random(in: .min ... .max, using: &rng) })
         let path = "/api/v1/node?challenge=\(challenge)"
         let plain = await ask(client, "http://\(address)\(path)", challenge: challenge, tls: false)
         guard case .failure(let failure) = plain, failure.mayBeTLS else { return plain }
@@ -52,11 +52,11 @@ struct NodeProbe: Sendable {
         guard let status = try? JSONDecoder().decode(NodeStatus.self, from: Data(response.body)), !status.id.isEmpty else {
             return .failure(ProbeFailure(reason: "what answers is not an ashita node"))
         }
-        guard let hex = status.publicKey, let key = NodeKey.bytes(hex: hex), NodeKey.id(ofPublicKey: key) == status.id
+        guard let hex = status.publicKey, let key = Hex.decode(hex), NodeKey.id(ofPublicKey: key) == status.id
         else {
             return .failure(ProbeFailure(reason: "its id does not match its public key"))
         }
-        guard status.challenge == challenge, let signature = status.signature.flatMap(NodeKey.bytes(hex:)),
+        guard status.challenge == challenge, let signature = status.signature.flatMap(Hex.decode),
             NodeKey.isValidSignature(signature, of: NodeKey.challengeMessage(challenge), publicKey: key)
         else {
             return .failure(ProbeFailure(reason: "it did not prove its id (bad challenge signature)"))

@@ -58,7 +58,7 @@ public struct DataDirectory: Sendable {
                 var rng = SystemRandomNumberGenerator()
                 return (0..<OperatorToken.byteCount).map { _ in UInt8.random(in: .min ... .max, using: &rng) }
             }
-            let keyHex = try loadOrCreateHex(keyPath, what: "Ed25519 private key", byteCount: 32) {
+            let keyHex = try loadOrCreateHex(keyPath, what: "Ed25519 private key", byteCount: 32, remedy: Self.keyRemedy) {
                 NodeKey.generate().rawRepresentation
             }
             guard let key = NodeKey(rawHex: keyHex) else {
@@ -76,20 +76,18 @@ public struct DataDirectory: Sendable {
         "restore it from a backup; deleting it gives this node a new identity, which its peers will notice"
 
     private func loadOrCreateHex(
-        _ file: String, what: String, byteCount: Int, make: () -> [UInt8]
+        _ file: String, what: String, byteCount: Int,
+        remedy: String = "restore it from a backup, or delete it to have a new one made", make: () -> [UInt8]
     ) throws(FileError) -> String {
         if let existing = try SecureFiles.readText(file) {
             let value = existing.hasSuffix("\n") ? String(existing.dropLast()) : existing
-            guard value.utf8.count == byteCount * 2,
-                value.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
-            else {
+            guard Hex.decode(value)?.count == byteCount else {
                 throw FileError(
-                    file: file, problem: "does not hold a \(what) (\(byteCount * 2) hex digits)",
-                    remedy: file == keyPath ? Self.keyRemedy : "restore it from a backup, or delete it to have a new one made")
+                    file: file, problem: "does not hold a \(what) (\(byteCount * 2) hex digits)", remedy: remedy)
             }
             return value
         }
-        let value = OperatorToken.hex(make())
+        let value = Hex.encode(make())
         try SecureFiles.writeAtomically(file, contents: value + "\n")
         return value
     }

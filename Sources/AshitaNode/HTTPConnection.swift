@@ -96,10 +96,10 @@ struct HTTPConnection {
         types: Set<String>?, lastEventID: String?, head request: HTTPRequestHead,
         to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     ) async throws {
-        let subscription: Subscription
+        let subscription: MeshHub.Subscription
         switch await hub.subscribe(types: types, lastEventID: lastEventID) {
-        case .accepted(let backlog, let missed, let position, let live, let id):
-            subscription = (backlog, missed, position, live, id)
+        case .accepted(let accepted):
+            subscription = accepted
         case .refused(.shuttingDown):
             try await write(.error(.serviceUnavailable, .notFound, "node is shutting down"), for: request, keepAlive: false, to: outbound)
             return
@@ -119,12 +119,8 @@ struct HTTPConnection {
         await hub.unsubscribe(subscription.id)
     }
 
-    private typealias Subscription = (
-        backlog: [JournalEntry], missed: Bool, position: String, live: AsyncStream<JournalEntry>, id: UInt64
-    )
-
     private func stream(
-        _ subscription: Subscription,
+        _ subscription: MeshHub.Subscription,
         lastEventID: String?, head request: HTTPRequestHead,
         to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     ) async throws {

@@ -21,6 +21,7 @@ actor MeshHub {
     private let started = monotonicSeconds()
     let limits: NodeLimits
     private let key: NodeKey
+    private let publicKeyHex: String
     private var verification: VerificationQueue
     private let probe: NodeProbe
     private var knownNodes: KnownNodes
@@ -34,6 +35,7 @@ actor MeshHub {
         self.mesh = Mesh(configuration: configuration, boot: boot)
         self.limits = limits
         self.key = key
+        self.publicKeyHex = Hex.encode(key.publicKey)
         self.knownNodes = knownNodes
         self.knownNodesWriter = knownNodesWriter
         self.verification = VerificationQueue(limits: .init())
@@ -193,7 +195,7 @@ actor MeshHub {
 
     /// What a new `/api/v1/events` subscriber gets: the backlog after its `Last-Event-ID`, then live entries.
     /// The live stream is bounded; a subscriber that falls behind is ended and resumes with its last id.
-    func subscribe(types: Set<String>?, lastEventID: String?) -> Subscription {
+    func subscribe(types: Set<String>?, lastEventID: String?) -> SubscribeResult {
         guard !shuttingDown else { return .refused(.shuttingDown) }
         guard subscribers.count < limits.maxEventStreams else { return .refused(.full) }
         let (stream, continuation) = AsyncStream.makeStream(
@@ -203,12 +205,21 @@ actor MeshHub {
         subscribers[id] = EventSubscriber(types: types, continuation: continuation)
         let (backlog, missed) = mesh.journal.entries(after: lastEventID)
         return .accepted(
-            backlog: backlog.filter { types?.contains($0.type) ?? true }, missed: missed,
-            position: mesh.journal.position, live: stream, id: id)
+            Subscription(
+                backlog: backlog.filter { types?.contains($0.type) ?? true }, missed: missed,
+                position: mesh.journal.position, live: stream, id: id))
     }
 
-    enum Subscription {
-        case accepted(backlog: [JournalEntry], missed: Bool, position: String, live: AsyncStream<JournalEntry>, id: UInt64)
+    struct Subscription {
+        var backlog: [JournalEntry]
+        var missed: Bool
+        var position: String
+        var live: AsyncStream<JournalEntry>
+        var id: UInt64
+    }
+
+    enum SubscribeResult {
+        case accepted(Subscription)
         case refused(Refusal)
 
         enum Refusal { case shuttingDown, full }
@@ -235,9 +246,9 @@ actor MeshHub {
         NodeStatus(
             node: identity.nodeIp, id: identity.id, version: identity.version,
             uptimeSeconds: Int(monotonicSeconds() - started), clients: mesh.clients.count, peers: mesh.peers.count,
-            operators: mesh.operatorCount, publicKey: OperatorToken.hex(key.publicKey), tls: identity.tls,
+            operators: mesh.operatorCount, publicKey: publicKeyHex, tls: identity.tls,
             challenge: challenge,
-            signature: challenge.map { OperatorToken.hex(key.signature(for: NodeKey.challengeMessage($0))) })
+            signature: challenge.map { Hex.encode(key.signature(for: NodeKey.challengeMessage($0))) })
     }
 
     /// Verified peers; with `all` (the operator's view) also those pending or unverified, with their status.

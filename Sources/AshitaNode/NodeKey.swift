@@ -16,7 +16,7 @@ public struct NodeKey: Sendable {
     }
 
     init?(rawHex: String) {
-        guard let bytes = Self.bytes(hex: rawHex) else { return nil }
+        guard let bytes = Hex.decode(rawHex) else { return nil }
         self.init(raw: bytes)
     }
 
@@ -74,25 +74,5 @@ public struct NodeKey: Sendable {
 
     private static func privateKey(_ raw: [UInt8]) -> OpaquePointer? {
         EVP_PKEY_new_raw_private_key(NID_ED25519, nil, raw, raw.count)
-    }
-
-    static func bytes(hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        for i in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = nibble(digits[i]), let low = nibble(digits[i + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return bytes
-    }
-
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: c - 0x30
-        case 0x61...0x66: c - 0x61 + 10
-        default: nil
-        }
     }
 }

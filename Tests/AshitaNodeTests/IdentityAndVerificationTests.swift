@@ -17,8 +17,8 @@ import Testing
             return (try #require(status["id"] as? String), try #require(status["publicKey"] as? String))
         }
         #expect(id.count == 32 && Base32.isEncoding(id))
-        let key = try #require(Data(hexString: publicKey))
-        #expect(Base32.encode(NodeKey.sha256(Array(key)).prefix(20)) == id)
+        let key = try #require(Hex.decode(publicKey))
+        #expect(Base32.encode(NodeKey.sha256(key).prefix(20)) == id)
         let attributes = try FileManager.default.attributesOfItem(atPath: "\(dir)/node-key")
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         try await withNodes(1, dataDirectories: [dir]) { nodes in
@@ -30,11 +30,11 @@ import Testing
         try await withNode { node in
             let status = try JSONDecoder().decode(
                 NodeStatus.self, from: Data(try await CurlHTTPClient().get("\(node.url)/api/v1/node?challenge=abc-123").body))
-            let key = try #require(status.publicKey.flatMap { Data(hexString: $0) })
-            let signature = try #require(status.signature.flatMap { Data(hexString: $0) })
+            let key = try #require(status.publicKey.flatMap(Hex.decode))
+            let signature = try #require(status.signature.flatMap(Hex.decode))
             #expect(status.challenge == "abc-123")
-            #expect(NodeKey.isValidSignature(Array(signature), of: NodeKey.challengeMessage("abc-123"), publicKey: Array(key)))
-            #expect(!NodeKey.isValidSignature(Array(signature), of: NodeKey.challengeMessage("abc-124"), publicKey: Array(key)))
+            #expect(NodeKey.isValidSignature(signature, of: NodeKey.challengeMessage("abc-123"), publicKey: key))
+            #expect(!NodeKey.isValidSignature(signature, of: NodeKey.challengeMessage("abc-124"), publicKey: key))
             #expect(try await CurlHTTPClient().get("\(node.url)/api/v1/node?challenge=%00%01").status == 400)
         }
     }
@@ -129,19 +129,5 @@ import Testing
             #expect(try await peer.expect("error").content.code == "rate-limited")
             #expect(try await peerNames(node) == ["127.0.0.1:7002"])
         }
-    }
-}
-
-extension Data {
-    init?(hexString: String) {
-        var bytes: [UInt8] = []
-        var index = hexString.startIndex
-        while index < hexString.endIndex {
-            let next = hexString.index(index, offsetBy: 2, limitedBy: hexString.endIndex) ?? hexString.endIndex
-            guard let byte = UInt8(hexString[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        self.init(bytes)
     }
 }
