@@ -46,13 +46,17 @@ public struct PeerList: Codable, Sendable, Equatable {
         /// The id verification found there; nil when announcements are not verified.
         public var id: String?
         public var tls: Bool?
-        /// Only in the operator's view (`?all=1`): "verified", "pending" or "unverified".
+        /// Only in the operator's view (`?all=1`): "verified", "pending", "unverified" or "self" (another
+        /// address of this very node).
         public var status: String?
+        /// Only in the operator's view: what the check found, for "unverified" and "self".
+        public var reason: String?
 
         public init(
             node: String, since: String, clients: Int, direction: String?, id: String? = nil, tls: Bool? = nil,
-            status: String? = nil
+            status: String? = nil, reason: String? = nil
         ) {
+            self.reason = reason
             self.id = id
             self.tls = tls
             self.status = status

@@ -41,10 +41,9 @@ public enum ClientMessage: Equatable, Sendable {
             return .failure(ProtocolViolation(.badJSON, "frame is not valid UTF-8 text"))
         }
         let value: JSONValue
-        do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-        } catch {
-            return .failure(ProtocolViolation(.badJSON, "frame is not valid JSON"))
+        switch StrictJSON.parse(bytes) {
+        case .success(let parsed): value = parsed
+        case .failure(let error): return .failure(ProtocolViolation(.badJSON, "frame is not valid JSON: \(error)"))
         }
         guard case .object(let fields) = value else {
             return .failure(ProtocolViolation(.badJSON, "frame must be a JSON object, got \(value.kind)"))

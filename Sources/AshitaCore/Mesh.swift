@@ -25,13 +25,17 @@ public enum MeshEffect: Equatable, Sendable {
     case close(ClientID, CloseReason)
     case journal(JournalEntry)
     /// Check that an ashita node answers at this address, then report with `verified` or `verificationFailed`.
-    case verify(NodeAddress)
+    /// `announcer` is the remote address of the client that asked for it, so checks can be shared fairly.
+    case verify(NodeAddress, announcer: String)
 }
 
 /// One frame as the WebSocket layer hands it over.
 public enum InboundFrame: Equatable, Sendable {
     case text([UInt8])
     case binary
+    /// A ping or pong: the edge answers it, but it costs the sender a message from its rate like any frame,
+    /// so a flood of control frames is limited and closed like a flood of messages.
+    case control
 }
 
 public struct MeshConfiguration: Sendable {
@@ -81,7 +85,10 @@ public struct Mesh: Sendable {
     public enum Verification: Equatable, Sendable {
         case pending
         case verified(PeerFacts)
+        /// Why, for the operator only: announcers and the public journal are not told what was found.
         case failed(String)
+        /// The node's own id answers there: another spelling of this node, never a peer.
+        case isSelf
     }
 
     public struct Peer: Equatable, Sendable {
@@ -143,6 +150,7 @@ public struct Mesh: Sendable {
 
     // MARK: Frames
 
+    /// What a frame changes. A `.control` frame within the sender's rate changes nothing and returns no effects.
     public mutating func receive(_ id: ClientID, _ frame: InboundFrame, at now: Timestamp) -> [MeshEffect] {
         guard clients[id] != nil else { return [] }
         guard clients[id]!.messages.take(at: now) else {
@@ -150,6 +158,8 @@ public struct Mesh: Sendable {
             return reject(id, ProtocolViolation(.rateLimited, "more than \(rate) messages a second; slow down"), now)
         }
         switch frame {
+        case .control:
+            return []
         case .binary:
             return reject(
                 id, ProtocolViolation(.binaryFrame, "binary frames are not accepted; send JSON text"), now,

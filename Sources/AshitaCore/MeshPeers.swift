@@ -22,7 +22,7 @@ extension Mesh {
             // A home that failed its check is checked again when someone else vouches for it.
             if case .failed = peerTable[home]!.verification {
                 peerTable[home]!.verification = .pending
-                return [.verify(home)]
+                return [.verify(home, announcer: clients[id]!.remote)]
             }
             return []
         }
@@ -32,27 +32,33 @@ extension Mesh {
             return announce(home, now)
         }
         peerTable[home] = Peer(address: home, since: now, clients: [id], verification: .pending)
-        return [.verify(home)]
+        return [.verify(home, announcer: clients[id]!.remote)]
     }
 
-    /// An ashita node answered at `home`: tell every client but the home's own that it exists.
+    /// An ashita node answered at `home`: tell every client but the home's own that it exists. When the node
+    /// that answered is this one (another spelling of its own address), it stays out of every view.
     public mutating func verified(_ home: NodeAddress, _ facts: PeerFacts, at now: Timestamp) -> [MeshEffect] {
         guard peerTable[home]?.verification == .pending else { return [] }
+        if let id = facts.id, id == configuration.identity.id {
+            peerTable[home]!.verification = .isSelf
+            return []
+        }
         peerTable[home]!.verification = .verified(facts)
         return announce(home, now)
     }
 
-    /// Nothing ashita answered at `home`: nobody else hears of it; its announcers are told why.
+    /// Nothing ashita answered at `home`: nobody else hears of it. Its announcers and the journal learn only
+    /// that; what was found (`reason`) is for the operator's view, since telling strangers what answers at
+    /// an address of their choosing would map hosts and ports for them.
     public mutating func verificationFailed(_ home: NodeAddress, reason: String, at now: Timestamp) -> [MeshEffect] {
         guard let peer = peerTable[home], peer.verification == .pending else { return [] }
         peerTable[home]!.verification = .failed(reason)
         let violation = ProtocolViolation(
-            .unverified, "no ashita node answers at \(home) (\(reason)); other clients are not told of it")
+            .unverified, "\(home) could not be verified as an ashita node; other clients are not told of it")
         var effects: [MeshEffect] = []
         let announcers = peer.clients.sorted()
         if !announcers.isEmpty { effects.append(.fanOut(.error(violation), to: announcers)) }
-        effects.append(
-            record(JournalType.nodeUnverified, JournalContent(nodeIp: home.description, message: reason), now))
+        effects.append(record(JournalType.nodeUnverified, JournalContent(nodeIp: home.description), now))
         return effects
     }
 

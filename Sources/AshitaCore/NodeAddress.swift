@@ -1,12 +1,15 @@
 /// A node's address as others reach it: `host:port`, where host is a DNS name, an IPv4 address or
 /// a bracketed IPv6 address, and port is 1–65535. At most 255 bytes.
 ///
-/// This is the only thing a client sends that ever reaches another client, so it is checked strictly.
+/// This is the only thing a client sends that ever reaches another client, so it is checked strictly, and it
+/// has one spelling per host and port: names in lower case without a trailing dot, IPv4 as a dotted quad, IPv6
+/// as RFC 5952 writes it (an IPv4-mapped IPv6 address as the IPv4 address). Numeric forms other than those
+/// (`0x7f.1`, `127.1`, `2130706433`) are refused rather than left for a resolver to interpret.
 public struct NodeAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let host: String
     public let port: Int
 
-    /// `host:port`, with the host lowercased and IPv6 in brackets.
+    /// `host:port`, with the host in its canonical spelling and IPv6 in brackets.
     public var description: String { "\(host):\(port)" }
 
     /// The host without IPv6 brackets, as a socket API wants it.
@@ -14,26 +17,44 @@ public struct NodeAddress: Hashable, Sendable, Comparable, CustomStringConvertib
         host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
     }
 
+    /// The host as an IP address, when it is one rather than a name.
+    public var ip: IPAddress? { IPAddress(bareHost) }
+
     public static let maxLength = 255
 
     public init(host: String, port: Int) throws(AddressError) {
         self = try NodeAddress(parsing: host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)")
     }
 
+    public init(ip: IPAddress, port: Int) {
+        let v4 = ip.isIPv4 || (ip.embeddedIPv4 != nil && ip.bytes[10] == 0xFF)
+        self.init(canonicalHost: v4 ? ip.description : "[\(ip)]", port: port)
+    }
+
+    private init(canonicalHost: String, port: Int) {
+        self.host = canonicalHost
+        self.port = port
+    }
+
     public init(parsing text: String) throws(AddressError) {
         guard !text.isEmpty else { throw .empty }
         guard text.utf8.count <= Self.maxLength else { throw .tooLong(text.utf8.count) }
         guard let colon = text.utf8.lastIndex(of: UInt8(ascii: ":")) else { throw .missingPort(text) }
-        let hostPart = String(text[..<colon])
+        let hostPart = text[..<colon]
         let portPart = String(text[text.index(after: colon)...])
         guard let port = Self.parsePort(portPart) else { throw .badPort(text) }
         if hostPart.hasPrefix("[") {
-            guard hostPart.hasSuffix("]"), Self.isIPv6(hostPart.dropFirst().dropLast()) else { throw .badHost(text) }
-        } else if !Self.isIPv4(hostPart) && !Self.isDNSName(hostPart) {
+            guard hostPart.hasSuffix("]"), let ip = IPAddress(hostPart.dropFirst().dropLast()), !ip.isIPv4 else {
+                throw .badHost(text)
+            }
+            self.init(ip: ip, port: port)
+        } else if let ip = IPAddress(hostPart), ip.isIPv4 {
+            self.init(ip: ip, port: port)
+        } else if let name = Self.canonicalName(hostPart) {
+            self.init(canonicalHost: name, port: port)
+        } else {
             throw .badHost(text)
         }
-        self.host = hostPart.lowercased()
-        self.port = port
     }
 
     public static func < (a: NodeAddress, b: NodeAddress) -> Bool { (a.host, a.port) < (b.host, b.port) }
@@ -45,20 +66,13 @@ public struct NodeAddress: Hashable, Sendable, Comparable, CustomStringConvertib
         return n
     }
 
-    private static func isIPv4(_ s: String) -> Bool {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { part in
-            (1...3).contains(part.utf8.count) && part.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
-                && Int(part)! <= 255 && !(part.utf8.count > 1 && part.hasPrefix("0"))
-        }
-    }
-
-    /// RFC 1123 host name: dot-separated labels of letters, digits and hyphens, 1–63 bytes each,
-    /// not starting or ending with a hyphen; not all digits (that would be a malformed IPv4).
-    private static func isDNSName(_ s: String) -> Bool {
-        var name = Substring(s)
+    /// An RFC 1123 host name in lower case without its trailing dot: dot-separated labels of letters, digits
+    /// and hyphens, 1–63 bytes each, not starting or ending with a hyphen. Its last label must not look like
+    /// a number (`1`, `0x7f`): resolvers read such names as IPv4 shorthand.
+    private static func canonicalName(_ s: Substring) -> String? {
+        var name = s
         if name.hasSuffix(".") { name = name.dropLast() }
-        guard (1...253).contains(name.utf8.count) else { return false }
+        guard (1...253).contains(name.utf8.count) else { return nil }
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)
         let wellFormed = labels.allSatisfy { label in
             (1...63).contains(label.utf8.count) && label.first != "-" && label.last != "-"
@@ -66,44 +80,16 @@ public struct NodeAddress: Hashable, Sendable, Comparable, CustomStringConvertib
                     (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x2D
                 }
         }
-        let allNumeric = name.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E }
-        return wellFormed && !allNumeric
+        guard wellFormed, let last = labels.last?.lowercased(), !looksNumeric(last) else { return nil }
+        return name.lowercased()
     }
 
-    /// Hex groups separated by colons, at most one `::`, optionally ending in a dotted IPv4 address.
-    private static func isIPv6(_ s: Substring) -> Bool {
-        guard (2...45).contains(s.utf8.count) else { return false }
-        let compressed = s.components(separatedBy: "::")
-        guard compressed.count <= 2 else { return false }
-        var groups = s.split(separator: ":", omittingEmptySubsequences: true)
-        var groupBudget = 8
-        if let last = groups.last, last.contains(".") {
-            guard isIPv4(String(last)) else { return false }
-            groups.removeLast()
-            groupBudget = 6
-        }
-        let hexGroups = groups.allSatisfy { g in
-            (1...4).contains(g.utf8.count) && g.utf8.allSatisfy { c in
-                (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46)
-            }
-        }
-        guard hexGroups else { return false }
-        // Stray single colons at either end are malformed ("1:2::3:" or ":1::2").
-        if (s.hasPrefix(":") && !s.hasPrefix("::")) || (s.hasSuffix(":") && !s.hasSuffix("::")) { return false }
-        return compressed.count == 2 ? groups.count < groupBudget : groups.count == groupBudget
-    }
-}
-
-extension Substring {
-    fileprivate func components(separatedBy separator: String) -> [Substring] {
-        var parts: [Substring] = []
-        var rest = self[...]
-        while let range = rest.firstRange(of: separator) {
-            parts.append(rest[..<range.lowerBound])
-            rest = rest[range.upperBound...]
-        }
-        parts.append(rest)
-        return parts
+    /// Decimal digits, or `0x` and hex digits: what `inet_aton` would take as a number.
+    private static func looksNumeric(_ label: String) -> Bool {
+        let bytes = Array(label.utf8)
+        if bytes.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return true }
+        guard bytes.count >= 2, bytes[0] == 0x30, bytes[1] == 0x78 else { return false }
+        return bytes.dropFirst(2).allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
 }
 

@@ -60,13 +60,15 @@ public enum FuzzHarness {
                 effects = mesh.receive(id, .text(Array(#"{"type":"auth","node":"\#(home)"\#(token)}"#.utf8)), at: clock)
             case 4:
                 let home = homes[Int(id) % homes.count]
+                // Sometimes the node's own id answers: another spelling of itself.
+                let found = op & 0x40 != 0 ? "fuzz" : "p\(id)"
                 effects = (op & 0x10) != 0
-                    ? mesh.verified(home, PeerFacts(id: "p\(id)", tls: op & 0x20 != 0), at: clock)
+                    ? mesh.verified(home, PeerFacts(id: found, tls: op & 0x20 != 0), at: clock)
                     : mesh.verificationFailed(home, reason: "fuzz", at: clock)
             case 5:
                 effects = mesh.authDeadlinePassed(id)
             case 6:
-                effects = mesh.receive(id, .binary, at: clock)
+                effects = mesh.receive(id, op & 0x10 != 0 ? .control : .binary, at: clock)
             default:
                 effects = mesh.rejectOversized(id, size: 70_000, limit: 65_536, at: clock)
             }
@@ -89,9 +91,14 @@ public enum FuzzHarness {
         }
         precondition(Set(mesh.peers.map(\.address)).isSubset(of: Set(mesh.allPeers.map(\.address))))
         precondition(mesh.peers.allSatisfy { $0.facts != nil }, "an unverified peer is listed publicly")
+        precondition(!mesh.peers.contains { $0.facts?.id == mesh.configuration.identity.id }, "the node is its own peer")
         precondition(mesh.clients.count <= mesh.configuration.maxClients, "over the client limit")
         for effect in effects {
+            if case .journal(let entry) = effect, entry.type == JournalType.nodeUnverified {
+                precondition(entry.content.message == nil, "what a check found reached the public journal")
+            }
             if case .fanOut(.nodeDiscovered(let announcement), let to) = effect {
+                precondition(announcement.id != mesh.configuration.identity.id, "the node announced itself")
                 let peer = mesh.allPeers.first { $0.address.description == announcement.nodeIp }
                 precondition(peer?.facts != nil, "an unverified home was announced")
                 precondition(to.allSatisfy { !(peer?.clients.contains($0) ?? false) }, "a home was announced to itself")

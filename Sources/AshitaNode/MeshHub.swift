@@ -150,7 +150,7 @@ actor MeshHub {
                 if let client = clients[id], closing.insert(id).inserted { sinks.close(client.channel, reason) }
             case .journal(let entry):
                 publish(entry)
-            case .verify(let address):
+            case .verify(let address, _):
                 verify(address)
             }
         }
@@ -256,16 +256,17 @@ actor MeshHub {
         PeerList(
             node: identity.nodeIp,
             peers: (all ? mesh.allPeers : mesh.peers).map { peer in
-                let status: String? =
+                let (status, reason): (String?, String?) =
                     switch (all, peer.verification) {
-                    case (false, _): nil
-                    case (true, .verified): "verified"
-                    case (true, .pending): "pending"
-                    case (true, .failed): "unverified"
+                    case (false, _): (nil, nil)
+                    case (true, .verified): ("verified", nil)
+                    case (true, .pending): ("pending", nil)
+                    case (true, .failed(let why)): ("unverified", why)
+                    case (true, .isSelf): ("self", "this node's own id answers there")
                     }
                 return .init(
                     node: peer.address.description, since: peer.since.iso8601, clients: peer.clients.count,
-                    direction: "inbound", id: peer.facts?.id, tls: peer.facts.map(\.tls), status: status)
+                    direction: "inbound", id: peer.facts?.id, tls: peer.facts.map(\.tls), status: status, reason: reason)
             })
     }
 

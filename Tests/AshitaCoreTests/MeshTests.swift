@@ -32,7 +32,7 @@ import Testing
             case .fanOut(let e, let to): "\(to.sorted()):\(e.type)"
             case .close(let id, let reason): "\(id):close \(reason.code)"
             case .journal: nil
-            case .verify(let address): "verify \(address)"
+            case .verify(let address, _): "verify \(address)"
             }
         }
     }
@@ -162,7 +162,7 @@ import Testing
         _ = mesh.connect(2, remote: "r", at: clock)
         _ = mesh.receive(1, .text(Array(#"{"type":"auth"}"#.utf8)), at: clock)
         let effects = mesh.receive(2, auth("127.0.0.1:9000"), at: clock)
-        #expect(effects.contains(.verify(addr("127.0.0.1:9000"))))
+        #expect(effects.contains(.verify(addr("127.0.0.1:9000"), announcer: "r")))
         #expect(!effects.contains { if case .fanOut = $0 { true } else { false } })
         #expect(mesh.peers.isEmpty && mesh.allPeers.count == 1)
 
@@ -186,11 +186,41 @@ import Testing
             return
         }
         #expect(violation.code == .unverified && to == [2])
+        // What was found there is the operator's to see, not the announcer's or the public journal's.
+        #expect(violation.message == "127.0.0.1:9000 could not be verified as an ashita node; other clients are not told of it")
+        #expect(!failed.contains { if case .journal(let entry) = $0 { entry.content.message != nil } else { false } })
+        #expect(mesh.allPeers.first?.verification == .failed("connection refused"))
         #expect(mesh.peers.isEmpty)
         // Its announcer leaving announces nothing: nobody heard of it.
         let left = mesh.disconnect(2, at: clock)
         #expect(!left.contains { if case .fanOut = $0 { true } else { false } })
         #expect(mesh.allPeers.isEmpty)
+    }
+
+    @Test func anotherSpellingOfThisNodeIsNeverItsPeer() {
+        var mesh = mesh()
+        for id: ClientID in 1...2 { _ = mesh.connect(id, remote: "r", at: clock) }
+        _ = mesh.receive(1, .text(Array(#"{"type":"auth"}"#.utf8)), at: clock)
+        _ = mesh.receive(2, auth("localhost:8000"), at: clock)
+        // The check finds this node's own id behind the name.
+        let effects = mesh.verified(addr("localhost:8000"), PeerFacts(id: "n1", tls: false), at: clock)
+        #expect(effects.isEmpty)
+        #expect(mesh.peers.isEmpty)
+        #expect(mesh.allPeers.first?.verification == .isSelf)
+        #expect(mesh.disconnect(2, at: clock).allSatisfy { if case .fanOut = $0 { false } else { true } })
+    }
+
+    @Test func controlFramesShareTheMessageRate() {
+        var mesh = mesh { $0.messageRate = 1; $0.messageBurst = 2 }
+        _ = mesh.connect(1, remote: "r", at: clock)
+        #expect(mesh.receive(1, .control, at: clock).isEmpty)
+        #expect(mesh.receive(1, .control, at: clock).isEmpty)
+        // The bucket is empty: a text frame is refused, and so is the next control frame.
+        let ping = InboundFrame.text(Array(#"{"type":"ping"}"#.utf8))
+        #expect(mesh.receive(1, ping, at: clock).contains { if case .send(.error(let v), _) = $0 { v.code == .rateLimited } else { false } })
+        var closed = false
+        for _ in 0..<4 { closed = closed || mesh.receive(1, .control, at: clock).contains(.close(1, .policyViolation)) }
+        #expect(closed)
     }
 
     @Test func theRateLimitAnswersThenCloses() {

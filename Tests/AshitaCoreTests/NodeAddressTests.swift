@@ -5,11 +5,26 @@ import Testing
 @Suite struct NodeAddressTests {
     @Test(arguments: [
         "127.0.0.1:8000", "localhost:1", "node-1.example.org:65535", "[::1]:9000", "[2001:db8::7]:443",
-        "[::ffff:192.0.2.1]:80", "EXAMPLE.com:80", "a:8000", "[1:2:3:4:5:6:7:8]:1",
+        "EXAMPLE.com:80", "a:8000", "[1:2:3:4:5:6:7:8]:1", "node-1.example.org:1",
     ])
     func accepts(_ text: String) throws {
         let address = try NodeAddress(parsing: text)
         #expect(address.description == text.lowercased())
+    }
+
+    /// One host and port, one spelling: so a cache, a peer table or a state file keyed by address cannot be
+    /// filled with spellings of one place.
+    @Test(arguments: [
+        ("[::ffff:7f00:1]:8000", "127.0.0.1:8000"), ("[::ffff:127.0.0.1]:8000", "127.0.0.1:8000"),
+        ("[0:0::1]:8000", "[::1]:8000"), ("[00::1]:8000", "[::1]:8000"), ("[0000:0:0:0:0:0:0:1]:8000", "[::1]:8000"),
+        ("[2001:DB8:0:0:1:0:0:1]:1", "[2001:db8::1:0:0:1]:1"), ("[2001:db8::0:1]:1", "[2001:db8::1]:1"),
+        ("[1:0:0:2:0:0:0:3]:1", "[1:0:0:2::3]:1"), ("[::]:1", "[::]:1"), ("LOCALHOST:8000", "localhost:8000"),
+        ("localhost.:8000", "localhost:8000"), ("Node.Example.ORG.:443", "node.example.org:443"),
+        ("[::ffff:192.0.2.1]:80", "192.0.2.1:80"),
+    ])
+    func spellingsOfOnePlaceBecomeOne(_ text: String, _ canonical: String) throws {
+        #expect(try NodeAddress(parsing: text).description == canonical)
+        #expect(try NodeAddress(parsing: canonical).description == canonical)
     }
 
     @Test(arguments: [
@@ -17,6 +32,9 @@ import Testing
         "../../x:80", "<script>alert(1)</script>:80", "a b:80", "-bad.example:80", "bad-.example:80",
         "256.1.1.1:80", "1.2.3:80", "01.2.3.4:80", "[::1:80", "::1:80", "[12345::1]:80", "[1::2::3]:80",
         "[1:2:3:4:5:6:7:8:9]:80", "host:80 ", "hö.st:80", "x..y:80", "[::1]x:80", "\u{0}:80", "1234:80",
+        // Numeric shorthands a resolver would turn into an address: refused, not interpreted.
+        "0x7f.1:80", "0x7f000001:80", "2130706433:80", "127.1:80", "0177.0.0.1:80", "example.0x10:80", "a.1:80",
+        "[127.0.0.1]:80", "[fe80::1%eth0]:80", "[1::2:]:80", "[:1::2]:80",
     ])
     func rejects(_ text: String) {
         #expect(throws: AddressError.self) { try NodeAddress(parsing: text) }
