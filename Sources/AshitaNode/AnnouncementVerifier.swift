@@ -1,131 +1,160 @@
 import AshitaClient
 import AshitaCore
+import Logging
+import NIOCore
 
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
+#if canImport(Glibc)
+import Glibc
 #endif
 
-/// Asks an announced address whether an ashita node answers there: `GET /api/v1/node?challenge=NONCE` over
-/// HTTP, then HTTPS, with a short timeout and a small answer cap. The answer must carry a public key, the id
-/// derived from it, and a signature of the nonce by that key: so the id is proven, not merely claimed. It learns
-/// whether the node speaks TLS. Certificates are not checked: the signature is the proof.
-struct NodeProbe: Sendable {
-    var timeoutSeconds = 2.0
-    var maxAnswerBytes = 16 * 1024
-
-    func check(_ address: NodeAddress) async -> Result<PeerFacts, ProbeFailure> {
-        var client = CurlHTTPClient(timeoutSeconds: timeoutSeconds, maxResponseBytes: maxAnswerBytes)
-        client.verifyCertificates = false
-        var rng = SystemRandomNumberGenerator()
-        let challenge = Hex.encode((0..<16).map { _ in UInt8.random(in: .min ... .max, using: &rng) })
-        let path = "/api/v1/node?challenge=\(challenge)"
-        let plain = await ask(client, "http://\(address)\(path)", challenge: challenge, tls: false)
-        guard case .failure(let failure) = plain, failure.mayBeTLS else { return plain }
-        // A TLS-only node drops a plain request without an answer; ask again over TLS.
-        if case .success(let facts) = await ask(client, "https://\(address)\(path)", challenge: challenge, tls: true) {
-            return .success(facts)
-        }
-        return plain
+/// Carries out `AnnouncementChecks`: resolves names, contacts destinations with `AnnouncementProbe`, and hands
+/// every outcome to the hub. One loop owns the rules' state; resolutions and contacts are its child tasks and
+/// come back to it as events, so it never waits on a socket or a resolver.
+final class AnnouncementVerifier: Sendable {
+    enum Event: Sendable {
+        case submit(NodeAddress, announcer: String, known: Bool)
+        case resolved(NodeAddress, [IPAddress])
+        case contacted(NodeAddress, AnnouncementChecks.Destination, AnnouncementChecks.Outcome)
+        case tick
     }
 
-    private func ask(_ client: CurlHTTPClient, _ url: String, challenge: String, tls: Bool) async
-        -> Result<PeerFacts, ProbeFailure>
-    {
-        let response: HTTPResponse
-        do {
-            response = try await client.get(url, headers: ["Accept: application/json"])
-        } catch {
-            switch error {
-            case .unreachable(_, let reason, let code):
-                // 52: nothing came back; 56: the connection was reset — what a TLS server does to plain HTTP.
-                return .failure(ProbeFailure(reason: reason, mayBeTLS: code == 52 || code == 56))
-            case .tooLarge: return .failure(ProbeFailure(reason: "answer over \(maxAnswerBytes) bytes"))
-            case .transfer(_, let reason, _), .tls(_, let reason): return .failure(ProbeFailure(reason: reason, mayBeTLS: true))
-            case .stopped: return .failure(ProbeFailure(reason: "stopped"))
+    struct Settings: Sendable {
+        var limits: AnnouncementChecks.Limits
+        var policy: AnnouncementPolicy
+        /// How long one contact may take for an address a check has verified before; unknown ones get half.
+        var timeout: TimeAmount
+        var maxAnswerBytes: Int
+    }
+
+    private let settings: Settings
+    private let events: AsyncStream<Event>
+    private let sink: AsyncStream<Event>.Continuation
+    private let logger: Logger
+
+    init(_ settings: Settings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+        (events, sink) = AsyncStream.makeStream(of: Event.self)
+    }
+
+    /// Asks for `address` to be checked; `known`: a check found a node there before (it gets the full timeout).
+    func submit(_ address: NodeAddress, announcer: String, known: Bool) {
+        sink.yield(.submit(address, announcer: announcer, known: known))
+    }
+
+    /// Ends `run` once what is under way has been stopped.
+    func stop() { sink.finish() }
+
+    /// Runs until `stop()`, reporting each decided address with `report`.
+    func run(report: @escaping @Sendable (NodeAddress, AnnouncementChecks.Outcome) async -> Void) async {
+        var checks = AnnouncementChecks(limits: settings.limits, policy: settings.policy, at: Self.now())
+        var known: Set<NodeAddress> = []
+        var failures = FailureSummary()
+        var timerDue: Timestamp?
+        let probe = AnnouncementProbe(maxAnswerBytes: settings.maxAnswerBytes)
+        let (sink, timeout) = (self.sink, settings.timeout)
+        await withDiscardingTaskGroup { group in
+            for await event in events {
+                let now = Self.now()
+                var reports: [AnnouncementChecks.Report] = []
+                switch event {
+                case .submit(let address, let announcer, let isKnown):
+                    if isKnown { known.insert(address) }
+                    reports += checks.submit(address, announcer: announcer, at: now)
+                case .resolved(let address, let ips):
+                    reports += checks.resolved(address, to: ips, at: now)
+                case .contacted(let address, let destination, let outcome):
+                    reports += checks.contacted(address, at: destination, outcome, now: now)
+                case .tick:
+                    if let due = timerDue, due <= now { timerDue = nil }
+                }
+                let plan = checks.step(at: now)
+                reports += plan.reports
+                for work in plan.work {
+                    switch work {
+                    case .resolve(let address):
+                        group.addTask {
+                            let ips = await onDedicatedThread { Self.resolve(address.host) }
+                            sink.yield(.resolved(address, ips))
+                        }
+                    case .contact(let address, let destination):
+                        let limit = known.contains(address) ? timeout : .nanoseconds(timeout.nanoseconds / 2)
+                        group.addTask {
+                            let outcome = await probe.check(address, at: destination, timeout: limit)
+                            sink.yield(.contacted(address, destination, outcome))
+                        }
+                    }
+                }
+                if let wakeUp = plan.wakeUp, timerDue.map({ wakeUp < $0 }) ?? true {
+                    timerDue = wakeUp
+                    group.addTask {
+                        try? await Task.sleep(for: .milliseconds(max(0, wakeUp.milliseconds - now.milliseconds)))
+                        sink.yield(.tick)
+                    }
+                }
+                for decided in reports {
+                    known.remove(decided.address)
+                    if case .failure(let failure) = decided.outcome, let line = failures.record(decided.address, failure, at: now) {
+                        logger.info("\(line)")
+                    }
+                    await report(decided.address, decided.outcome)
+                }
             }
+            group.cancelAll()
         }
-        guard response.status == 200 else {
-            return .failure(ProbeFailure(reason: "GET /api/v1/node answered \(response.status)"))
+    }
+
+    /// Monotonic milliseconds: rates and caches must not jump with the wall clock.
+    static func now() -> Timestamp { Timestamp(milliseconds: Int64(monotonicSeconds() * 1000)) }
+
+    /// The addresses a name resolves to, in the resolver's order; empty when it does not resolve. Blocking.
+    static func resolve(_ host: String) -> [IPAddress] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0 else { return [] }
+        defer { freeaddrinfo(list) }
+        var found: [IPAddress] = []
+        var entry = list
+        while let info = entry?.pointee {
+            defer { entry = info.ai_next }
+            guard let socketAddress = info.ai_addr else { continue }
+            let bytes: [UInt8]
+            switch Int32(socketAddress.pointee.sa_family) {
+            case AF_INET:
+                bytes = socketAddress.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                    withUnsafeBytes(of: $0.pointee.sin_addr) { Array($0) }
+                }
+            case AF_INET6:
+                bytes = socketAddress.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                    withUnsafeBytes(of: $0.pointee.sin6_addr) { Array($0) }
+                }
+            default:
+                continue
+            }
+            if let ip = IPAddress(bytes: bytes), !found.contains(ip) { found.append(ip) }
         }
-        guard let status = try? JSONDecoder().decode(NodeStatus.self, from: Data(response.body)), !status.id.isEmpty else {
-            return .failure(ProbeFailure(reason: "what answers is not an ashita node"))
-        }
-        guard let hex = status.publicKey, let key = Hex.decode(hex), NodeKey.id(ofPublicKey: key) == status.id
-        else {
-            return .failure(ProbeFailure(reason: "its id does not match its public key"))
-        }
-        guard status.challenge == challenge, let signature = status.signature.flatMap(Hex.decode),
-            NodeKey.isValidSignature(signature, of: NodeKey.challengeMessage(challenge), publicKey: key)
-        else {
-            return .failure(ProbeFailure(reason: "it did not prove its id (bad challenge signature)"))
-        }
-        return .success(PeerFacts(id: status.id, tls: tls))
+        return found
     }
 }
 
-struct ProbeFailure: Error, Equatable, Sendable {
-    var reason: String
-    var mayBeTLS = false
-}
+/// Failed checks in the log without flooding it: the first at once, then one line per 10 s with how many
+/// there were and the latest. Strangers choose what is checked; they do not choose how much the node logs.
+struct FailureSummary {
+    private var windowStart: Timestamp?
+    private var count = 0
 
-/// The hub's side of verification: a cache of results, at most `maxInFlight` checks at once, a bounded queue,
-/// one check per address however many announce it. Plain state driven by the hub (an actor).
-struct VerificationQueue {
-    struct Limits {
-        var maxInFlight = 4
-        var maxQueued = 1024
-        var successSeconds = 300.0
-        var failureSeconds = 10.0
-    }
-
-    let limits: Limits
-    private var cache: [NodeAddress: (result: Result<PeerFacts, ProbeFailure>, expires: Double)] = [:]
-    private var queued: [NodeAddress] = []
-    private var queuedSet: Set<NodeAddress> = []
-    private var running: Set<NodeAddress> = []
-
-    init(limits: Limits) { self.limits = limits }
-
-    enum Admission {
-        /// Known: the cached result.
-        case cached(Result<PeerFacts, ProbeFailure>)
-        /// A check is queued or running; its result will come.
-        case waiting
-        /// Too many checks waiting already.
-        case refused
-    }
-
-    mutating func admit(_ address: NodeAddress, now: Double) -> Admission {
-        if let entry = cache[address] {
-            if entry.expires > now { return .cached(entry.result) }
-            cache[address] = nil
+    mutating func record(_ address: NodeAddress, _ failure: AnnouncementChecks.Failure, at now: Timestamp) -> String? {
+        count += 1
+        if let start = windowStart, now.milliseconds - start.milliseconds < 10_000 { return nil }
+        defer {
+            windowStart = now
+            count = 0
         }
-        if running.contains(address) || queuedSet.contains(address) { return .waiting }
-        guard queued.count < limits.maxQueued else { return .refused }
-        queued.append(address)
-        queuedSet.insert(address)
-        return .waiting
-    }
-
-    /// The addresses to start checking now.
-    mutating func startable() -> [NodeAddress] {
-        var starting: [NodeAddress] = []
-        while running.count < limits.maxInFlight, !queued.isEmpty {
-            let next = queued.removeFirst()
-            queuedSet.remove(next)
-            running.insert(next)
-            starting.append(next)
-        }
-        return starting
-    }
-
-    mutating func finished(_ address: NodeAddress, _ result: Result<PeerFacts, ProbeFailure>, now: Double) {
-        running.remove(address)
-        let ttl = if case .success = result { limits.successSeconds } else { limits.failureSeconds }
-        cache[address] = (result, now + ttl)
-        // Expired entries go when the cache grows, so it stays bounded by what was checked recently.
-        if cache.count > 4 * limits.maxQueued { cache = cache.filter { $0.value.expires > now } }
+        let latest = "\(address): \(failure.reason)"
+        return count == 1
+            ? "announcement not verified (\(latest))"
+            : "\(count) announcements not verified in the last 10 s (latest \(latest)); GET /api/v1/peers?all=1 lists them"
     }
 }

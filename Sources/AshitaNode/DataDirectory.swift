@@ -38,11 +38,15 @@ public struct DataDirectory: Sendable {
         public var key: NodeKey
         public var knownNodes: KnownNodes
         public var lock: DataDirectoryLock
+        /// Something the operator should hear of: a damaged file set aside.
+        public var warnings: [String] = []
     }
 
     /// Takes the directory's lock, then loads the operator token, the node key and the known nodes, creating
-    /// what is missing on first start. A file that exists but is damaged stops the start, naming the file: the
-    /// node never silently makes itself a new identity or token.
+    /// what is missing on first start. A token or key that exists but is damaged stops the start, naming the
+    /// file: the node never silently makes itself a new identity or token. A directory or file another user
+    /// owns or may write, a symbolic link or something other than a regular file stops it too. A damaged
+    /// known-nodes file is set aside: strangers influence what it holds, and nothing they send may stop a start.
     public func open() throws(FileError) -> Contents {
         try SecureFiles.makeDirectories(path)
         guard let fd = try SecureFiles.lockExclusively(lockPath) else {
@@ -64,8 +68,9 @@ public struct DataDirectory: Sendable {
             guard let key = NodeKey(rawHex: keyHex) else {
                 throw FileError(file: keyPath, problem: "does not hold a usable Ed25519 key", remedy: Self.keyRemedy)
             }
-            let knownNodes = try KnownNodes.load(knownNodesPath)
-            return Contents(operatorToken: token, key: key, knownNodes: knownNodes, lock: lock)
+            let (knownNodes, setAside) = try KnownNodes.load(knownNodesPath)
+            return Contents(
+                operatorToken: token, key: key, knownNodes: knownNodes, lock: lock, warnings: setAside.map { [$0] } ?? [])
         } catch {
             lock.release()
             throw error
@@ -79,7 +84,7 @@ public struct DataDirectory: Sendable {
         _ file: String, what: String, byteCount: Int,
         remedy: String = "restore it from a backup, or delete it to have a new one made", make: () -> [UInt8]
     ) throws(FileError) -> String {
-        if let existing = try SecureFiles.readText(file) {
+        if let existing = try SecureFiles.readText(file, limit: 4096, access: .secret) {
             let value = existing.hasSuffix("\n") ? String(existing.dropLast()) : existing
             guard Hex.decode(value)?.count == byteCount else {
                 throw FileError(

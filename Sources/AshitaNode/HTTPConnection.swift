@@ -5,14 +5,23 @@ import NIOHTTP1
 
 /// One HTTP/1.1 connection that did not upgrade: requests in turn (keep-alive), each answered by the router;
 /// an event stream holds the connection until the client goes or the node stops.
+///
+/// Every wait has a deadline: the next head (`headerTimeout`), a body once its head is in (`bodyTimeout`), and
+/// every write (`sendTimeout`: a reader that leaves answers unread is closed). Requests are read one at a
+/// time, and answers wait in a small buffer (`httpOutboundBytes`): past it, writing waits, and so does reading
+/// the next pipelined request.
 struct HTTPConnection {
     let channel: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    /// Its place in the connection budget: displaceable while it waits for a request.
+    let slot: ConnectionSlot
     let remote: String
     let hub: MeshHub
     let router: Router
     /// Where the connection waits between requests, so shutdown can close it there (and only there).
     let idle: ChannelRegistry
     let logger: Logger
+
+    private var limits: NodeLimits { hub.limits }
 
     /// `declined` is a request whose head and end were consumed by a refused upgrade: it is answered first.
     func run(answeringFirst declined: HTTPRequestHead? = nil) async {
@@ -26,43 +35,33 @@ struct HTTPConnection {
                     if let declined = pending {
                         head = declined
                         pending = nil
-                    } else {
-                        // Between requests the next head must come within the header timeout (slowloris).
-                        let loop = channel.channel.eventLoop
-                        let deadline = loop.scheduleTask(in: .milliseconds(Int64(hub.limits.headerTimeoutSeconds * 1000))) {
-                            [channel] in channel.channel.close(promise: nil)
+                        // A WebSocket request the node does not take is answered as such, never with the page.
+                        if let refusal = WebSocketRequests.refusal(head) {
+                            return try await write(refusal, for: head, keepAlive: false, to: outbound)
                         }
+                    } else {
+                        slot.idle()
                         idle.insert(channel.channel)
-                        let part = try await parts.next()
+                        let part = try await deadline(limits.headerTimeoutSeconds) { try await parts.next() }
                         idle.remove(channel.channel)
-                        deadline.cancel()
                         guard let part else { return }
                         guard case .head(let next) = part else { continue }
                         head = next
                     }
-                    if Self.headSize(head) > hub.limits.maxHeaderBytes {
-                        try await write(
-                            .error(.requestHeaderFieldsTooLarge, .headersTooLarge, "request headers over \(hub.limits.maxHeaderBytes) bytes"),
-                            for: head, keepAlive: false, to: outbound)
-                        return
+                    if Self.headSize(head) > limits.maxHeaderBytes {
+                        let reply = HTTPReply.error(
+                            .requestHeaderFieldsTooLarge, .headersTooLarge, "request headers over \(limits.maxHeaderBytes) bytes")
+                        return try await write(reply, for: head, keepAlive: false, to: outbound)
                     }
-                    // Bodies are read (and bounded) but no endpoint needs one.
-                    var bodyBytes = 0
-                    readBody: while !bodyConsumed, let next = try await parts.next() {
-                        switch next {
-                        case .body(let chunk): bodyBytes += chunk.readableBytes
-                        case .end: break readBody
-                        case .head: throw HTTPParserError.invalidInternalState
-                        }
-                        if bodyBytes > hub.limits.maxRequestBodyBytes {
-                            try await write(.error(.payloadTooLarge, .bodyTooLarge, "request body over \(hub.limits.maxRequestBodyBytes) bytes"), for: head, keepAlive: false, to: outbound)
-                            return
+                    if !bodyConsumed {
+                        if let refusal = try await readBody(of: head, from: &parts, answering: outbound) {
+                            return try await write(refusal, for: head, keepAlive: false, to: outbound)
                         }
                     }
+                    slot.busy()
                     let reply = await router.reply(to: head, remote: remote)
                     if case .eventStream(let types, let lastEventID) = reply {
-                        try await streamEvents(types: types, lastEventID: lastEventID, head: head, to: outbound)
-                        return
+                        return try await streamEvents(types: types, lastEventID: lastEventID, head: head, to: outbound)
                     }
                     try await write(reply, for: head, keepAlive: head.isKeepAlive, to: outbound)
                     if !head.isKeepAlive { return }
@@ -71,6 +70,51 @@ struct HTTPConnection {
         } catch {
             logger.debug("http connection ended", metadata: ["remote": "\(remote)", "error": "\(error)"])
         }
+    }
+
+    /// Reads (and drops: no endpoint takes one) the request's body within the body deadline and size bound;
+    /// answers `Expect: 100-continue`. nil when all is well, else the refusal to send before closing.
+    private func readBody(
+        of head: HTTPRequestHead,
+        from parts: inout NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator,
+        answering outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    ) async throws -> HTTPReply? {
+        let maxBody = limits.maxRequestBodyBytes
+        let declared = head.headers.first(name: "content-length").flatMap { Int($0) }
+        if let expectation = head.headers.first(name: "expect") {
+            guard expectation.lowercased() == "100-continue" else {
+                return .error(.expectationFailed, .badRequest, "cannot meet Expect: \(quoted(expectation))")
+            }
+            if let declared, declared > maxBody {
+                return .error(.payloadTooLarge, .bodyTooLarge, "request body over \(maxBody) bytes")
+            }
+            try await deadline(limits.sendTimeoutSeconds) {
+                try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .continue)))
+            }
+        }
+        var bodyBytes = 0
+        return try await deadline(limits.bodyTimeoutSeconds) { () async throws -> HTTPReply? in
+            while let next = try await parts.next() {
+                switch next {
+                case .body(let chunk): bodyBytes += chunk.readableBytes
+                case .end: return nil
+                case .head: throw HTTPParserError.invalidInternalState
+                }
+                if bodyBytes > maxBody {
+                    return .error(.payloadTooLarge, .bodyTooLarge, "request body over \(maxBody) bytes")
+                }
+            }
+            // The connection ended (or its deadline passed) before the body did.
+            throw CancellationError()
+        }
+    }
+
+    /// Runs `body`, closing the connection if it takes longer than `seconds`: what `body` waits on then ends.
+    private func deadline<T>(_ seconds: Double, _ body: () async throws -> T) async throws -> T {
+        let underlying = channel.channel
+        let timer = underlying.eventLoop.scheduleTask(in: TimeAmount(seconds: seconds)) { underlying.close(promise: nil) }
+        defer { timer.cancel() }
+        return try await body()
     }
 
     private func write(
@@ -88,7 +132,7 @@ struct HTTPConnection {
         var parts: [HTTPServerResponsePart] = [.head(head)]
         if request.method != .HEAD && !body.isEmpty { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
         parts.append(.end(nil))
-        try await outbound.write(contentsOf: parts)
+        try await deadline(limits.sendTimeoutSeconds) { try await outbound.write(contentsOf: parts) }
     }
 
     /// `text/event-stream`: the backlog after `Last-Event-ID`, then live entries, a comment heartbeat in between.
@@ -135,34 +179,46 @@ struct HTTPConnection {
         if subscription.missed {
             preamble += ": some events since Last-Event-ID \(lastEventID ?? "") are no longer held\n\n"
         }
-        try await outbound.write(contentsOf: [
-            .head(HTTPResponseHead(version: request.version, status: .ok, headers: headers)),
-            .body(.byteBuffer(ByteBuffer(string: preamble))),
-        ])
+        let sendTimeout = limits.sendTimeoutSeconds
+        try await deadline(sendTimeout) {
+            try await outbound.write(contentsOf: [
+                .head(HTTPResponseHead(version: request.version, status: .ok, headers: headers)),
+                .body(.byteBuffer(ByteBuffer(string: preamble))),
+            ])
+        }
         for entry in subscription.backlog {
-            try await outbound.write(.body(.byteBuffer(Self.encode(entry))))
+            try await deadline(sendTimeout) { try await outbound.write(.body(.byteBuffer(Self.encode(entry)))) }
         }
         let heartbeat = hub.limits.eventStreamHeartbeatSeconds
+        // A reader that leaves the stream unread for `sendTimeout` is closed, whichever write finds it out.
+        let underlying = channel.channel
+        @Sendable func send(_ buffer: ByteBuffer) async throws {
+            let timer = underlying.eventLoop.scheduleTask(in: TimeAmount(seconds: sendTimeout)) { underlying.close(promise: nil) }
+            defer { timer.cancel() }
+            try await outbound.write(.body(.byteBuffer(buffer)))
+        }
         // A future cannot be cancelled; a stream can, so the group below can always end.
         let (closed, closedContinuation) = AsyncStream.makeStream(of: Void.self)
         channel.channel.closeFuture.whenComplete { _ in closedContinuation.finish() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await entry in subscription.live {
-                    try await outbound.write(.body(.byteBuffer(Self.encode(entry))))
+                    try await send(Self.encode(entry))
                 }
             }
             group.addTask {
                 while true {
                     try await Task.sleep(for: .seconds(heartbeat))
-                    try await outbound.write(.body(.byteBuffer(ByteBuffer(string: ": heartbeat\n\n"))))
+                    try await send(ByteBuffer(string: ": heartbeat\n\n"))
                 }
             }
             group.addTask { for await _ in closed {} }
             try await group.next()
             group.cancelAll()
         }
-        try? await outbound.write(.end(nil))
+        // The stream ended: the node stops, or the subscriber fell behind its buffer and was dropped. Either
+        // way the connection closes after this (it said `Connection: close`), read or not.
+        try? await deadline(1) { try await outbound.write(.end(nil)) }
     }
 
     /// The request line and headers as sent, near enough: what a header cap has to bound.

@@ -10,6 +10,11 @@ import Foundation
 
 /// Which node id answered at which address, as verification found, kept in `known-nodes.json` so a restarted
 /// node still notices when an address starts answering with another identity.
+///
+/// Strangers decide what gets checked, so what they can make the node write is bounded by design: at most
+/// `capacity` addresses, at most `addressesPerID` for one id, each entry of bounded size (addresses are at most
+/// 255 bytes). `maxFileBytes` is what such a full file can take, and the node reads that much at start: a file
+/// it wrote is always one it can read.
 public struct KnownNodes: Codable, Equatable, Sendable {
     public struct Entry: Codable, Equatable, Sendable {
         public var id: String
@@ -19,22 +24,38 @@ public struct KnownNodes: Codable, Equatable, Sendable {
     }
 
     /// Addresses kept at most; one host could otherwise run a node on every port.
-    static let capacity = 4096
+    static let capacity = 1024
+    /// Addresses kept for one id: a node has a few names, and one stranger's node cannot fill the file.
+    static let addressesPerID = 4
+    /// What the node reads of the file at most: `capacity` entries of at most about 400 bytes each (a 255-byte
+    /// address of plain ASCII, a 32-character id, a time) take about 400 KB; a test writes the largest file
+    /// possible and reads it back.
+    static let maxFileBytes = 1 << 20
 
     public var version = 1
     public var nodes: [String: Entry] = [:]
 
     public init() {}
 
-    static func load(_ file: String) throws(FileError) -> KnownNodes {
-        guard let text = try SecureFiles.readText(file) else { return KnownNodes() }
-        do {
-            return try JSONDecoder().decode(KnownNodes.self, from: Data(text.utf8))
-        } catch {
-            throw FileError(
-                file: file, problem: "is not a known-nodes file (\(error))",
-                remedy: "restore it from a backup, or delete it: the node only forgets which ids it has seen")
+    /// The file's contents; an empty set when there is none. A file that cannot be read as known nodes (damaged,
+    /// or written by something else) is set aside as `known-nodes.json.damaged` and the node starts without it:
+    /// it only forgets which ids it has seen, and nothing a stranger sent can stop the start.
+    /// `setAside` says what happened to a damaged file, for the log.
+    static func load(_ file: String) throws(FileError) -> (nodes: KnownNodes, setAside: String?) {
+        let problem: String
+        do throws(FileError) {
+            guard let text = try SecureFiles.readText(file, limit: maxFileBytes) else { return (KnownNodes(), nil) }
+            do {
+                return (try JSONDecoder().decode(KnownNodes.self, from: Data(text.utf8)), nil)
+            } catch {
+                problem = "is not a known-nodes file (\(error))"
+            }
+        } catch where error.isDamage {
+            problem = error.problem
         }
+        let aside = "\(file).damaged"
+        try SecureFiles.rename(file, to: aside)
+        return (KnownNodes(), "\(file) \(problem): moved to \(aside); the node starts without the ids it had seen")
     }
 
     /// Records what verification found; returns the id previously seen there if it was another one.
@@ -42,7 +63,11 @@ public struct KnownNodes: Codable, Equatable, Sendable {
         guard let id = facts.id else { return nil }
         let previous = nodes[address.description]?.id
         nodes[address.description] = Entry(id: id, tls: facts.tls, seen: now.iso8601)
-        // Bounded: the longest unseen go first (RFC 3339 UTC times sort as text).
+        // Bounded per id and in all: the longest unseen go first (RFC 3339 UTC times sort as text).
+        let sameID = nodes.filter { $0.value.id == id }
+        if sameID.count > Self.addressesPerID, let oldest = sameID.min(by: { $0.value.seen < $1.value.seen })?.key {
+            nodes[oldest] = nil
+        }
         if nodes.count > Self.capacity, let oldest = nodes.min(by: { $0.value.seen < $1.value.seen })?.key {
             nodes[oldest] = nil
         }

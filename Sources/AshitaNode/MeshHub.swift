@@ -22,14 +22,13 @@ actor MeshHub {
     let limits: NodeLimits
     private let key: NodeKey
     private let publicKeyHex: String
-    private var verification: VerificationQueue
-    private let probe: NodeProbe
+    let verifier: AnnouncementVerifier
     private var knownNodes: KnownNodes
     private let knownNodesWriter: StateFileWriter
 
     init(
         configuration: MeshConfiguration, limits: NodeLimits, key: NodeKey, knownNodes: KnownNodes,
-        knownNodesWriter: StateFileWriter, logger: Logger
+        knownNodesWriter: StateFileWriter, verifier: AnnouncementVerifier, logger: Logger
     ) {
         let boot = String(Timestamp.now().milliseconds, radix: 36)
         self.mesh = Mesh(configuration: configuration, boot: boot)
@@ -38,8 +37,7 @@ actor MeshHub {
         self.publicKeyHex = Hex.encode(key.publicKey)
         self.knownNodes = knownNodes
         self.knownNodesWriter = knownNodesWriter
-        self.verification = VerificationQueue(limits: .init())
-        self.probe = NodeProbe(timeoutSeconds: limits.verifyTimeoutSeconds)
+        self.verifier = verifier
         self.logger = logger
     }
 
@@ -57,9 +55,18 @@ actor MeshHub {
         return id
     }
 
-    func receive(_ id: ClientID, _ frame: InboundFrame) {
-        guard !closing.contains(id) else { return }
-        apply(mesh.receive(id, frame, at: .now()))
+    /// What a frame did, for the connection: whether a control frame is within the rate (so it is
+    /// answered), and whether the client is now authenticated.
+    struct FrameOutcome {
+        var accepted: Bool
+        var authenticated: Bool
+    }
+
+    func receive(_ id: ClientID, _ frame: InboundFrame) -> FrameOutcome {
+        guard !closing.contains(id) else { return FrameOutcome(accepted: false, authenticated: false) }
+        let effects = mesh.receive(id, frame, at: .now())
+        apply(effects)
+        return FrameOutcome(accepted: effects.isEmpty, authenticated: mesh.clients[id]?.isAuthenticated ?? false)
     }
 
     /// `--auth-timeout` after the connection opened: closes it if it has not sent `auth`.
@@ -85,44 +92,22 @@ actor MeshHub {
         sinks.submit()
         for subscriber in subscribers.values { subscriber.continuation.finish() }
         subscribers = [:]
+        verifier.stop()
         await knownNodesWriter.drain()
     }
 
     // MARK: Verifying announcements
 
-    private func verify(_ address: NodeAddress) {
-        switch verification.admit(address, now: monotonicSeconds()) {
-        case .cached(let result):
-            // Reported on the next turn, after the effects now being applied.
-            Task { await self.report(address, result) }
-        case .waiting:
-            startChecks()
-        case .refused:
-            Task { await self.report(address, .failure(ProbeFailure(reason: "the node has too many checks waiting"))) }
-        }
+    private func verify(_ address: NodeAddress, announcer: String) {
+        verifier.submit(address, announcer: announcer, known: knownNodes.nodes[address.description] != nil)
     }
 
-    private func startChecks() {
-        for address in verification.startable() {
-            // Unstructured on purpose: a check outlives the auth that asked for it; at most `maxInFlight` run.
-            Task { [probe] in
-                let result = await probe.check(address)
-                await self.finishCheck(address, result)
-            }
-        }
-    }
-
-    private func finishCheck(_ address: NodeAddress, _ result: Result<PeerFacts, ProbeFailure>) async {
-        verification.finished(address, result, now: monotonicSeconds())
-        startChecks()
-        await report(address, result)
-    }
-
-    private func report(_ address: NodeAddress, _ result: Result<PeerFacts, ProbeFailure>) async {
+    /// What the check of `address` found (the verifier's report).
+    func report(_ address: NodeAddress, _ result: AnnouncementChecks.Outcome) async {
         guard !shuttingDown else { return }
         switch result {
         case .success(let facts):
-            if let previous = knownNodes.record(address, facts, at: .now()) {
+            if facts.id != nil, facts.id != identity.id, let previous = knownNodes.record(address, facts, at: .now()) {
                 logger.warning(
                     "a known address answers with another node id",
                     metadata: ["node": "\(address)", "was": "\(previous)", "now": "\(facts.id ?? "")"])
@@ -132,7 +117,6 @@ actor MeshHub {
             guard !shuttingDown else { return }
             apply(mesh.verified(address, facts, at: .now()))
         case .failure(let failure):
-            logger.info("announcement not verified", metadata: ["node": "\(address)", "reason": "\(failure.reason)"])
             apply(mesh.verificationFailed(address, reason: failure.reason, at: .now()))
         }
     }
@@ -150,8 +134,8 @@ actor MeshHub {
                 if let client = clients[id], closing.insert(id).inserted { sinks.close(client.channel, reason) }
             case .journal(let entry):
                 publish(entry)
-            case .verify(let address, _):
-                verify(address)
+            case .verify(let address, let announcer):
+                verify(address, announcer: announcer)
             }
         }
         if effects.contains(where: { if case .close = $0 { true } else { false } }) {

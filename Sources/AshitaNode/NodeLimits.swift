@@ -1,6 +1,12 @@
+import AshitaCore
+
 /// Bounds that keep one node's memory, sockets and time in check. Defaults are safe for a node left on the
 /// internet; each has a `serve` flag.
 public struct NodeLimits: Sendable {
+    /// TCP connections at once in all (HTTP and WebSocket). When full, the oldest connection that has not yet
+    /// done anything (no complete request, no `auth`) is closed to make room for the newcomer; only when every
+    /// connection is doing something is the newcomer refused. Also capped by the process's descriptor limit.
+    public var maxConnections = 16_384
     /// WebSocket clients at once; more are closed with 1013.
     public var maxClients = 10_000
     /// TCP connections at once from one remote IP (HTTP and WebSocket); more are closed at once.
@@ -26,14 +32,26 @@ public struct NodeLimits: Sendable {
     public var maxRequestBodyBytes = 16 * 1024
     /// Seconds a connection has to send a complete request head, first or next (slowloris).
     public var headerTimeoutSeconds = 10.0
+    /// Seconds a request body has to arrive once its head is in.
+    public var bodyTimeoutSeconds = 10.0
+    /// Seconds a peer may leave an HTTP answer or event-stream data unread before its connection is closed.
+    public var sendTimeoutSeconds = 10.0
+    /// Bytes of HTTP answers waiting for one slow reader before the node stops reading its requests.
+    public var httpOutboundBytes = 64 * 1024
     /// Seconds between comment heartbeats on an event stream.
     public var eventStreamHeartbeatSeconds = 15
     /// Check announced homes before relaying them.
     public var verifyAnnouncements = true
     /// Distinct homes one WebSocket may announce.
     public var maxAnnouncementsPerClient = 8
-    /// Seconds an announcement check may take.
+    /// Seconds an announcement check may take at an address verified before; half of it elsewhere.
     public var verifyTimeoutSeconds = 2.0
+    /// Largest answer an announcement check reads.
+    public var verifyAnswerBytes = 16 * 1024
+    /// How many checks run and wait, how fast the node contacts other hosts, how long results are kept.
+    public var checks = AnnouncementChecks.Limits()
+    /// Networks that checks may contact besides the internet and the kind of network the node is on.
+    public var allowChecksTo: [IPNetwork] = []
     /// The kernel's send buffer per connection (SO_SNDBUF); nil leaves it to the kernel's autotuning. Tests
     /// set it small so a slow reader reaches the node's own bound after kilobytes instead of megabytes.
     public var socketSendBufferBytes: Int?

@@ -47,9 +47,10 @@ public final class NodeServer: Sendable {
     private let httpChannels = ChannelRegistry()
 
     enum Connection {
-        case webSocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, outlet: NIOLoopBound<EncodedFrameOutlet>)
+        case webSocket(
+            NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, outlet: NIOLoopBound<EncodedFrameOutlet>, slot: ConnectionSlot)
         /// `declined`: a request that asked for an upgrade the node refused; it still needs its answer.
-        case http(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, declined: HTTPRequestHead?)
+        case http(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, declined: HTTPRequestHead?, slot: ConnectionSlot)
     }
 
     public static func start(_ configuration: NodeConfiguration, logger: Logger) async throws -> NodeServer {
@@ -67,7 +68,9 @@ public final class NodeServer: Sendable {
     ) async throws -> NodeServer {
         let limits = configuration.limits
         let tlsContext = try configuration.tls.map { try $0.makeServerContext() }
-        let counter = ConnectionCounter(limitPerIP: limits.maxConnectionsPerIP)
+        let budget = ConnectionBudget(
+            limit: DescriptorLimit.connections(wanted: limits.maxConnections, logger: logger),
+            limitPerIP: limits.maxConnectionsPerIP)
         let channel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>
         do {
             var bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -83,7 +86,7 @@ public final class NodeServer: Sendable {
                     value: .init(low: limits.outboundBufferBytes / 2, high: limits.outboundBufferBytes))
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try Self.configurePipeline(channel, limits: limits, tls: tlsContext, counter: counter)
+                        try Self.configurePipeline(channel, limits: limits, tls: tlsContext, budget: budget)
                     }
                 }
         } catch let error as IOError {
@@ -112,11 +115,19 @@ public final class NodeServer: Sendable {
         meshConfiguration.messageBurst = limits.messageBurst
         meshConfiguration.verifyAnnouncements = limits.verifyAnnouncements
         meshConfiguration.maxAnnouncementsPerClient = limits.maxAnnouncementsPerClient
+        for warning in contents.warnings { logger.warning("\(warning)") }
+        let verifier = AnnouncementVerifier(
+            .init(
+                limits: limits.checks,
+                policy: AnnouncementPolicy.forNode(
+                    at: Self.ownAddresses(listening: configuration.host, advertised: address), allowing: limits.allowChecksTo),
+                timeout: TimeAmount(seconds: limits.verifyTimeoutSeconds), maxAnswerBytes: limits.verifyAnswerBytes),
+            logger: logger)
         let hub = MeshHub(
             configuration: meshConfiguration, limits: limits, key: contents.key,
             knownNodes: contents.knownNodes,
             knownNodesWriter: StateFileWriter(file: configuration.dataDirectory.knownNodesPath, logger: logger),
-            logger: logger)
+            verifier: verifier, logger: logger)
         return NodeServer(
             address: address, localPort: localPort, dataDirectory: configuration.dataDirectory, id: contents.key.id,
             usesTLS: usesTLS, lock: contents.lock, hub: hub,
@@ -142,42 +153,57 @@ public final class NodeServer: Sendable {
     }
 
     private static func configurePipeline(
-        _ channel: Channel, limits: NodeLimits, tls: NIOSSLContext?, counter: ConnectionCounter
+        _ channel: Channel, limits: NodeLimits, tls: NIOSSLContext?, budget: ConnectionBudget
     ) throws -> EventLoopFuture<Connection> {
         let remote = channel.remoteAddress?.ipAddress ?? "unknown"
-        guard counter.admit(remote) else {
-            // Over the per-IP limit: no answer at all, the cheapest refusal.
+        guard case .admitted(let slot) = budget.admit(remote, channel: channel) else {
+            // Over the per-IP limit, or full of busy connections: no answer at all, the cheapest refusal.
             channel.close(promise: nil)
-            throw ConnectionRefused.tooManyFromIP
+            throw ConnectionRefused.overBudget
         }
-        channel.closeFuture.whenComplete { _ in counter.release(remote) }
+        channel.closeFuture.whenComplete { _ in slot.release() }
+        let operations = channel.pipeline.syncOperations
         if let tls {
-            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+            try operations.addHandler(NIOSSLServerHandler(context: tls))
         }
+        // A head is bounded by its bytes as they arrive, before the parser keeps any of them.
+        let headLimiter = RequestHeadLimiter(limit: limits.maxHeaderBytes)
+        try operations.addHandler(headLimiter)
         // Slowloris: the first request head must be complete within the header timeout.
-        let headTimer = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000))) {
+        let headTimer = channel.eventLoop.scheduleTask(in: TimeAmount(seconds: limits.headerTimeoutSeconds)) {
             channel.close(promise: nil)
         }
         let declined = NIOLoopBoundBox<HTTPRequestHead?>(nil, eventLoop: channel.eventLoop)
         let upgrader = NIOTypedWebSocketServerUpgrader<Connection>(
             maxFrameSize: limits.maxFrameBytes,
-            // Errors come to the connection, which answers with an `error` event before closing.
+            // Errors come to the connection, which answers with an `error` event or a close code.
             enableAutomaticErrorHandling: false,
             shouldUpgrade: { channel, head in
-                let path = Router.split(head.uri).path
-                return channel.eventLoop.makeSucceededFuture(path == "/" || path == "/ws" ? HTTPHeaders() : nil)
+                // Anything short of a well-formed upgrade is declined; the HTTP side answers it.
+                channel.eventLoop.makeSucceededFuture(WebSocketRequests.refusal(head) == nil ? HTTPHeaders() : nil)
             },
             upgradePipelineHandler: { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
                     headTimer.cancel()
                     _ = UpgradeRequestRecorder.take(declined, from: channel)
-                    try channel.pipeline.syncOperations.addHandler(
+                    let operations = channel.pipeline.syncOperations
+                    // HTTP's bounds end here: what follows are frames, bounded by the frame size.
+                    if let limiter = try? operations.handler(type: RequestHeadLimiter.self) {
+                        operations.removeHandler(limiter, promise: nil)
+                    }
+                    if let boundary = try? operations.handler(type: RequestBoundary.self) {
+                        operations.removeHandler(boundary, promise: nil)
+                    }
+                    try channel.syncOptions?.setOption(
+                        .writeBufferWaterMark,
+                        value: .init(low: limits.outboundBufferBytes / 2, high: limits.outboundBufferBytes))
+                    try operations.addHandler(WebSocketFrameValidator())
+                    try operations.addHandler(
                         NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 256,
                             maxAccumulatedFrameSize: limits.maxFrameBytes))
                     let outlet = EncodedFrameOutlet()
                     // Pre-encoded frames go in at the head of the pipeline, but under TLS after the TLS handler.
-                    let operations = channel.pipeline.syncOperations
                     if let tls = try? operations.handler(type: NIOSSLServerHandler.self) {
                         try operations.addHandler(outlet, position: .after(tls))
                     } else {
@@ -185,7 +211,7 @@ public final class NodeServer: Sendable {
                     }
                     return .webSocket(
                         try NIOAsyncChannel(wrappingChannelSynchronously: channel),
-                        outlet: NIOLoopBound(outlet, eventLoop: channel.eventLoop))
+                        outlet: NIOLoopBound(outlet, eventLoop: channel.eventLoop), slot: slot)
                 }
             })
         let configuration = NIOTypedHTTPServerUpgradeConfiguration<Connection>(
@@ -194,24 +220,33 @@ public final class NodeServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     headTimer.cancel()
                     let head = UpgradeRequestRecorder.take(declined, from: channel)
-                    return .http(try NIOAsyncChannel(wrappingChannelSynchronously: channel), declined: head)
+                    // Answers queue up to a small bound; past it the connection's requests are not read.
+                    try channel.syncOptions?.setOption(
+                        .writeBufferWaterMark,
+                        value: .init(low: limits.httpOutboundBytes / 2, high: limits.httpOutboundBytes))
+                    return .http(try NIOAsyncChannel(wrappingChannelSynchronously: channel), declined: head, slot: slot)
                 }
             })
-        let pipeline = channel.pipeline.syncOperations
-        let connection = try pipeline.configureUpgradableHTTPServerPipeline(
+        let connection = try operations.configureUpgradableHTTPServerPipeline(
             configuration: .init(upgradeConfiguration: configuration))
-        let upgradeHandler = try pipeline.handler(type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
-        try pipeline.addHandler(UpgradeRequestRecorder(into: declined), position: .before(upgradeHandler))
-        // An upgrade that fails outright (say, no Sec-WebSocket-Key) leaves nobody to answer: say 400 and close.
-        connection.whenFailure { error in
+        let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+        try operations.addHandler(RequestBoundary(headLimiter), position: .after(decoder))
+        let upgradeHandler = try operations.handler(type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
+        try operations.addHandler(UpgradeRequestRecorder(into: declined), position: .before(upgradeHandler))
+        // An upgrade that fails outright leaves nobody to answer: say why (400 or 426) and close.
+        connection.whenFailure { _ in
             headTimer.cancel()
+            let refusal =
+                declined.value.flatMap(WebSocketRequests.refusal)
+                ?? .error(.badRequest, .badRequest, "malformed WebSocket upgrade request")
+            guard case .full(let status, let contentType, let body, let extra) = refusal else { return }
             var headers = HTTPHeaders()
-            let body = #"{"error":{"code":"bad-request","message":"malformed WebSocket upgrade request"}}"# + "\n"
-            headers.add(name: "Content-Type", value: "application/json")
-            headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+            headers.add(name: "Content-Type", value: contentType)
+            headers.add(name: "Content-Length", value: "\(body.count)")
             headers.add(name: "Connection", value: "close")
-            channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers)), promise: nil)
-            channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: body))), promise: nil)
+            for (name, value) in extra { headers.add(name: name, value: value) }
+            channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)), promise: nil)
+            channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil)
             channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in channel.close(promise: nil) }
         }
         return connection
@@ -222,6 +257,9 @@ public final class NodeServer: Sendable {
         defer { lock.release() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await MemoryReclaimer.run(every: .seconds(5)) }
+            group.addTask { [hub] in
+                await hub.verifier.run { address, outcome in await hub.report(address, outcome) }
+            }
             try await serveConnections()
             group.cancelAll()
         }
@@ -235,13 +273,14 @@ public final class NodeServer: Sendable {
                         let remote = Self.remoteIP(of: upgrade)
                         do {
                             switch try await upgrade.get() {
-                            case .webSocket(let channel, let outlet):
+                            case .webSocket(let channel, let outlet, let slot):
                                 await WebSocketConnection(
-                                    channel: channel, outlet: outlet, remote: remote(channel.channel), hub: hub, logger: logger
+                                    channel: channel, outlet: outlet, slot: slot, remote: remote(channel.channel), hub: hub,
+                                    logger: logger
                                 ).run()
-                            case .http(let channel, let declined):
+                            case .http(let channel, let declined, let slot):
                                 await HTTPConnection(
-                                    channel: channel, remote: remote(channel.channel), hub: hub, router: router,
+                                    channel: channel, slot: slot, remote: remote(channel.channel), hub: hub, router: router,
                                     idle: httpChannels, logger: logger
                                 ).run(answeringFirst: declined)
                             }
@@ -252,6 +291,16 @@ public final class NodeServer: Sendable {
                 }
             }
         }
+    }
+
+    /// The addresses this node is reached at, for the kinds of network its checks may contact: the listen
+    /// address and the advertised one (resolved when a name).
+    static func ownAddresses(listening host: String, advertised: NodeAddress) -> [IPAddress] {
+        var own: [IPAddress] = []
+        for name in [host, advertised.bareHost] {
+            own += IPAddress(name).map { [$0] } ?? AnnouncementVerifier.resolve(name)
+        }
+        return own
     }
 
     private static func remoteIP(of _: EventLoopFuture<Connection>) -> @Sendable (Channel) -> String {
@@ -268,7 +317,12 @@ public final class NodeServer: Sendable {
 }
 
 enum ConnectionRefused: Error {
-    case tooManyFromIP
+    case overBudget
+}
+
+extension TimeAmount {
+    /// A duration given in seconds (flags take seconds), to the nanosecond.
+    init(seconds value: Double) { self = .nanoseconds(Int64(value * 1e9)) }
 }
 
 public enum NodeStartError: Error, CustomStringConvertible {

@@ -8,6 +8,8 @@ import NIOWebSocket
 struct WebSocketConnection {
     let channel: NIOAsyncChannel<WebSocketFrame, WebSocketFrame>
     let outlet: NIOLoopBound<EncodedFrameOutlet>
+    /// Its place in the connection budget: displaceable until it authenticates.
+    let slot: ConnectionSlot
     let remote: String
     let hub: MeshHub
     let logger: Logger
@@ -43,18 +45,22 @@ struct WebSocketConnection {
         _ inbound: NIOAsyncChannelInboundStream<WebSocketFrame>, id: ClientID, heartbeat: Heartbeat
     ) async throws {
         let underlying = channel.channel
-        // Control frames never reach the hub, so they get a bucket of their own: pings beyond it go unanswered.
-        var pings = TokenBucket(rate: hub.limits.messageRate, burst: hub.limits.messageBurst, at: .now())
+        var authenticated = false
         do {
             for try await frame in inbound {
                 switch frame.opcode {
                 case .text:
                     var data = frame.unmaskedData
-                    await hub.receive(id, .text(data.readBytes(length: data.readableBytes) ?? []))
+                    let outcome = await hub.receive(id, .text(data.readBytes(length: data.readableBytes) ?? []))
+                    if outcome.authenticated && !authenticated {
+                        authenticated = true
+                        slot.busy()
+                    }
                 case .binary:
-                    await hub.receive(id, .binary)
+                    _ = await hub.receive(id, .binary)
                 case .ping:
-                    guard pings.take(at: .now()) else { continue }
+                    // Control frames cost the sender its message rate like any frame; a flood is closed.
+                    guard await hub.receive(id, .control).accepted else { continue }
                     // A pong is output like any other: a reader that does not take it is closed, not buffered
                     // for. Checked on the event loop, where writability is current.
                     let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
@@ -65,13 +71,12 @@ struct WebSocketConnection {
                     }
                 case .pong:
                     heartbeat.answered()
+                    _ = await hub.receive(id, .control)
                 case .connectionClose:
-                    // Echo the client's code, as RFC 6455 asks, then end.
-                    var data = frame.unmaskedData
-                    let code = data.readInteger(as: UInt16.self) ?? 1000
-                    try? await underlying.writeAndFlush(closeFrame(code: code == 1005 || code == 1006 ? 1000 : code, reason: "")).get()
+                    try? await underlying.writeAndFlush(Self.closeAnswer(to: frame.unmaskedData)).get()
                     return
                 default:
+                    // The validator lets no other opcode through.
                     break
                 }
             }
@@ -79,10 +84,34 @@ struct WebSocketConnection {
             await hub.rejectOversized(id)
         } catch NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge {
             await hub.rejectOversized(id)
+        } catch let violation as WebSocketFrameValidator.Violation {
+            logger.debug("protocol error", metadata: ["client": "\(id)", "error": "\(violation.reason)"])
+            await closeForProtocolError(violation.reason)
         } catch let error where error is NIOWebSocketFrameAggregator.Error || error is NIOWebSocketError {
             logger.debug("protocol error", metadata: ["client": "\(id)", "error": "\(error)"])
-            try? await underlying.writeAndFlush(closeFrame(code: 1002, reason: "protocol error")).get()
+            await closeForProtocolError("\(error)")
         }
+    }
+
+    private func closeForProtocolError(_ reason: String) async {
+        try? await channel.channel.writeAndFlush(closeFrame(code: 1002, reason: "protocol error: \(reason)")).get()
+    }
+
+    /// The answer to a client's close frame (RFC 6455, sections 5.5.1 and 7.4): its code echoed when valid;
+    /// 1002 for a 1-byte payload or a code no peer may send; 1007 for a reason that is not UTF-8.
+    static func closeAnswer(to payload: ByteBuffer) -> WebSocketFrame {
+        var data = payload
+        guard data.readableBytes > 0 else { return closeFrame(code: 1000, reason: "") }
+        guard let code = data.readInteger(as: UInt16.self) else {
+            return closeFrame(code: 1002, reason: "protocol error: a close payload of 1 byte")
+        }
+        guard WebSocketRequests.isValidCloseCode(code) else {
+            return closeFrame(code: 1002, reason: "protocol error: close code \(code) is not one a peer may send")
+        }
+        guard String(validating: data.readableBytesView, as: UTF8.self) != nil else {
+            return closeFrame(code: 1007, reason: "the close reason is not UTF-8")
+        }
+        return closeFrame(code: code, reason: "")
     }
 }
 

@@ -41,7 +41,7 @@ import Testing
 
     @Test func aDamagedKeyStopsStartUpAndIsNeverReplaced() async throws {
         let dir = temporaryDirectory()
-        try "0123\n".write(toFile: "\(dir)/node-key", atomically: true, encoding: .utf8)
+        try writeFile("\(dir)/node-key", "0123\n")
         let error = await #expect(throws: FileError.self) {
             _ = try await NodeServer.start(
                 NodeConfiguration(host: "127.0.0.1", port: 0, dataDirectory: DataDirectory(path: dir)), logger: testLogger)

@@ -38,7 +38,7 @@ import Testing
 
     @Test func aCorruptTokenFileStopsStartUpNamingTheFile() async throws {
         let dir = temporaryDirectory()
-        try "not a token\n".write(toFile: "\(dir)/operator-token", atomically: true, encoding: .utf8)
+        try writeFile("\(dir)/operator-token", "not a token\n")
         do {
             _ = try await NodeServer.start(
                 NodeConfiguration(host: "127.0.0.1", port: 0, dataDirectory: DataDirectory(path: dir)), logger: testLogger)

@@ -28,3 +28,9 @@ public func temporaryDirectory(_ label: String = "ashita-test") -> String {
     try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
+
+/// Writes `text` to `file` with `mode` (owner-only by default, as the node keeps its files).
+public func writeFile(_ file: String, _ text: String, mode: Int = 0o600) throws {
+    try text.write(toFile: file, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: file)
+}

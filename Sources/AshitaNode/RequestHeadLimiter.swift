@@ -1,0 +1,83 @@
+import AshitaCore
+import NIOCore
+import NIOHTTP1
+
+/// Bounds a request head by its bytes as they arrive, before the HTTP parser holds any of them: a head that is
+/// still unfinished after `limit` bytes is answered 431 and the connection closed. (The parser alone keeps up
+/// to 80 KiB of a head, and many tiny headers cost far more than their bytes.)
+///
+/// It sits before the HTTP decoder, counting from the end of one request to the blank line that ends the next
+/// head; `RequestBoundary`, after the decoder, says when a request ended. Bytes of a pipelined head that came
+/// in the same read as the previous request's end are not counted: at most one read's worth.
+final class RequestHeadLimiter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let limit: Int
+    private var inHead = true
+    private var count = 0
+    /// The last bytes seen in a head, to find a blank line split across reads.
+    private var tail: [UInt8] = []
+    private var refused = false
+
+    init(limit: Int) { self.limit = limit }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !refused else { return }
+        if inHead {
+            let buffer = unwrapInboundIn(data)
+            if Self.endsHead(tail + buffer.readableBytesView) {
+                inHead = false
+                tail = []
+            } else {
+                count += buffer.readableBytes
+                guard count <= limit else { return refuse(context) }
+                tail = Array((tail + buffer.readableBytesView).suffix(3))
+            }
+        }
+        context.fireChannelRead(data)
+    }
+
+    /// A request ended: the next bytes are a new head.
+    func requestEnded() {
+        inHead = true
+        count = 0
+        tail = []
+    }
+
+    private static func endsHead(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count >= 4 else { return false }
+        for i in 0...(bytes.count - 4) where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 {
+            return true
+        }
+        return false
+    }
+
+    private func refuse(_ context: ChannelHandlerContext) {
+        refused = true
+        let body = #"{"error":{"code":"headers-too-large","message":"request head over \#(limit) bytes"}}"# + "\n"
+        let response =
+            "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+}
+
+/// After the HTTP decoder: tells the limiter where each request ends.
+final class RequestBoundary: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    private let limiter: RequestHeadLimiter
+
+    init(_ limiter: RequestHeadLimiter) { self.limiter = limiter }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .end = unwrapInboundIn(data) { limiter.requestEnded() }
+        context.fireChannelRead(data)
+    }
+}
