@@ -2,6 +2,10 @@ import AshitaCore
 import NIOCore
 import NIOWebSocket
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Writes the hub's frames straight onto client channels, grouped by event loop: a fan-out to thousands is one
 /// task per event loop, each channel flushed once, instead of a wake-up and a syscall per frame.
 ///
@@ -68,7 +72,7 @@ struct ClientSinks {
 /// Not closing at once matters: closing a socket that still has unread input (a flooding client) sends a
 /// reset, and a reset can make the peer's kernel drop the close frame before the peer reads it.
 func closeGracefully(_ channel: any Channel, _ reason: CloseReason, grace: TimeAmount = .seconds(2)) {
-    let deadline = channel.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
+    let deadline = channel.eventLoop.scheduleTask(in: grace) { abortConnection(channel) }
     channel.closeFuture.whenComplete { _ in deadline.cancel() }
     channel.writeAndFlush(closeFrame(code: reason.code, reason: reason.reason)).whenComplete { result in
         guard case .success = result else { return channel.close(promise: nil) }
@@ -87,4 +91,12 @@ func closeFrame(code: UInt16, reason: String) -> WebSocketFrame {
     data.writeInteger(code)
     data.writeString(String(reason.utf8.prefix(120)) ?? "")
     return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
+}
+
+/// Closes with a reset (SO_LINGER 0) rather than a FIN: for a peer that does not read, a FIN would wait behind
+/// the unread data, and the kernel would keep that data for minutes after the node let go of the socket. A
+/// reset drops it at once, in the node and in the kernel.
+func abortConnection(_ channel: any Channel) {
+    guard let socket = channel as? any SocketOptionProvider else { return channel.close(promise: nil) }
+    socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
 }

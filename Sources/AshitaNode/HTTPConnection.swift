@@ -42,7 +42,9 @@ struct HTTPConnection {
                     } else {
                         slot.idle()
                         idle.insert(channel.channel)
-                        let part = try await deadline(limits.headerTimeoutSeconds) { try await parts.next() }
+                        let part = try await deadline(limits.headerTimeoutSeconds, closing: { $0.close(promise: nil) }) {
+                            try await parts.next()
+                        }
                         idle.remove(channel.channel)
                         guard let part else { return }
                         guard case .head(let next) = part else { continue }
@@ -109,10 +111,13 @@ struct HTTPConnection {
         }
     }
 
-    /// Runs `body`, closing the connection if it takes longer than `seconds`: what `body` waits on then ends.
-    private func deadline<T>(_ seconds: Double, _ body: () async throws -> T) async throws -> T {
+    /// Runs `body`, dropping the connection (a reset, by default) if it takes longer than `seconds`: what
+    /// `body` waits on then ends.
+    private func deadline<T>(
+        _ seconds: Double, closing: @escaping @Sendable (any Channel) -> Void = abortConnection, _ body: () async throws -> T
+    ) async throws -> T {
         let underlying = channel.channel
-        let timer = underlying.eventLoop.scheduleTask(in: TimeAmount(seconds: seconds)) { underlying.close(promise: nil) }
+        let timer = underlying.eventLoop.scheduleTask(in: TimeAmount(seconds: seconds)) { closing(underlying) }
         defer { timer.cancel() }
         return try await body()
     }
@@ -193,7 +198,7 @@ struct HTTPConnection {
         // A reader that leaves the stream unread for `sendTimeout` is closed, whichever write finds it out.
         let underlying = channel.channel
         @Sendable func send(_ buffer: ByteBuffer) async throws {
-            let timer = underlying.eventLoop.scheduleTask(in: TimeAmount(seconds: sendTimeout)) { underlying.close(promise: nil) }
+            let timer = underlying.eventLoop.scheduleTask(in: TimeAmount(seconds: sendTimeout)) { abortConnection(underlying) }
             defer { timer.cancel() }
             try await outbound.write(.body(.byteBuffer(buffer)))
         }

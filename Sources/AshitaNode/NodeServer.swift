@@ -194,6 +194,9 @@ public final class NodeServer: Sendable {
                     if let boundary = try? operations.handler(type: RequestBoundary.self) {
                         operations.removeHandler(boundary, promise: nil)
                     }
+                    if let closer = try? operations.handler(type: ParserErrorCloser.self) {
+                        operations.removeHandler(closer, promise: nil)
+                    }
                     try channel.syncOptions?.setOption(
                         .writeBufferWaterMark,
                         value: .init(low: limits.outboundBufferBytes / 2, high: limits.outboundBufferBytes))
@@ -231,6 +234,8 @@ public final class NodeServer: Sendable {
             configuration: .init(upgradeConfiguration: configuration))
         let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
         try operations.addHandler(RequestBoundary(headLimiter), position: .after(decoder))
+        let errorHandler = try operations.handler(type: HTTPServerProtocolErrorHandler.self)
+        try operations.addHandler(ParserErrorCloser(), position: .after(errorHandler))
         let upgradeHandler = try operations.handler(type: NIOTypedHTTPServerUpgradeHandler<Connection>.self)
         try operations.addHandler(UpgradeRequestRecorder(into: declined), position: .before(upgradeHandler))
         // An upgrade that fails outright leaves nobody to answer: say why (400 or 426) and close.

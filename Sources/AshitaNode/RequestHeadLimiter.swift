@@ -81,3 +81,14 @@ final class RequestBoundary: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 }
+
+/// After NIO's protocol error handler, which answers a malformed request 400 with `Connection: close` but leaves
+/// the connection open: closes it.
+final class ParserErrorCloser: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is HTTPParserError { context.close(promise: nil) }
+        context.fireErrorCaught(error)
+    }
+}

@@ -1,45 +1,101 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Something on a loopback port that speaks HTTP but is not an ashita node: it answers every request with the
-/// same fixed response. For the "not an ashita node" exit code.
+/// Something on a loopback port that is not an ashita node, for tests that need a stranger: it answers every
+/// request with a fixed response, says nothing at all, or streams without end. It counts the connections it
+/// accepted, so a test can tell how often the node came knocking.
 public final class PlainHTTPServer: Sendable {
+    public enum Behaviour: Sendable {
+        /// Reads the request head, sends this, closes.
+        case respond(String)
+        /// Accepts and reads, never answers; the connection stays open until `stop()`.
+        case silent
+        /// Sends `head`, then `chunk` over and over until the client hangs up or `limit` bytes went out.
+        case endless(head: String, chunk: String, limit: Int)
+    }
+
     public let port: Int
     private let listener: Int32
+    private let state = State()
 
-    public init(response: String) throws {
+    private final class State: Sendable {
+        let connections = Atomic<Int>(0)
+        let held = Mutex<[Int32]>([])
+    }
+
+    public convenience init(response: String) throws {
+        try self.init(.respond(response))
+    }
+
+    public init(_ behaviour: Behaviour, host: String = "127.0.0.1") throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var reuse: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         address.sin_port = 0
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0, listen(fd, 16) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EADDRNOTAVAIL) }
+        guard bound == 0, listen(fd, 64) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EADDRNOTAVAIL) }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         port = Int(UInt16(bigEndian: address.sin_port))
         listener = fd
-        let bytes = Array(response.utf8)
+        let state = self.state
         Thread.detachNewThread {
-            // One connection at a time: read the request head, answer, close. Ends when the listener closes.
+            // Ends when the listener closes.
             while case let connection = accept(fd, nil, nil), connection >= 0 {
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                _ = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
-                _ = bytes.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                close(connection)
+                state.connections.add(1, ordering: .relaxed)
+                switch behaviour {
+                case .respond(let response):
+                    Self.readHead(connection)
+                    Self.send(connection, Array(response.utf8))
+                    close(connection)
+                case .silent:
+                    state.held.withLock { $0.append(connection) }
+                case .endless(let head, let chunk, let limit):
+                    Thread.detachNewThread {
+                        Self.readHead(connection)
+                        guard Self.send(connection, Array(head.utf8)) else {
+                            close(connection)
+                            return
+                        }
+                        let bytes = Array(chunk.utf8)
+                        var sent = 0
+                        while sent < limit, Self.send(connection, bytes) { sent += bytes.count }
+                        close(connection)
+                    }
+                }
             }
         }
     }
 
+    /// Connections accepted so far.
+    public var accepted: Int { state.connections.load(ordering: .relaxed) }
+
     public func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
+        for connection in state.held.withLock({ $0 }) { close(connection) }
+    }
+
+    private static func readHead(_ connection: Int32) {
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        _ = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+    }
+
+    @discardableResult
+    private static func send(_ connection: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { Glibc.send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
     }
 }
