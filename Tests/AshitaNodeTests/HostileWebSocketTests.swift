@@ -1,0 +1,106 @@
+import AshitaClient
+import AshitaNode
+import AshitaTestSupport
+import Foundation
+import Testing
+
+/// Frames RFC 6455 says a server must refuse, and floods of control frames, sent over raw sockets (a real
+/// client library would not send them): the node closes with the code the RFC names, and says why.
+@Suite struct HostileWebSocketTests {
+    /// An upgraded raw WebSocket to `node`, authenticated as an observer so the auth timeout plays no part.
+    private func rawClient(_ node: NodeServer) async throws -> RawConnection {
+        let connection = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 10))
+        #expect(await onDedicatedThread { connection.upgradeToWebSocket() })
+        connection.send(RawConnection.frame(opcode: 0x1, payload: Array(#"{"type":"auth"}"#.utf8)))
+        return connection
+    }
+
+    private func closeOf(_ connection: RawConnection) async -> (code: UInt16?, reason: String)? {
+        await onDedicatedThread { connection.readUntilCloseFrame() }
+    }
+
+    static let violations: [(String, [UInt8], String)] = [
+        ("unmasked", RawConnection.frame(opcode: 0x1, payload: Array(#"{"type":"ping"}"#.utf8), masked: false), "client frames must be masked"),
+        ("rsv1", RawConnection.frame(opcode: 0x1, payload: Array(#"{"type":"ping"}"#.utf8), rsv: 0b100), "reserved bits set, but no extension was agreed"),
+        ("rsv3", RawConnection.frame(opcode: 0x9, payload: [], rsv: 0b001), "reserved bits set, but no extension was agreed"),
+        ("opcode 3", RawConnection.frame(opcode: 0x3, payload: [1]), "reserved opcode 3"),
+        ("opcode 11", RawConnection.frame(opcode: 0xB, payload: []), "reserved opcode 11"),
+    ]
+
+    @Test(arguments: violations)
+    func aFrameTheProtocolForbidsClosesWith1002(_ name: String, _ frame: [UInt8], _ reason: String) async throws {
+        try await withNode { node in
+            let bystander = try await WebSocketPeer.joined(node, home: nil)
+            let client = try await rawClient(node)
+            client.send(frame)
+            let close = await closeOf(client)
+            #expect(close?.code == 1002, "\(name): \(String(describing: close))")
+            #expect(close?.reason == "protocol error: \(reason)")
+            try await bystander.send(#"{"type":"ping"}"#)
+            try await bystander.expect("pong")
+        }
+    }
+
+    @Test(arguments: [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] as [UInt16])
+    func aCloseCodeNoPeerMaySendIsAnswered1002(_ code: UInt16) async throws {
+        try await withNode { node in
+            let client = try await rawClient(node)
+            client.send(RawConnection.frame(opcode: 0x8, payload: [UInt8(code >> 8), UInt8(code & 0xFF)]))
+            let close = await closeOf(client)
+            #expect(close?.code == 1002, "code \(code): \(String(describing: close))")
+            #expect(close?.reason == "protocol error: close code \(code) is not one a peer may send")
+        }
+    }
+
+    @Test func closePayloadsAreChecked() async throws {
+        try await withNode { node in
+            let oneByte = try await rawClient(node)
+            oneByte.send(RawConnection.frame(opcode: 0x8, payload: [0x03]))
+            #expect(await closeOf(oneByte)?.code == 1002)
+
+            let badReason = try await rawClient(node)
+            badReason.send(RawConnection.frame(opcode: 0x8, payload: [0x03, 0xE8, 0xC3, 0x28]))
+            #expect(await closeOf(badReason)?.code == 1007)
+
+            for code: UInt16 in [1000, 1001, 3000, 4999] {
+                let fine = try await rawClient(node)
+                fine.send(RawConnection.frame(opcode: 0x8, payload: [UInt8(code >> 8), UInt8(code & 0xFF)] + Array("bye".utf8)))
+                #expect(await closeOf(fine)?.code == code, "a valid code is echoed")
+            }
+            let empty = try await rawClient(node)
+            empty.send(RawConnection.frame(opcode: 0x8, payload: []))
+            #expect(await closeOf(empty)?.code == 1000)
+        }
+    }
+
+    @Test(arguments: [0x9, 0xA] as [UInt8])
+    func aControlFrameFloodIsLimitedThenClosed(_ opcode: UInt8) async throws {
+        try await withNode(configure: { $0.limits.messageRate = 5; $0.limits.messageBurst = 10 }) { node in
+            let bystander = try await WebSocketPeer.joined(node, home: nil)
+            let flooder = try await rawClient(node)
+            // 200 pings (or pongs nobody asked for): a few answered, then `rate-limited`, then 1008.
+            let flood = Array([[UInt8]](repeating: RawConnection.frame(opcode: opcode, payload: [0x61]), count: 200).joined())
+            flooder.send(flood)
+            var pongs = 0
+            var refusals = 0
+            var closeCode: UInt16?
+            for _ in 0..<1000 {
+                guard let frame = await onDedicatedThread({ flooder.readFrame() }) else { break }
+                switch frame.opcode {
+                case 0xA: pongs += 1
+                case 0x1 where String(decoding: frame.payload, as: UTF8.self).contains("rate-limited"): refusals += 1
+                case 0x8:
+                    closeCode = frame.payload.count >= 2 ? UInt16(frame.payload[0]) << 8 | UInt16(frame.payload[1]) : nil
+                default: break
+                }
+                if closeCode != nil { break }
+            }
+            #expect(closeCode == 1008)
+            #expect(refusals >= 1)
+            // The auth frame took one token of the burst of 10.
+            #expect(pongs <= (opcode == 0x9 ? 9 : 0), "pongs beyond the rate: \(pongs)")
+            try await bystander.send(#"{"type":"ping"}"#)
+            try await bystander.expect("pong")
+        }
+    }
+}
