@@ -91,7 +91,16 @@ let package = Package(
 
         .testTarget(name: "AshitaCoreTests", dependencies: ["AshitaCore", "AshitaFuzzHarness"]),
         // Helpers both socket-level and process-level tests use.
-        .target(name: "AshitaTestSupport", dependencies: ["AshitaClient"], path: "Tests/AshitaTestSupport"),
+        .target(
+            name: "AshitaTestSupport",
+            dependencies: [
+                "AshitaClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            path: "Tests/AshitaTestSupport"),
         .testTarget(
             name: "AshitaNodeTests",
             dependencies: [

@@ -87,14 +87,19 @@ public struct CurlHTTPClient: Sendable {
     }
 
     /// A long-lived GET (an event stream): `onData` gets each chunk as it arrives and returns false to stop.
-    /// Only connection set-up is timed; a silent stream is checked every `pollMilliseconds` through `shouldStop`.
+    /// Set-up is timed (the connection, and the answer's head within `timeoutSeconds` of the start); the
+    /// stream itself is not, and a silent one is checked about every second through `shouldStop`.
     /// Returns the HTTP status and content type when the server ends the stream.
     public func stream(
         _ url: String, headers: [String] = [], shouldStop: @escaping @Sendable () -> Bool,
         onData: @escaping ([UInt8]) -> Bool
     ) throws(HTTPClientError) -> (status: Int, contentType: String) {
         let sink = ResponseSink(limit: .max, onData: onData, shouldStop: shouldStop)
+        sink.headDeadline = .now + .milliseconds(Int(timeoutSeconds * 1000))
         let code = transfer(url: url, method: "GET", headers: headers, body: nil, sink: sink, stream: true)
+        if sink.headTimedOut {
+            throw .unreachable(url: url, reason: "no answer within \(Self.seconds(timeoutSeconds))", curlCode: 28)
+        }
         if sink.stopped { throw .stopped }
         try check(code.curl, url: url, detail: code.detail)
         return (code.status, code.contentType)
@@ -139,6 +144,8 @@ public struct CurlHTTPClient: Sendable {
                     ashita_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
                 }
                 if stream {
+                    ashita_curl_setopt_header_callback(handle, headerCallback)
+                    ashita_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, Unmanaged.passUnretained(sink).toOpaque())
                     ashita_curl_setopt_long(handle, CURLOPT_NOPROGRESS, 0)
                     ashita_curl_setopt_xferinfo_callback(handle, progressCallback)
                     ashita_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, Unmanaged.passUnretained(sink).toOpaque())
@@ -172,6 +179,12 @@ public struct CurlHTTPClient: Sendable {
     }
 }
 
+extension CurlHTTPClient {
+    static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
+    }
+}
+
 public let ashitaClientVersion = "0.1.0"
 
 /// Where libcurl's callbacks put what arrives. Used by one transfer on one thread at a time.
@@ -182,6 +195,10 @@ private final class ResponseSink {
     var bytes: [UInt8] = []
     var overflowed = false
     var stopped = false
+    /// For streams: the answer's head must have begun by then.
+    var headDeadline: ContinuousClock.Instant?
+    var gotHead = false
+    var headTimedOut = false
 
     init(limit: Int, onData: (([UInt8]) -> Bool)? = nil, shouldStop: (@Sendable () -> Bool)? = nil) {
         self.limit = limit
@@ -216,5 +233,15 @@ private let progressCallback: curl_xferinfo_callback = { context, _, _, _, _ in
         sink.stopped = true
         return 1
     }
+    if !sink.gotHead, let deadline = sink.headDeadline, ContinuousClock.now > deadline {
+        // Connected, but nothing answers: a set-up that never ends is as good as none.
+        sink.headTimedOut = true
+        return 1
+    }
     return 0
+}
+
+private let headerCallback: curl_write_callback = { _, size, count, context in
+    Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue().gotHead = true
+    return size * count
 }

@@ -7,11 +7,14 @@ public enum EventStreamReader {
         case http(status: Int, body: String)
         /// A 200 that is not `text/event-stream`: whatever answers is not an ashita node.
         case notEventStream(contentType: String)
+        /// A line or event over the parser's bounds.
+        case overflow(ServerSentEventParser.Overflow)
 
         public var description: String {
             switch self {
             case .http(let status, let body): "event stream answered HTTP \(status): \(body)"
             case .notEventStream(let type): "answered with \(type.isEmpty ? "no content type" : type), not an event stream"
+            case .overflow(let overflow): "\(overflow), which no ashita node sends"
             }
         }
     }
@@ -30,9 +33,11 @@ public enum EventStreamReader {
             do {
                 let (status, contentType) = try client.stream(url, headers: requestHeaders, shouldStop: { stop.isRaised }) { bytes in
                     session.take(bytes, into: continuation)
-                    return !stop.isRaised
+                    return !stop.isRaised && session.overflow == nil
                 }
-                if status != 200 {
+                if let overflow = session.overflow {
+                    continuation.finish(throwing: Failure.overflow(overflow))
+                } else if status != 200 {
                     continuation.finish(throwing: Failure.http(status: status, body: session.raw))
                 } else if !contentType.lowercased().hasPrefix("text/event-stream") {
                     continuation.finish(throwing: Failure.notEventStream(contentType: contentType))
@@ -40,7 +45,11 @@ public enum EventStreamReader {
                     continuation.finish()
                 }
             } catch HTTPClientError.stopped {
-                continuation.finish()
+                if let overflow = session.overflow {
+                    continuation.finish(throwing: Failure.overflow(overflow))
+                } else {
+                    continuation.finish()
+                }
             } catch {
                 continuation.finish(throwing: error)
             }
@@ -53,10 +62,15 @@ public enum EventStreamReader {
 private final class StreamSession {
     private var parser = ServerSentEventParser()
     private(set) var raw = ""
+    private(set) var overflow: ServerSentEventParser.Overflow?
 
     func take(_ bytes: [UInt8], into continuation: AsyncThrowingStream<ServerSentEventParser.Item, any Error>.Continuation) {
         if raw.utf8.count < 512 { raw += String(decoding: bytes.prefix(512), as: UTF8.self) }
-        for item in parser.feed(bytes) { continuation.yield(item) }
+        do {
+            for item in try parser.feed(bytes) { continuation.yield(item) }
+        } catch {
+            overflow = error
+        }
     }
 }
 

@@ -25,7 +25,7 @@ public actor MeshWalker {
 
     private let settings: Settings
     private let notices: AsyncStream<Notice>.Continuation
-    private var known: Set<NodeAddress> = []
+    private var policy: FollowPolicy
     /// Nodes announced as speaking TLS (and the first node, if given as https://).
     private var speaksTLS: Set<NodeAddress> = []
     private var opening: AsyncStream<NodeAddress>.Continuation?
@@ -33,6 +33,7 @@ public actor MeshWalker {
     public init(_ settings: Settings, notices: AsyncStream<Notice>.Continuation) {
         self.settings = settings
         self.notices = notices
+        self.policy = FollowPolicy(maxConnections: settings.maxConnections)
     }
 
     /// Runs until cancelled. Throws only when the first node cannot be reached at all.
@@ -42,7 +43,7 @@ public actor MeshWalker {
         let (toOpen, opener) = AsyncStream.makeStream(of: NodeAddress.self)
         opening = opener
         let first = try await connect(start)
-        known.insert(start)
+        policy.start(start)
         await withDiscardingTaskGroup { group in
             group.addTask { await self.session(start, peer: first) }
             for await address in toOpen {
@@ -83,7 +84,7 @@ public actor MeshWalker {
                 case .text(let text):
                     guard let event = ReceivedEvent.decode(text) else { continue }
                     notices.yield(.event(from: node, event, raw: text))
-                    follow(event)
+                    follow(event, from: node)
                 case .close(let code, let reason):
                     lostBecause = "closed with \(code.map(String.init) ?? "no code")\(reason.isEmpty ? "" : ": \(reason)")"
                 case .binary:
@@ -103,31 +104,43 @@ public actor MeshWalker {
         await peer?.close(code: 1000)
     }
 
-    /// Opens a socket to every announced address not yet known, within the limit.
-    private func follow(_ event: ReceivedEvent) {
-        guard settings.follow else { return }
-        let announced: [String]
+    /// Opens a socket to announced nodes, as `FollowPolicy` allows.
+    private func follow(_ event: ReceivedEvent, from announcer: NodeAddress) {
+        var announced: [(address: String, id: String?)] = []
         switch event.type {
+        case "nodeConnected":
+            if let id = event.content.id { policy.identified(announcer, id: id) }
+            return
         case "nodeDiscovered":
-            announced = event.content.nodeIp.map { [$0] } ?? []
-            if event.content.tls == true, let address = announced.first.flatMap({ try? NodeAddress(parsing: $0) }) {
-                speaksTLS.insert(address)
-            }
+            guard let address = event.content.nodeIp else { return }
+            announced = [(address, event.content.id)]
+            if event.content.tls == true, let parsed = try? NodeAddress(parsing: address) { speaksTLS.insert(parsed) }
         case "nodeList":
-            announced = event.content.nodeList ?? []
-            for node in event.content.nodes ?? [] where node.tls == true {
+            // `nodes` carries the ids; `nodeList` is the original's list of addresses.
+            let details = event.content.nodes ?? []
+            for node in details where node.tls == true {
                 if let address = try? NodeAddress(parsing: node.nodeIp) { speaksTLS.insert(address) }
             }
-        default: return
+            let ids = Dictionary(details.map { ($0.nodeIp, $0.id) }, uniquingKeysWith: { first, _ in first })
+            announced = (event.content.nodeList ?? []).map { ($0, ids[$0] ?? nil) }
+        default:
+            return
         }
-        for text in announced {
-            guard let address = try? NodeAddress(parsing: text), !known.contains(address) else { continue }
-            guard known.count < settings.maxConnections else {
-                notices.yield(.notFollowing(address, reason: "already \(settings.maxConnections) connections (--max-connections)"))
+        guard settings.follow else { return }
+        for (text, id) in announced {
+            guard let address = try? NodeAddress(parsing: text) else { continue }
+            switch policy.consider(address, id: id, announcedBy: announcer) {
+            case .follow:
+                opening?.yield(address)
+            case .known:
                 continue
+            case .sameNode(let other):
+                notices.yield(.notFollowing(address, reason: "the same node as \(other) (id \(id?.prefix(12) ?? ""))"))
+            case .announcerLimit:
+                notices.yield(.notFollowing(address, reason: "already \(policy.perAnnouncer) nodes followed on the word of \(announcer)"))
+            case .full:
+                notices.yield(.notFollowing(address, reason: "already \(settings.maxConnections) connections (--max-connections)"))
             }
-            known.insert(address)
-            opening?.yield(address)
         }
     }
 }

@@ -5,8 +5,26 @@ public struct ServerSentEvent: Equatable, Sendable {
     public var data: String
 }
 
-/// Turns a `text/event-stream` byte stream, in chunks of any size, into events and comments.
+/// Turns a `text/event-stream` byte stream, in chunks of any size, into events and comments. A line or an
+/// event larger than its bound is an error, not a buffer that grows for as long as a server keeps sending.
 public struct ServerSentEventParser: Sendable {
+    /// Longest line read (an ashita event is about 300 bytes).
+    public static let maxLineBytes = 64 * 1024
+    /// Largest event read (all its data lines together).
+    public static let maxEventBytes = 256 * 1024
+
+    public enum Overflow: Error, Equatable, Sendable, CustomStringConvertible {
+        case line
+        case event
+
+        public var description: String {
+            switch self {
+            case .line: "sent a line over \(ServerSentEventParser.maxLineBytes / 1024) KiB"
+            case .event: "sent an event over \(ServerSentEventParser.maxEventBytes / 1024) KiB"
+            }
+        }
+    }
+
     public enum Item: Equatable, Sendable {
         case event(ServerSentEvent)
         case comment(String)
@@ -18,12 +36,13 @@ public struct ServerSentEventParser: Sendable {
     private var id: String?
     private var event: String?
     private var data: [String] = []
+    private var dataBytes = 0
     private var sawCR = false
     private var idInBlock = false
 
     public init() {}
 
-    public mutating func feed(_ bytes: some Sequence<UInt8>) -> [Item] {
+    public mutating func feed(_ bytes: some Sequence<UInt8>) throws(Overflow) -> [Item] {
         var items: [Item] = []
         for byte in bytes {
             if sawCR {
@@ -33,18 +52,19 @@ public struct ServerSentEventParser: Sendable {
             switch byte {
             case 0x0A, 0x0D:
                 sawCR = byte == 0x0D
-                if let item = line(String(decoding: pending, as: UTF8.self)) { items.append(item) }
+                if let item = try line(String(decoding: pending, as: UTF8.self)) { items.append(item) }
                 pending.removeAll(keepingCapacity: true)
             default:
+                guard pending.count < Self.maxLineBytes else { throw .line }
                 pending.append(byte)
             }
         }
         return items
     }
 
-    private mutating func line(_ line: String) -> Item? {
+    private mutating func line(_ line: String) throws(Overflow) -> Item? {
         if line.isEmpty {
-            defer { event = nil; data = []; idInBlock = false }
+            defer { event = nil; data = []; dataBytes = 0; idInBlock = false }
             guard !data.isEmpty else { return idInBlock ? id.map(Item.position) : nil }
             return .event(ServerSentEvent(id: id, event: event, data: data.joined(separator: "\n")))
         }
@@ -61,7 +81,10 @@ public struct ServerSentEventParser: Sendable {
             id = value
             idInBlock = true
         case "event": event = value
-        case "data": data.append(value)
+        case "data":
+            dataBytes += value.utf8.count + 1
+            guard dataBytes <= Self.maxEventBytes else { throw .event }
+            data.append(value)
         default: break
         }
         return nil

@@ -86,6 +86,9 @@ public struct AnnouncementChecks: Sendable {
         var announcer: String
         var submitted: Timestamp
         var state: State
+        /// Further addresses the name resolved to, tried in turn when contacting one fails (`localhost` may
+        /// be ::1 first while the node listens on 127.0.0.1).
+        var alternatives: [IPAddress] = []
     }
 
     public let limits: Limits
@@ -162,11 +165,13 @@ public struct AnnouncementChecks: Sendable {
         guard let first = ips.first else {
             return [finish(address, .failure(Failure("\(address.host) does not resolve")), now)]
         }
-        // The first address the policy allows; connecting to that one address (not the name again) keeps a
-        // name from answering differently the second time.
-        guard let ip = ips.first(where: { policy.refusal($0) == nil }) else {
+        // The addresses the policy allows, at most three, in the resolver's order; connecting to those
+        // addresses (not the name again) keeps a name from answering differently the second time.
+        let allowed = ips.filter { policy.refusal($0) == nil }.prefix(3)
+        guard let ip = allowed.first else {
             return [finish(address, .failure(Failure(policy.refusal(first)!)), now)]
         }
+        jobs[address]!.alternatives = Array(allowed.dropFirst())
         let destination = Destination(ip: ip, port: address.port)
         if let cached = byDestination[destination], cached.expires > now {
             return [finish(address, cached.outcome, now)]
@@ -179,9 +184,17 @@ public struct AnnouncementChecks: Sendable {
     public mutating func contacted(
         _ address: NodeAddress, at destination: Destination, _ outcome: Outcome, now: Timestamp
     ) -> [Report] {
-        guard jobs[address]?.state == .contacting(destination) else { return [] }
+        guard var job = jobs[address], job.state == .contacting(destination) else { return [] }
         contacting[destination] = nil
         remember(&byDestination, destination, outcome, now)
+        if case .failure = outcome, !job.alternatives.isEmpty {
+            // The next address of the name, first in its announcer's line: it was already waited for.
+            job.state = .queued(Destination(ip: job.alternatives.removeFirst(), port: address.port))
+            jobs[address] = job
+            if queues[job.announcer] == nil { announcers.append(job.announcer) }
+            queues[job.announcer, default: []].insert(address, at: 0)
+            return []
+        }
         return [finish(address, outcome, now)]
     }
 

@@ -45,7 +45,7 @@ public struct NodeLimits: Sendable {
     /// Distinct homes one WebSocket may announce.
     public var maxAnnouncementsPerClient = 8
     /// Seconds an announcement check may take at an address verified before; half of it elsewhere.
-    public var verifyTimeoutSeconds = 2.0
+    public var verifyTimeoutSeconds = 4.0
     /// Largest answer an announcement check reads.
     public var verifyAnswerBytes = 16 * 1024
     /// How many checks run and wait, how fast the node contacts other hosts, how long results are kept.

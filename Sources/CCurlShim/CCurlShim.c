@@ -24,6 +24,10 @@ CURLcode ashita_curl_setopt_xferinfo_callback(CURL *handle, curl_xferinfo_callba
     return curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, callback);
 }
 
+CURLcode ashita_curl_setopt_header_callback(CURL *handle, curl_write_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, callback);
+}
+
 CURLcode ashita_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

@@ -80,16 +80,24 @@ extension Ashita {
                 throw fail(NodeAPIError.unreachable(start, reason: Self.reason(error)).description, code: Exit.unavailable)
             }
             try await peer.send(ClientMessage.auth(home: settings.home, token: nil).text)
-            while case .text(let text)? = await peer.next() {
-                guard let event = ReceivedEvent.decode(text) else { continue }
-                Self.show(.event(from: start, event, raw: text), json: options.json)
-                if event.type == "error" {
-                    await peer.close()
-                    throw fail("\(start) refused: \(event.content.message ?? "error")")
+            // The greeting is part of the set-up: it comes within --timeout, or the node is not answering.
+            let greeted = try await withDeadline(settings.timeout) {
+                while case .text(let text)? = await peer.next() {
+                    guard let event = ReceivedEvent.decode(text) else { continue }
+                    Self.show(.event(from: start, event, raw: text), json: options.json)
+                    if event.type == "error" {
+                        await peer.close()
+                        throw fail("\(start) refused: \(event.content.message ?? "error")")
+                    }
+                    if event.type == "nodeList" { return true }
                 }
-                if event.type == "nodeList" { break }
+                return false
             }
             await peer.close()
+            guard greeted == true else {
+                let why = greeted == nil ? "did not answer auth within \(options.timeout) s" : "closed the connection before its greeting"
+                throw fail(NodeAPIError.notAshita(start, detail: why).description, code: Exit.unavailable)
+            }
         }
 
         static func reason(_ error: any Error) -> String {
@@ -103,8 +111,9 @@ extension Ashita {
                 if json {
                     printLine(Self.eventLine(from: from, raw: raw))
                 } else {
-                    let type = event.type + String(repeating: " ", count: max(0, 22 - event.type.count))
-                    printLine("\(from)  \(Output.bold(type))  \(details(event))")
+                    let type = Output.clean(event.type)
+                    let padded = type + String(repeating: " ", count: max(0, 22 - type.count))
+                    printLine("\(from)  \(Output.bold(padded))  \(Output.clean(details(event)))")
                 }
             case .connected(let node):
                 printError("ashita: connected to \(node)")

@@ -24,8 +24,9 @@ func fail(_ message: String, code: Int32 = Exit.failure) -> ExitCode {
     return ExitCode(code)
 }
 
+/// One line on stderr, with anything a node said in it made safe for a terminal.
 func printError(_ line: String) {
-    var bytes = Array((line + "\n").utf8)
+    var bytes = Array((Output.clean(line) + "\n").utf8)
     _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }
 

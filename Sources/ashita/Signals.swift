@@ -58,3 +58,16 @@ func untilSignalled(_ body: @escaping @Sendable () async throws -> Void) async t
         try await group.waitForAll()
     }
 }
+
+/// `body`'s result, or nil when it takes longer than `limit` (it is cancelled then). Errors pass through.
+func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try? await Task.sleep(for: limit)
+            return nil
+        }
+        defer { group.cancelAll() }
+        return try await group.next() ?? nil
+    }
+}

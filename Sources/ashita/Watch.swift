@@ -94,7 +94,7 @@ extension Ashita {
                 var type: String
                 var content: JournalContent
             }
-            guard let line = try? JSONDecoder().decode(Line.self, from: Data(event.data.utf8)) else { return event.data }
+            guard let line = try? JSONDecoder().decode(Line.self, from: Data(event.data.utf8)) else { return Output.clean(event.data) }
             let c = line.content
             var details: [String] = []
             if let nodeIp = c.nodeIp { details.append(nodeIp) }
@@ -106,8 +106,10 @@ extension Ashita {
             if c.operator == true { details.append("operator") }
             if let code = c.code { details.append("code \(code)") }
             if let message = c.message { details.append("(\(message))") }
-            let type = line.type + String(repeating: " ", count: max(0, 22 - line.type.count))
-            return "\(Output.dim(Output.clock(line.time)))  \(Output.bold(type))  \(details.joined(separator: " "))"
+            let type = Output.clean(line.type)
+            let padded = type + String(repeating: " ", count: max(0, 22 - type.count))
+            let clock = Output.clean(Output.clock(line.time))
+            return "\(Output.dim(clock))  \(Output.bold(padded))  \(Output.clean(details.joined(separator: " ")))"
         }
     }
 }

@@ -76,4 +76,36 @@ import Testing
             #expect(try await watcherOnB.expect("nodeDiscovered").content.nodeIp == "127.0.0.1:5557")
         }
     }
+
+    /// An eclipse: announcements that would fill every socket with one node. A node announced under two names
+    /// takes one socket, so a real third node is still followed with only three sockets to give.
+    @Test func oneNodeUnderTwoNamesTakesOneSocket() async throws {
+        let a = try await ServedNode.start(extra: [])
+        let others = [try await ServedNode.start(), try await ServedNode.start()]
+        let (e, r) = (others[0], others[1])
+        do {
+            let observer = try await a.join(home: nil)
+            var announcers: [WebSocketPeer] = []
+            for home in ["localhost:\(e.port)", e.address] { announcers.append(try await a.join(home: home)) }
+            for _ in 0..<2 { _ = try await observer.expect("nodeDiscovered") }
+            announcers.append(try await a.join(home: r.address))
+            #expect(try await observer.expect("nodeDiscovered").content.nodeIp == r.address)
+
+            let connect = try AshitaProcess(["connect", a.address, "--max-connections", "3", "--json"])
+            var followedR = false
+            while !followedR, let line = try await connect.nextLine() {
+                let object = try jsonObject(line)
+                followedR = object["from"] as? String == r.address && object["type"] as? String == "nodeConnected"
+            }
+            connect.signal(SIGINT)
+            #expect(try await connect.exitStatus() == 0)
+            #expect(followedR)
+            let stderr = try await connect.stderr()
+            #expect(stderr.contains("ashita: not following \(e.address): the same node as localhost:\(e.port)"), "\(stderr)")
+            _ = announcers
+        } catch {
+            Issue.record(error)
+        }
+        for node in [a, e, r] { try await node.stop() }
+    }
 }

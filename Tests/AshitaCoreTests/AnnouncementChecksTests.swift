@@ -90,6 +90,18 @@ import Testing
         #expect(checks.resolved(addr("nowhere.example:80"), to: [], at: clock).map(\.outcome) == [.failure(.init("nowhere.example does not resolve"))])
     }
 
+    @Test func aNameIsTriedAtItsNextAddressWhenOneFails() {
+        var checks = checks()
+        _ = checks.submit(addr("localhost:9000"), announcer: "a", at: clock)
+        _ = checks.step(at: clock)
+        _ = checks.resolved(addr("localhost:9000"), to: [ip("::1"), ip("127.0.0.1")], at: clock)
+        #expect(checks.step(at: clock).work == [.contact(addr("localhost:9000"), destination("[::1]:9000"))])
+        #expect(checks.contacted(addr("localhost:9000"), at: destination("[::1]:9000"), Self.refused, now: clock).isEmpty)
+        #expect(checks.step(at: clock).work == [.contact(addr("localhost:9000"), destination("127.0.0.1:9000"))])
+        let reports = checks.contacted(addr("localhost:9000"), at: destination("127.0.0.1:9000"), Self.found, now: clock)
+        #expect(reports.map(\.outcome) == [Self.found])
+    }
+
     @Test func anOperatorCanAllowANetwork() {
         var checks = checks(policy: AnnouncementPolicy(allowedNetworks: [IPNetwork("10.0.0.0/8")!]))
         _ = checks.submit(addr("10.1.2.3:8000"), announcer: "10.0.0.1", at: clock)
@@ -174,5 +186,37 @@ import Testing
         #expect(checks.submit(failing, announcer: "a", at: clock).isEmpty, "checked again after 10 s")
         clock = clock.adding(milliseconds: 289_999)
         #expect(checks.submit(working, announcer: "a", at: clock).count == 1)
+    }
+}
+
+/// Whom a client follows: one socket per node, however many names it is announced under, and only so many on
+/// any one node's word.
+@Suite struct FollowPolicyTests {
+    private func addr(_ s: String) -> NodeAddress { try! NodeAddress(parsing: s) }
+
+    @Test func oneNodeUnderManyNamesTakesOneSocket() {
+        var policy = FollowPolicy(maxConnections: 3)
+        let start = addr("127.0.0.1:8000")
+        policy.start(start)
+        policy.identified(start, id: "a")
+        #expect(policy.consider(addr("localhost:9000"), id: "e", announcedBy: start) == .follow)
+        #expect(policy.consider(addr("127.0.0.1:9000"), id: "e", announcedBy: start) == .sameNode(as: addr("localhost:9000")))
+        #expect(policy.consider(addr("a.example:8000"), id: "a", announcedBy: start) == .sameNode(as: start))
+        #expect(policy.consider(addr("127.0.0.1:9100"), id: "r", announcedBy: start) == .follow)
+        #expect(policy.consider(addr("127.0.0.1:9100"), id: "r", announcedBy: start) == .known)
+        #expect(policy.consider(addr("127.0.0.1:9200"), id: "s", announcedBy: start) == .full)
+    }
+
+    @Test func oneAnnouncerOpensOnlySoManySockets() {
+        var policy = FollowPolicy(maxConnections: 32)
+        #expect(policy.perAnnouncer == 8)
+        let loud = addr("127.0.0.1:8000")
+        policy.start(loud)
+        for port in 1...8 { #expect(policy.consider(addr("127.0.0.1:\(9000 + port)"), id: "n\(port)", announcedBy: loud) == .follow) }
+        #expect(policy.consider(addr("127.0.0.1:9100"), id: "n9", announcedBy: loud) == .announcerLimit)
+        // Another node's word opens more.
+        #expect(policy.consider(addr("127.0.0.1:9100"), id: "n9", announcedBy: addr("127.0.0.1:9001")) == .follow)
+        // Without ids (checks off), addresses count.
+        #expect(policy.consider(addr("127.0.0.1:9200"), id: nil, announcedBy: addr("127.0.0.1:9001")) == .follow)
     }
 }

@@ -8,7 +8,7 @@ import Testing
 /// Attacks below and on HTTP, each over raw sockets: the node answers or closes as the protocol says, within its
 /// deadlines, and keeps serving everyone else. Each test would hang, time out or see the wrong answer on a node
 /// without the defence it names.
-@Suite struct HostileHTTPTests {
+@Suite(.serialized) struct HostileHTTPTests {
     /// Reads what the node sends until it closes, off the cooperative pool.
     private func drain(_ connection: RawConnection) async -> (text: String, closed: Bool) {
         let (bytes, closed) = await onDedicatedThread { connection.readUntilClosed() }
@@ -16,7 +16,8 @@ import Testing
     }
 
     private func expectHealthy(_ node: NodeServer, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        let status = try await CurlHTTPClient(timeoutSeconds: 5).get("\(node.url)/healthz").status
+        // Generous: the suite runs many nodes at once on two cores; this guards against a hang, not a delay.
+        let status = try await CurlHTTPClient(timeoutSeconds: 20).get("\(node.url)/healthz").status
         #expect(status == 200, sourceLocation: sourceLocation)
     }
 

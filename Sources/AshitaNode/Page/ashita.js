@@ -6,6 +6,9 @@
   // The same rule as the node's: host:port, host a DNS name, IPv4 or [IPv6], at most 255 bytes.
   const ADDRESS = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):(\d{1,5})$/;
   const MAX_SOCKETS = 32;
+  // No one node's word opens more than this many sockets, and a node announced under several names gets one
+  // socket (the same rules as ashita connect): so one announcer cannot fill every socket.
+  const PER_ANNOUNCER = Math.max(2, Math.floor(MAX_SOCKETS / 4));
   const MAX_LOG = 200;
   const meta = document.querySelector('meta[name="ashita-node"]');
 
@@ -28,6 +31,9 @@
     },
   };
   window.ashita = ashita;
+  // Node id -> the address this page follows it at; announcer -> sockets opened on its word.
+  const followedIds = {};
+  const openedOnWordOf = {};
 
   function send(nodeIp, message) {
     const ws = ashita.socket[nodeIp];
@@ -82,6 +88,23 @@
   }
   window.generateSocket = generateSocket;
 
+  // Opens a socket to an announced node unless the follow rules say otherwise.
+  function follow(addr, id, announcer) {
+    if (!validAddress(addr) || ashita.socket[addr]) return;
+    if (typeof id === "string" && followedIds[id] && followedIds[id] !== addr) {
+      log(announcer, "not following", addr + ": the same node as " + followedIds[id]);
+      return;
+    }
+    if ((openedOnWordOf[announcer] || 0) >= PER_ANNOUNCER) {
+      log(announcer, "not following", addr + ": already " + PER_ANNOUNCER + " nodes followed on its word");
+      return;
+    }
+    if (generateSocket(addr)) {
+      openedOnWordOf[announcer] = (openedOnWordOf[announcer] || 0) + 1;
+      if (typeof id === "string") followedIds[id] = addr;
+    }
+  }
+
   function receive(from, data) {
     let event;
     try {
@@ -94,14 +117,18 @@
     const content = event.content && typeof event.content === "object" ? event.content : {};
     log(from, event.type, JSON.stringify(content));
     switch (event.type) {
+      case "nodeConnected":
+        if (typeof content.id === "string" && !followedIds[content.id]) followedIds[content.id] = from;
+        break;
       case "nodeDiscovered":
-        if (learn(content) && !ashita.socket[content.nodeIp]) generateSocket(content.nodeIp);
+        if (learn(content)) follow(content.nodeIp, content.id, from);
         break;
       case "nodeList":
         if (Array.isArray(content.nodes)) content.nodes.forEach(learn);
         if (Array.isArray(content.nodeList)) {
           content.nodeList.forEach(function (addr) {
-            if (validAddress(addr) && !ashita.socket[addr]) generateSocket(addr);
+            const known = ashita.known[addr];
+            follow(addr, known ? known.id : null, from);
           });
         }
         break;

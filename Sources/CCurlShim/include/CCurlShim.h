@@ -11,6 +11,7 @@ CURLcode ashita_curl_setopt_pointer(CURL *handle, CURLoption option, void *value
 CURLcode ashita_curl_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value);
 CURLcode ashita_curl_setopt_write_callback(CURL *handle, curl_write_callback callback);
 CURLcode ashita_curl_setopt_xferinfo_callback(CURL *handle, curl_xferinfo_callback callback);
+CURLcode ashita_curl_setopt_header_callback(CURL *handle, curl_write_callback callback);
 CURLcode ashita_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode ashita_curl_getinfo_string(CURL *handle, CURLINFO info, const char **value);
 
