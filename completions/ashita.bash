@@ -187,8 +187,8 @@ _ashita() {
 _ashita_serve() {
     repeating_flags=()
     non_repeating_flags=(--no-verify-announcements --version -h --help)
-    repeating_options=()
-    non_repeating_options=(--host --advertise --data-dir --log-level --tls-cert --tls-key --max-clients --max-connections-per-ip --message-rate --message-burst --auth-timeout --ping-interval --max-outbound-bytes --max-event-streams --header-timeout --max-header-bytes --max-body-bytes --max-frame-bytes)
+    repeating_options=(--allow-checks-to)
+    non_repeating_options=(--host --advertise --data-dir --log-level --tls-cert --tls-key --max-clients --max-connections --max-connections-per-ip --message-rate --message-burst --auth-timeout --ping-interval --max-outbound-bytes --max-event-streams --header-timeout --body-timeout --send-timeout --max-answer-bytes --max-header-bytes --max-body-bytes --max-frame-bytes --check-timeout --max-checks --check-rate --check-rate-per-host)
     __ashita_offer_flags_options 1
 
     # Offer option value completions
@@ -215,6 +215,9 @@ _ashita_serve() {
     '--max-clients')
         return
         ;;
+    '--max-connections')
+        return
+        ;;
     '--max-connections-per-ip')
         return
         ;;
@@ -239,6 +242,15 @@ _ashita_serve() {
     '--header-timeout')
         return
         ;;
+    '--body-timeout')
+        return
+        ;;
+    '--send-timeout')
+        return
+        ;;
+    '--max-answer-bytes')
+        return
+        ;;
     '--max-header-bytes')
         return
         ;;
@@ -246,6 +258,21 @@ _ashita_serve() {
         return
         ;;
     '--max-frame-bytes')
+        return
+        ;;
+    '--check-timeout')
+        return
+        ;;
+    '--max-checks')
+        return
+        ;;
+    '--check-rate')
+        return
+        ;;
+    '--check-rate-per-host')
+        return
+        ;;
+    '--allow-checks-to')
         return
         ;;
     esac

@@ -1,3 +1,4 @@
+import AshitaCore
 import AshitaNode
 import ArgumentParser
 
@@ -5,6 +6,11 @@ import ArgumentParser
 struct ServeLimits: ParsableArguments {
     @Option(help: ArgumentHelp("WebSocket clients at once; more are closed with 1013.", valueName: "n"))
     var maxClients = NodeLimits().maxClients
+
+    @Option(help: ArgumentHelp(
+        "TCP connections at once; when full, the oldest connection that has done nothing yet makes room.",
+        valueName: "n"))
+    var maxConnections = NodeLimits().maxConnections
 
     @Option(help: ArgumentHelp("Connections at once from one IP address; more are dropped.", valueName: "n"))
     var maxConnectionsPerIp = NodeLimits().maxConnectionsPerIP
@@ -30,6 +36,18 @@ struct ServeLimits: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds a connection has to send a complete request head.", valueName: "seconds"))
     var headerTimeout = NodeLimits().headerTimeoutSeconds
 
+    @Option(help: ArgumentHelp("Seconds a request body has to arrive once its head is in.", valueName: "seconds"))
+    var bodyTimeout = NodeLimits().bodyTimeoutSeconds
+
+    @Option(help: ArgumentHelp(
+        "Seconds a client may leave an HTTP answer or event-stream data unread before it is dropped.",
+        valueName: "seconds"))
+    var sendTimeout = NodeLimits().sendTimeoutSeconds
+
+    @Option(help: ArgumentHelp(
+        "Bytes of HTTP answers queued for one client before the node stops reading its requests.", valueName: "bytes"))
+    var maxAnswerBytes = NodeLimits().httpOutboundBytes
+
     @Option(help: ArgumentHelp("Largest HTTP request head (request line and headers); larger gets 431.", valueName: "bytes"))
     var maxHeaderBytes = NodeLimits().maxHeaderBytes
 
@@ -42,23 +60,51 @@ struct ServeLimits: ParsableArguments {
     @Flag(help: "Relay announced homes without checking that an ashita node answers there (closed networks only).")
     var noVerifyAnnouncements = false
 
+    @Option(help: ArgumentHelp(
+        "Seconds an announcement check may take where a node answered before (half of it elsewhere).",
+        valueName: "seconds"))
+    var checkTimeout = NodeLimits().verifyTimeoutSeconds
+
+    @Option(help: ArgumentHelp("Announcement checks in flight at once.", valueName: "n"))
+    var maxChecks = NodeLimits().checks.maxInFlight
+
+    @Option(help: ArgumentHelp("Announcement checks a second, to all places together.", valueName: "n"))
+    var checkRate = NodeLimits().checks.contactRate
+
+    @Option(help: ArgumentHelp("Announcement checks a second to one IP address (any port).", valueName: "n"))
+    var checkRatePerHost = NodeLimits().checks.hostRate
+
+    @Option(
+        name: .customLong("allow-checks-to"),
+        help: ArgumentHelp(
+            "Let announcement checks reach this network (CIDR, repeatable) besides the internet and the kind of network the node is on.",
+            valueName: "cidr"))
+    var allowChecksTo: [String] = []
+
     func validate() throws {
         for (name, value) in [
-            ("--max-clients", maxClients), ("--max-connections-per-ip", maxConnectionsPerIp),
-            ("--message-rate", messageRate), ("--message-burst", messageBurst), ("--max-event-streams", maxEventStreams),
+            ("--max-clients", maxClients), ("--max-connections", maxConnections),
+            ("--max-connections-per-ip", maxConnectionsPerIp), ("--message-rate", messageRate),
+            ("--message-burst", messageBurst), ("--max-event-streams", maxEventStreams), ("--max-checks", maxChecks),
+            ("--check-rate", checkRate), ("--check-rate-per-host", checkRatePerHost),
         ] where !(1...1_000_000).contains(value) {
             throw ValidationError("\(name) must be from 1 to 1000000, got \(value)")
         }
         for (name, value) in [
             ("--auth-timeout", authTimeout), ("--ping-interval", pingInterval), ("--header-timeout", headerTimeout),
+            ("--body-timeout", bodyTimeout), ("--send-timeout", sendTimeout), ("--check-timeout", checkTimeout),
         ] where !(value >= 0.01 && value <= 86_400) {
             throw ValidationError("\(name) must be from 0.01 to 86400 seconds, got \(value)")
         }
         for (name, value, range) in [
             ("--max-outbound-bytes", maxOutboundBytes, 4096...(1 << 30)), ("--max-header-bytes", maxHeaderBytes, 1024...(64 << 10)),
             ("--max-body-bytes", maxBodyBytes, 0...(16 << 20)), ("--max-frame-bytes", maxFrameBytes, 1024...(16 << 20)),
+            ("--max-answer-bytes", maxAnswerBytes, 1024...(64 << 20)),
         ] where !range.contains(value) {
             throw ValidationError("\(name) must be from \(range.lowerBound) to \(range.upperBound), got \(value)")
+        }
+        for network in allowChecksTo where IPNetwork(network) == nil {
+            throw ValidationError("--allow-checks-to takes a network as ADDRESS/BITS (e.g. 10.0.0.0/8), got '\(network)'")
         }
     }
 
@@ -77,6 +123,17 @@ struct ServeLimits: ParsableArguments {
         limits.maxRequestBodyBytes = maxBodyBytes
         limits.maxFrameBytes = maxFrameBytes
         limits.verifyAnnouncements = !noVerifyAnnouncements
+        limits.maxConnections = maxConnections
+        limits.bodyTimeoutSeconds = bodyTimeout
+        limits.sendTimeoutSeconds = sendTimeout
+        limits.httpOutboundBytes = maxAnswerBytes
+        limits.verifyTimeoutSeconds = checkTimeout
+        limits.checks.maxInFlight = maxChecks
+        limits.checks.contactRate = checkRate
+        limits.checks.contactBurst = checkRate * 2
+        limits.checks.hostRate = checkRatePerHost
+        limits.checks.hostBurst = checkRatePerHost * 4
+        limits.allowChecksTo = allowChecksTo.compactMap(IPNetwork.init)
         return limits
     }
 }

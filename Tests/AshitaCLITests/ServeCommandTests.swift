@@ -58,6 +58,10 @@ import Testing
         (["serve", "8000", "--max-header-bytes", "10"], "--max-header-bytes must be from 1024 to 65536, got 10"),
         (["serve", "8000", "--message-rate", "0"], "--message-rate must be from 1 to 1000000, got 0"),
         (["serve", "8000", "--auth-timeout=-1"], "--auth-timeout must be from 0.01 to 86400 seconds"),
+        (["serve", "8000", "--send-timeout", "0"], "--send-timeout must be from 0.01 to 86400 seconds, got 0.0"),
+        (["serve", "8000", "--max-connections", "0"], "--max-connections must be from 1 to 1000000, got 0"),
+        (["serve", "8000", "--allow-checks-to", "everywhere"], "--allow-checks-to takes a network as ADDRESS/BITS"),
+        (["serve", "8000", "--allow-checks-to", "10.0.0.0/33"], "--allow-checks-to takes a network as ADDRESS/BITS"),
     ])
     func badArgumentsExit64WithUsage(_ arguments: [String], _ message: String) async throws {
         let result = try await ashita(arguments)
