@@ -12,14 +12,22 @@ final class NodeProcess {
     }
 
     /// Bench nodes relay without checking announcements (the homes are made up, and checks would leave
-    /// loopback) and take every connection from 127.0.0.1, where all clients come from.
-    init(extra: [String] = []) throws {
-        dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ashita-bench-\(UUID().uuidString)").path
+    /// loopback) and take every connection from 127.0.0.1, where all clients come from; with `defaults` false
+    /// a node runs as `ashita serve` would by default (the attacks). `prlimit` caps its open descriptors.
+    init(extra: [String] = [], defaults: Bool = true, prlimit: Int? = nil, dataDirectory: String? = nil) throws {
+        self.dataDirectory =
+            dataDirectory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("ashita-bench-\(UUID().uuidString)").path
         process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments =
-            ["serve", "0", "--data-dir", dataDirectory, "--log-level", "warning", "--no-verify-announcements",
-             "--max-connections-per-ip", "20000"] + extra
+        let serve = ["serve", "0", "--data-dir", self.dataDirectory, "--log-level", "warning"]
+            + (defaults ? ["--no-verify-announcements", "--max-connections-per-ip", "20000"] : []) + extra
+        if let prlimit {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+            process.arguments = ["--nofile=\(prlimit):\(prlimit)", "--", Self.binary] + serve
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.arguments = serve
+        }
         let out = Pipe()
         process.standardOutput = out
         process.standardInput = FileHandle.nullDevice
@@ -39,7 +47,11 @@ final class NodeProcess {
 
     /// Resident memory now, at its peak, and the anonymous part (heap, not shared library code), in MiB.
     func memory() throws -> (rss: Double, peak: Double, anonymous: Double) {
-        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        try Self.memory(pid: process.processIdentifier)
+    }
+
+    static func memory(pid: Int32) throws -> (rss: Double, peak: Double, anonymous: Double) {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         func field(_ name: String) -> Double {
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
                 let kb = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
@@ -60,10 +72,10 @@ final class NodeProcess {
         return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    func stop() {
+    func stop(keepData: Bool = false) {
         process.terminate()
         process.waitUntilExit()
-        try? FileManager.default.removeItem(atPath: dataDirectory)
+        if !keepData { try? FileManager.default.removeItem(atPath: dataDirectory) }
     }
 }
 

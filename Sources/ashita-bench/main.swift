@@ -2,7 +2,7 @@ import Foundation
 
 // ashita-bench: the figures the node issue asks for, each over several fresh nodes.
 //   swift build -c release && .build/release/ashita-bench [--runs N] [--clients N] [--listeners N] [--rounds N]
-//       [--only idle|auth|fanout|cli|soak] [--connections N] [--churn N] [--churn-rounds N]
+//       [--only idle|auth|fanout|cli|soak|attacks] [--attack NAME] [--connections N] [--churn N] [--churn-rounds N]
 
 func option(_ name: String, _ fallback: Int) -> Int {
     guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count,
@@ -72,6 +72,17 @@ if selected("cli") {
     say("ashita peers ADDR --json, whole process, 20 runs: \(summary(figures.peers))")
     say("curl -s ADDR/api/v1/peers, whole process, 20 runs: \(summary(figures.curl))")
     say("event on the node → its line from a running ashita watch --json, 20 events: \(summary(figures.watchDelay))")
+}
+if only == "attacks" {
+    // Not part of the default run: each attack takes half a minute and a fresh node.
+    let pick = CommandLine.arguments.firstIndex(of: "--attack").flatMap { $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil }
+    let reports = try await runAttacks(only: pick)
+    say("")
+    say("| attack | /healthz worst (failed) | RSS start → peak → after (MiB) | restarts | outcome |")
+    say("|---|---|---|---|---|")
+    for r in reports {
+        say("| \(r.name) | \(fmt(ms: r.healthzWorst)) (\(r.healthzFailures)) | \(fmt(r.rssStart)) → \(fmt(r.rssPeak)) → \(fmt(r.rssAfter)) | \(r.restarts ? "yes" : "NO") | \(r.outcome) |")
+    }
 }
 if only == "soak" {
     // Not part of the default run: it holds 10,000 sockets in this process and 10,000 in the node.
