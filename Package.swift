@@ -99,6 +99,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Tests/AshitaTestSupport"),
         .testTarget(
@@ -110,6 +111,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The client's parts that need no node: event-stream parsing, resume position, credentials.
+        .testTarget(name: "AshitaClientTests", dependencies: ["AshitaCore", "AshitaClient"]),
         // Runs the built `ashita` executable as a process against real nodes.
         .testTarget(name: "AshitaCLITests", dependencies: ["AshitaCore", "AshitaClient", "AshitaTestSupport"]),
     ],

@@ -49,7 +49,7 @@ public final class WebSocketPeer: Sendable {
     public static func connect(
         host: String, port: Int, path: String = "/", timeout: Duration = .seconds(5),
         maxFrameSize: Int = 1 << 24, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        tls: Bool = false, caFile: String? = nil, answerPings: Bool = true,
+        tls: Bool = false, caFile: String? = nil,
         textHandler: (@Sendable (ByteBuffer) -> Bool)? = nil
     ) async throws -> WebSocketPeer {
         let hostHeader = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
@@ -80,7 +80,7 @@ public final class WebSocketPeer: Sendable {
                                         NIOWebSocketFrameAggregator(
                                             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1 << 16,
                                             maxAccumulatedFrameSize: maxFrameSize))
-                                    try channel.pipeline.syncOperations.addHandler(InboxHandler(inbox: inbox, answerPings: answerPings, textHandler: textHandler))
+                                    try channel.pipeline.syncOperations.addHandler(InboxHandler(inbox: inbox, textHandler: textHandler))
                                     return .upgraded
                                 }
                             })
@@ -184,14 +184,11 @@ private final class InboxHandler: ChannelInboundHandler, RemovableChannelHandler
     typealias OutboundOut = WebSocketFrame
 
     let inbox: Inbox<WebSocketPeer.Arrival>
-    /// Tests turn this off to play a link that went silent.
-    let answerPings: Bool
     /// Sees each text frame first, on the event loop; returning true consumes it (for load generators).
     let textHandler: (@Sendable (ByteBuffer) -> Bool)?
 
-    init(inbox: Inbox<WebSocketPeer.Arrival>, answerPings: Bool, textHandler: (@Sendable (ByteBuffer) -> Bool)?) {
+    init(inbox: Inbox<WebSocketPeer.Arrival>, textHandler: (@Sendable (ByteBuffer) -> Bool)?) {
         self.inbox = inbox
-        self.answerPings = answerPings
         self.textHandler = textHandler
     }
 
@@ -204,7 +201,7 @@ private final class InboxHandler: ChannelInboundHandler, RemovableChannelHandler
             inbox.push(.init(message: .text(String(decoding: payload.readableBytesView, as: UTF8.self)), at: .now))
         case .binary:
             inbox.push(.init(message: .binary(Array(payload.readableBytesView)), at: .now))
-        case .ping where answerPings:
+        case .ping:
             context.writeAndFlush(
                 wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: payload)), promise: nil)
         case .connectionClose:

@@ -39,11 +39,15 @@ public struct JournalContent: Codable, Equatable, Sendable {
     /// The node id found at `nodeIp`, when announcements are verified.
     public var id: String?
     public var message: String?
+    /// `clientDisconnected`: the WebSocket close code the node closed the client with (its reason in
+    /// `message`); absent when the client left by itself.
+    public var closeCode: Int?
 
     public init(
         nodeIp: String? = nil, client: UInt64? = nil, remote: String? = nil, home: String? = nil,
-        code: String? = nil, operator: Bool? = nil, id: String? = nil, message: String? = nil
+        code: String? = nil, operator: Bool? = nil, id: String? = nil, message: String? = nil, closeCode: Int? = nil
     ) {
+        self.closeCode = closeCode
         self.id = id
         self.message = message
         self.nodeIp = nodeIp

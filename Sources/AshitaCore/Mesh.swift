@@ -6,6 +6,11 @@ public struct CloseReason: Equatable, Sendable {
     public var code: UInt16
     public var reason: String
 
+    public init(code: UInt16, reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
     public static let goingAway = CloseReason(code: 1001, reason: "node is shutting down")
     public static let unsupportedData = CloseReason(code: 1003, reason: "binary frames are not accepted")
     public static let policyViolation = CloseReason(code: 1008, reason: "too many bad frames")
@@ -130,7 +135,8 @@ public struct Mesh: Sendable {
         return [record(JournalType.clientConnected, JournalContent(client: id, remote: remote), now)]
     }
 
-    public mutating func disconnect(_ id: ClientID, at now: Timestamp) -> [MeshEffect] {
+    /// The client's socket closed; `closedWith` is the node's reason when the node closed it.
+    public mutating func disconnect(_ id: ClientID, closedWith reason: CloseReason? = nil, at now: Timestamp) -> [MeshEffect] {
         guard let client = clients.removeValue(forKey: id) else { return [] }
         authenticated.remove(id)
         var effects: [MeshEffect] = []
@@ -138,7 +144,11 @@ public struct Mesh: Sendable {
             effects += detach(id, from: home, now)
         }
         effects.append(
-            record(JournalType.clientDisconnected, JournalContent(client: id, home: client.home??.description), now))
+            record(
+                JournalType.clientDisconnected,
+                JournalContent(
+                    client: id, home: client.home??.description, message: reason?.reason, closeCode: reason.map { Int($0.code) }),
+                now))
         return effects
     }
 

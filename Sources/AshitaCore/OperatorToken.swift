@@ -32,6 +32,9 @@ public struct FailureLimiter: Sendable {
         self.maxKeys = maxKeys
     }
 
+    /// Keys tracked now: never more than `maxKeys`.
+    public var trackedKeys: Int { windows.count }
+
     public func isBlocked(_ key: String, at now: Timestamp) -> Bool {
         guard let w = windows[key], now.milliseconds - w.start.milliseconds < windowMilliseconds else { return false }
         return w.failures >= limit

@@ -100,3 +100,23 @@ func abortConnection(_ channel: any Channel) {
     guard let socket = channel as? any SocketOptionProvider else { return channel.close(promise: nil) }
     socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
 }
+
+/// At the tail of a WebSocket pipeline: remembers the first close frame the node sent (whoever sent it: the
+/// hub, a slow reader's bound, a dead link's heartbeat), so the journal can say why the node ended a connection.
+final class CloseRecorder: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private(set) var sent: CloseReason?
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let frame = unwrapOutboundIn(data)
+        if sent == nil, frame.opcode == .connectionClose {
+            var payload = frame.data
+            if let code = payload.readInteger(as: UInt16.self) {
+                sent = CloseReason(code: code, reason: payload.readString(length: payload.readableBytes) ?? "")
+            }
+        }
+        context.write(data, promise: promise)
+    }
+}

@@ -9,8 +9,8 @@ import NIOWebSocket
 actor MeshHub {
     private var mesh: Mesh
     private var clients: [ClientID: ClientSink] = [:]
-    /// Clients the node is closing: what they still send is dropped unread.
-    private var closing: Set<ClientID> = []
+    /// Clients the node is closing, and why: what they still send is dropped unread.
+    private var closing: [ClientID: CloseReason] = [:]
     private var sinks = ClientSinks()
     private var flushQueued = false
     private var subscribers: [UInt64: EventSubscriber] = [:]
@@ -56,17 +56,20 @@ actor MeshHub {
     }
 
     /// What a frame did, for the connection: whether a control frame is within the rate (so it is
-    /// answered), and whether the client is now authenticated.
+    /// answered), whether the client is now authenticated, and whether the node is closing it (then nothing
+    /// more it sends matters).
     struct FrameOutcome {
         var accepted: Bool
         var authenticated: Bool
+        var closing: Bool
     }
 
     func receive(_ id: ClientID, _ frame: InboundFrame) -> FrameOutcome {
-        guard !closing.contains(id) else { return FrameOutcome(accepted: false, authenticated: false) }
+        guard closing[id] == nil else { return FrameOutcome(accepted: false, authenticated: false, closing: true) }
         let effects = mesh.receive(id, frame, at: .now())
         apply(effects)
-        return FrameOutcome(accepted: effects.isEmpty, authenticated: mesh.clients[id]?.isAuthenticated ?? false)
+        return FrameOutcome(
+            accepted: effects.isEmpty, authenticated: mesh.clients[id]?.isAuthenticated ?? false, closing: closing[id] != nil)
     }
 
     /// `--auth-timeout` after the connection opened: closes it if it has not sent `auth`.
@@ -78,10 +81,11 @@ actor MeshHub {
         apply(mesh.rejectOversized(id, size: limits.maxFrameBytes + 1, limit: limits.maxFrameBytes, at: .now()))
     }
 
-    func disconnect(_ id: ClientID) {
+    /// The connection ended; `closedWith` is the reason when the connection itself closed it (a protocol error).
+    func disconnect(_ id: ClientID, closedWith edgeReason: CloseReason? = nil) {
         clients[id] = nil
-        closing.remove(id)
-        apply(mesh.disconnect(id, at: .now()))
+        let reason = closing.removeValue(forKey: id) ?? edgeReason
+        apply(mesh.disconnect(id, closedWith: reason, at: .now()))
     }
 
     /// Closes every client with 1001 and ends every event stream, then waits for state being saved to reach
@@ -131,7 +135,10 @@ actor MeshHub {
                 for id in ids { deliver(shared, to: id) }
             case .close(let id, let reason):
                 logger.debug("closing client", metadata: ["client": "\(id)", "code": "\(reason.code)"])
-                if let client = clients[id], closing.insert(id).inserted { sinks.close(client.channel, reason) }
+                if let client = clients[id], closing[id] == nil {
+                    closing[id] = reason
+                    sinks.close(client.channel, reason)
+                }
             case .journal(let entry):
                 publish(entry)
             case .verify(let address, let announcer):

@@ -52,8 +52,9 @@ public struct NodeLimits: Sendable {
     public var checks = AnnouncementChecks.Limits()
     /// Networks that checks may contact besides the internet and the kind of network the node is on.
     public var allowChecksTo: [IPNetwork] = []
-    /// The kernel's send buffer per connection (SO_SNDBUF); nil leaves it to the kernel's autotuning. Tests
-    /// set it small so a slow reader reaches the node's own bound after kilobytes instead of megabytes.
+    /// The kernel's send buffer per connection (SO_SNDBUF); nil leaves WebSockets to the kernel's autotuning
+    /// and gives HTTP connections `httpOutboundBytes`. Small, a slow reader reaches the node's own bound after
+    /// kilobytes instead of megabytes.
     public var socketSendBufferBytes: Int?
 
     public init() {}

@@ -1,3 +1,4 @@
+import AshitaClient
 import AshitaCore
 import Logging
 import NIOCore
@@ -48,13 +49,16 @@ public final class NodeServer: Sendable {
 
     enum Connection {
         case webSocket(
-            NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, outlet: NIOLoopBound<EncodedFrameOutlet>, slot: ConnectionSlot)
+            NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, outlet: NIOLoopBound<EncodedFrameOutlet>,
+            closes: NIOLoopBound<CloseRecorder>, slot: ConnectionSlot)
         /// `declined`: a request that asked for an upgrade the node refused; it still needs its answer.
         case http(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, declined: HTTPRequestHead?, slot: ConnectionSlot)
     }
 
     public static func start(_ configuration: NodeConfiguration, logger: Logger) async throws -> NodeServer {
-        let contents = try configuration.dataDirectory.open()
+        // Files, fsync and flock block: off the cooperative pool, which every connection of the process needs.
+        let directory = configuration.dataDirectory
+        let contents = try await onDedicatedThread { Result { () throws(FileError) in try directory.open() } }.get()
         do {
             return try await start(configuration, contents: contents, logger: logger)
         } catch {
@@ -81,6 +85,10 @@ public final class NodeServer: Sendable {
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+                // HTTP is read a little at a time: the parser turns everything it is given into requests, which
+                // wait in memory while earlier answers are unsent, so what it is given is what can pile up.
+                .childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.httpReadBytes))
+                .childChannelOption(.maxMessagesPerRead, value: 1)
                 .childChannelOption(
                     .writeBufferWaterMark,
                     value: .init(low: limits.outboundBufferBytes / 2, high: limits.outboundBufferBytes))
@@ -152,6 +160,9 @@ public final class NodeServer: Sendable {
         self.logger = logger
     }
 
+    /// Bytes read at a time from an HTTP connection: about a hundred pipelined requests at most.
+    static let httpReadBytes = 4096
+
     private static func configurePipeline(
         _ channel: Channel, limits: NodeLimits, tls: NIOSSLContext?, budget: ConnectionBudget
     ) throws -> EventLoopFuture<Connection> {
@@ -200,11 +211,15 @@ public final class NodeServer: Sendable {
                     try channel.syncOptions?.setOption(
                         .writeBufferWaterMark,
                         value: .init(low: limits.outboundBufferBytes / 2, high: limits.outboundBufferBytes))
+                    try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator())
+                    try channel.syncOptions?.setOption(.maxMessagesPerRead, value: 4)
                     try operations.addHandler(WebSocketFrameValidator())
                     try operations.addHandler(
                         NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 256,
                             maxAccumulatedFrameSize: limits.maxFrameBytes))
+                    let closes = CloseRecorder()
+                    try operations.addHandler(closes)
                     let outlet = EncodedFrameOutlet()
                     // Pre-encoded frames go in at the head of the pipeline, but under TLS after the TLS handler.
                     if let tls = try? operations.handler(type: NIOSSLServerHandler.self) {
@@ -214,7 +229,8 @@ public final class NodeServer: Sendable {
                     }
                     return .webSocket(
                         try NIOAsyncChannel(wrappingChannelSynchronously: channel),
-                        outlet: NIOLoopBound(outlet, eventLoop: channel.eventLoop), slot: slot)
+                        outlet: NIOLoopBound(outlet, eventLoop: channel.eventLoop),
+                        closes: NIOLoopBound(closes, eventLoop: channel.eventLoop), slot: slot)
                 }
             })
         let configuration = NIOTypedHTTPServerUpgradeConfiguration<Connection>(
@@ -223,10 +239,15 @@ public final class NodeServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     headTimer.cancel()
                     let head = UpgradeRequestRecorder.take(declined, from: channel)
-                    // Answers queue up to a small bound; past it the connection's requests are not read.
+                    // Answers queue up to a small bound, in the node and in the kernel (a fixed send buffer: left to
+                    // autotuning it grows to megabytes for a reader that never reads); past it the connection's
+                    // requests are not read, and after the send timeout it is dropped.
                     try channel.syncOptions?.setOption(
                         .writeBufferWaterMark,
                         value: .init(low: limits.httpOutboundBytes / 2, high: limits.httpOutboundBytes))
+                    if limits.socketSendBufferBytes == nil {
+                        try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(limits.httpOutboundBytes))
+                    }
                     return .http(try NIOAsyncChannel(wrappingChannelSynchronously: channel), declined: head, slot: slot)
                 }
             })
@@ -278,10 +299,10 @@ public final class NodeServer: Sendable {
                         let remote = Self.remoteIP(of: upgrade)
                         do {
                             switch try await upgrade.get() {
-                            case .webSocket(let channel, let outlet, let slot):
+                            case .webSocket(let channel, let outlet, let closes, let slot):
                                 await WebSocketConnection(
-                                    channel: channel, outlet: outlet, slot: slot, remote: remote(channel.channel), hub: hub,
-                                    logger: logger
+                                    channel: channel, outlet: outlet, closes: closes, slot: slot,
+                                    remote: remote(channel.channel), hub: hub, logger: logger
                                 ).run()
                             case .http(let channel, let declined, let slot):
                                 await HTTPConnection(

@@ -68,16 +68,28 @@ final class RequestHeadLimiter: ChannelInboundHandler, RemovableChannelHandler {
 }
 
 /// After the HTTP decoder: tells the limiter where each request ends.
+///
+/// After a WebSocket upgrade request the node takes, what follows is not HTTP: the decoder hands on the bytes
+/// that came behind the request as they are, and they pass here untouched (read as HTTP parts, they would trap).
 final class RequestBoundary: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
 
     private let limiter: RequestHeadLimiter
+    private var upgrading = false
 
     init(_ limiter: RequestHeadLimiter) { self.limiter = limiter }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .end = unwrapInboundIn(data) { limiter.requestEnded() }
+        guard !upgrading else { return context.fireChannelRead(data) }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            upgrading = WebSocketRequests.asksForWebSocket(head) && WebSocketRequests.refusal(head) == nil
+        case .end:
+            limiter.requestEnded()
+        case .body:
+            break
+        }
         context.fireChannelRead(data)
     }
 }

@@ -8,6 +8,8 @@ import NIOWebSocket
 struct WebSocketConnection {
     let channel: NIOAsyncChannel<WebSocketFrame, WebSocketFrame>
     let outlet: NIOLoopBound<EncodedFrameOutlet>
+    /// What close frame the node sent, if any: why the node ended the connection, for the journal.
+    let closes: NIOLoopBound<CloseRecorder>
     /// Its place in the connection budget: displaceable until it authenticates.
     let slot: ConnectionSlot
     let remote: String
@@ -27,40 +29,59 @@ struct WebSocketConnection {
             Task { await hub.authDeadlinePassed(id) }
         }
         let heartbeat = Heartbeat(channel: underlying, interval: limits.pingIntervalSeconds)
+        var ending = Ending.lost
         do {
             try await channel.executeThenClose { inbound, _ in
-                try await read(inbound, id: id, heartbeat: heartbeat)
+                ending = try await read(inbound, id: id, heartbeat: heartbeat)
             }
         } catch {
             logger.debug("connection ended", metadata: ["client": "\(id)", "error": "\(error)"])
         }
         authDeadline.cancel()
         heartbeat.stop()
-        await hub.disconnect(id)
+        // Why it ended, when the node ended it: a close the node sent (the hub's, a slow reader's, a dead link's),
+        // or the answer to a client's close that broke the rules. A client's own close is no reason of the node's.
+        let closes = self.closes
+        let sent = try? await underlying.eventLoop.submit { closes.value.sent }.get()
+        let reason: CloseReason? =
+            switch ending {
+            case .lost: sent ?? nil
+            case .clientClosed(let refusal): refusal
+            }
+        await hub.disconnect(id, closedWith: reason)
+    }
+
+    private enum Ending {
+        /// The client sent a close frame: it left, unless its close broke the rules (then the node's answer).
+        case clientClosed(refusal: CloseReason?)
+        /// The connection ended otherwise (the node closed it, the client vanished).
+        case lost
     }
 
     /// Returns when the client closes or breaks the protocol; whatever the hub queued in answer (an error, a
     /// close frame) is already on the event loop ahead of the socket's close.
     private func read(
         _ inbound: NIOAsyncChannelInboundStream<WebSocketFrame>, id: ClientID, heartbeat: Heartbeat
-    ) async throws {
+    ) async throws -> Ending {
         let underlying = channel.channel
         var authenticated = false
         do {
             for try await frame in inbound {
+                let outcome: MeshHub.FrameOutcome
                 switch frame.opcode {
                 case .text:
                     var data = frame.unmaskedData
-                    let outcome = await hub.receive(id, .text(data.readBytes(length: data.readableBytes) ?? []))
+                    outcome = await hub.receive(id, .text(data.readBytes(length: data.readableBytes) ?? []))
                     if outcome.authenticated && !authenticated {
                         authenticated = true
                         slot.busy()
                     }
                 case .binary:
-                    _ = await hub.receive(id, .binary)
+                    outcome = await hub.receive(id, .binary)
                 case .ping:
                     // Control frames cost the sender its message rate like any frame; a flood is closed.
-                    guard await hub.receive(id, .control).accepted else { continue }
+                    outcome = await hub.receive(id, .control)
+                    guard outcome.accepted else { break }
                     // A pong is output like any other: a reader that does not take it is closed, not buffered
                     // for. Checked on the event loop, where writability is current.
                     let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
@@ -71,13 +92,21 @@ struct WebSocketConnection {
                     }
                 case .pong:
                     heartbeat.answered()
-                    _ = await hub.receive(id, .control)
+                    outcome = await hub.receive(id, .control)
                 case .connectionClose:
-                    try? await underlying.writeAndFlush(Self.closeAnswer(to: frame.unmaskedData)).get()
-                    return
+                    let (answer, refused) = Self.closeAnswer(to: frame.unmaskedData)
+                    try? await underlying.writeAndFlush(closeFrame(code: answer.code, reason: answer.reason)).get()
+                    return .clientClosed(refusal: refused ? answer : nil)
                 default:
                     // The validator lets no other opcode through.
-                    break
+                    continue
+                }
+                if outcome.closing {
+                    // The node is closing it (its close frame is on the way): nothing it sends matters now. Stop
+                    // reading — a flooder then fills its own buffers, not the node's time — and let the close
+                    // finish, at the end of its grace period at the latest.
+                    try? await underlying.closeFuture.get()
+                    return .lost
                 }
             }
         } catch let error as NIOWebSocketError where error == .invalidFrameLength {
@@ -91,6 +120,7 @@ struct WebSocketConnection {
             logger.debug("protocol error", metadata: ["client": "\(id)", "error": "\(error)"])
             await closeForProtocolError("\(error)")
         }
+        return .lost
     }
 
     private func closeForProtocolError(_ reason: String) async {
@@ -99,19 +129,20 @@ struct WebSocketConnection {
 
     /// The answer to a client's close frame (RFC 6455, sections 5.5.1 and 7.4): its code echoed when valid;
     /// 1002 for a 1-byte payload or a code no peer may send; 1007 for a reason that is not UTF-8.
-    static func closeAnswer(to payload: ByteBuffer) -> WebSocketFrame {
+    /// `refused`: the close broke the rules, and the answer says how.
+    static func closeAnswer(to payload: ByteBuffer) -> (answer: CloseReason, refused: Bool) {
         var data = payload
-        guard data.readableBytes > 0 else { return closeFrame(code: 1000, reason: "") }
+        guard data.readableBytes > 0 else { return (CloseReason(code: 1000, reason: ""), false) }
         guard let code = data.readInteger(as: UInt16.self) else {
-            return closeFrame(code: 1002, reason: "protocol error: a close payload of 1 byte")
+            return (CloseReason(code: 1002, reason: "protocol error: a close payload of 1 byte"), true)
         }
         guard WebSocketRequests.isValidCloseCode(code) else {
-            return closeFrame(code: 1002, reason: "protocol error: close code \(code) is not one a peer may send")
+            return (CloseReason(code: 1002, reason: "protocol error: close code \(code) is not one a peer may send"), true)
         }
         guard String(validating: data.readableBytesView, as: UTF8.self) != nil else {
-            return closeFrame(code: 1007, reason: "the close reason is not UTF-8")
+            return (CloseReason(code: 1007, reason: "the close reason is not UTF-8"), true)
         }
-        return closeFrame(code: code, reason: "")
+        return (CloseReason(code: code, reason: ""), false)
     }
 }
 

@@ -30,6 +30,11 @@ struct ServeLimits: ParsableArguments {
     @Option(help: ArgumentHelp("Bytes queued for one slow reader before it is closed with 1008.", valueName: "bytes"))
     var maxOutboundBytes = NodeLimits().outboundBufferBytes
 
+    @Option(help: ArgumentHelp(
+        "The kernel's send buffer per connection (SO_SNDBUF; by default WebSockets are left to autotuning and HTTP gets --max-answer-bytes).",
+        valueName: "bytes"))
+    var socketSendBuffer: Int?
+
     @Option(help: ArgumentHelp("Event streams (/api/v1/events) at once.", valueName: "n"))
     var maxEventStreams = NodeLimits().maxEventStreams
 
@@ -103,6 +108,9 @@ struct ServeLimits: ParsableArguments {
         ] where !range.contains(value) {
             throw ValidationError("\(name) must be from \(range.lowerBound) to \(range.upperBound), got \(value)")
         }
+        if let socketSendBuffer, !(1024...(64 << 20)).contains(socketSendBuffer) {
+            throw ValidationError("--socket-send-buffer must be from 1024 to 67108864, got \(socketSendBuffer)")
+        }
         for network in allowChecksTo where IPNetwork(network) == nil {
             throw ValidationError("--allow-checks-to takes a network as ADDRESS/BITS (e.g. 10.0.0.0/8), got '\(network)'")
         }
@@ -124,6 +132,7 @@ struct ServeLimits: ParsableArguments {
         limits.maxFrameBytes = maxFrameBytes
         limits.verifyAnnouncements = !noVerifyAnnouncements
         limits.maxConnections = maxConnections
+        limits.socketSendBufferBytes = socketSendBuffer
         limits.bodyTimeoutSeconds = bodyTimeout
         limits.sendTimeoutSeconds = sendTimeout
         limits.httpOutboundBytes = maxAnswerBytes

@@ -47,23 +47,32 @@ extension Ashita {
             let client = CurlHTTPClient(timeoutSeconds: options.timeout, caFile: options.cacert)
             let (json, limit, replay) = (options.json, count, replay)
             try await untilSignalled {
-                var state = WatchState()
-                if replay { state.lastID = "0" }
+                var state = EventStreamPosition(replay: replay)
                 var delay = 0.5
+                func tell(_ notice: EventStreamPosition.Notice?) {
+                    switch notice {
+                    case .reconnected: printError("ashita: reconnected to \(node)")
+                    case .restarted: printError("ashita: \(node) restarted; events from its new run follow")
+                    case nil: break
+                    }
+                }
                 while !Task.isCancelled {
                     do {
                         for try await item in EventStreamReader.open(url, lastEventID: state.lastID, client: client) {
-                            if state.note(connectedTo: node) { delay = 0.5 }
+                            let (first, notice) = state.connected()
+                            if first { delay = 0.5 }
+                            tell(notice)
                             switch item {
                             case .position(let id):
                                 state.start(at: id)
                             case .comment(let text):
                                 if text.hasPrefix("some events") { printError("ashita: \(node): \(text)") }
                             case .event(let event):
-                                guard state.isNew(event, node: node) else { continue }
+                                let (isNew, notice) = state.take(event.id)
+                                tell(notice)
+                                guard isNew else { continue }
                                 printLine(json ? event.data : Self.describe(event))
-                                state.printed += 1
-                                if let limit, state.printed >= limit { return }
+                                if let limit, state.taken >= limit { return }
                             }
                         }
                         if Task.isCancelled { return }
@@ -73,14 +82,14 @@ extension Ashita {
                         if case .tls(_, let why) = error {
                             throw fail(NodeAPIError.tls(node, reason: why).description, code: Exit.unavailable)
                         }
-                        guard state.connected else {
+                        guard state.everConnected else {
                             throw fail(NodeAPIError.unreachable(node, reason: reason(error)).description, code: Exit.unavailable)
                         }
                         printError("ashita: lost \(node) (\(reason(error))); retrying in \(seconds(delay))")
                     } catch let error as EventStreamReader.Failure {
                         throw fail(NodeAPIError.notAshita(node, detail: "\(error)").description, code: Exit.unavailable)
                     }
-                    state.connectedNow = false
+                    state.disconnected()
                     try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
                     delay = min(delay * 2, 10)
                 }
@@ -111,47 +120,6 @@ extension Ashita {
             let clock = Output.clean(Output.clock(line.time))
             return "\(Output.dim(clock))  \(Output.bold(padded))  \(Output.clean(details.joined(separator: " ")))"
         }
-    }
-}
-
-/// Where a watch is: what it printed last, so a reconnect resumes after it and nothing prints twice.
-struct WatchState {
-    var lastID: String?
-    var boot: Substring?
-    var sequence: UInt64 = 0
-    var printed = 0
-    var connected = false
-    var connectedNow = false
-
-    /// Returns true on the first item of a connection; says so on stderr after an outage.
-    mutating func note(connectedTo node: NodeAddress) -> Bool {
-        guard !connectedNow else { return false }
-        if connected { printError("ashita: reconnected to \(node)") }
-        connected = true
-        connectedNow = true
-        return true
-    }
-
-    /// Where a stream starts when it was opened without an id (the node sends its position only then): a
-    /// reconnect resumes from here even if nothing was printed yet.
-    mutating func start(at id: String) {
-        guard lastID == nil else { return }
-        lastID = id
-        (boot, sequence) = Self.split(id)
-    }
-
-    mutating func isNew(_ event: ServerSentEvent, node: NodeAddress) -> Bool {
-        guard let id = event.id else { return true }
-        let (eventBoot, eventSequence) = Self.split(id)
-        if eventBoot == boot && eventSequence <= sequence { return false }
-        if let boot, eventBoot != boot { printError("ashita: \(node) restarted; events from its new run follow") }
-        (boot, sequence, lastID) = (eventBoot, eventSequence, id)
-        return true
-    }
-
-    static func split(_ id: String) -> (Substring, UInt64) {
-        let parts = id.split(separator: "-")
-        return (parts.first ?? "", parts.count == 2 ? UInt64(parts[1]) ?? 0 : 0)
     }
 }
 

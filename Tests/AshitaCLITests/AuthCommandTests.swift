@@ -74,6 +74,22 @@ import Testing
         }
     }
 
+    @Test func tooManyAttemptsIsExit77SayingToWait() async throws {
+        try await withServedNodes(1) { nodes in
+            let node = nodes[0]
+            let file = temporaryDirectory() + "/token"
+            try writeFile(file, String(repeating: "0", count: 64))
+            let env = ["XDG_CONFIG_HOME": temporaryDirectory()]
+            for _ in 0..<5 {
+                #expect(try await ashita(["auth", node.address, "--token-file", file], environment: env).status == 77)
+            }
+            // The right token now meets the lockout of this address, and says so.
+            let locked = try await ashita(["auth", node.address], environment: env.merging(["ASHITA_TOKEN": node.token]) { $1 })
+            #expect(locked.status == 77)
+            #expect(locked.stderr == "ashita: \(node.address) refuses operator logins from here for now after repeated failures — wait a minute\n")
+        }
+    }
+
     @Test func theTokenIsNeverAnArgument() async throws {
         let result = try await ashita("auth", "127.0.0.1:1", "--token", "secret")
         #expect(result.status == 64)

@@ -65,16 +65,43 @@ import Testing
             let (a, b) = (nodes[0], nodes[1])
             let watcherOnB = try await b.join(home: nil)
             _ = try await a.join(home: b.address)
+            // A following client beside it, started after it: when B hears of the follower, the non-follower has
+            // long had the same nodeList and, were it following, would have come to B first.
             let connect = try AshitaProcess(["connect", a.address, "--no-follow", "--node", "127.0.0.1:5556", "--json"])
             let greeting = try #require(try await connect.nextLine())
             #expect(try jsonObject(greeting)["type"] as? String == "nodeConnected")
             #expect(try jsonObject(try #require(try await connect.nextLine()))["type"] as? String == "nodeList")
-            connect.signal(SIGTERM)
-            #expect(try await connect.exitStatus() == 0)
-            // B never heard of the client: its watcher's next event is a newcomer's.
+            let follower = try AshitaProcess(["connect", a.address, "--node", "127.0.0.1:5558", "--json"])
+            #expect(try await watcherOnB.expect("nodeDiscovered").content.nodeIp == "127.0.0.1:5558", "the non-follower reached B")
+            for process in [connect, follower] {
+                process.signal(SIGTERM)
+                #expect(try await process.exitStatus() == 0)
+            }
+            // And B never heard of it later either: its watcher's next event is a newcomer's.
+            _ = try await watcherOnB.expect("nodeLeft")
             _ = try await b.join(home: "127.0.0.1:5557")
             #expect(try await watcherOnB.expect("nodeDiscovered").content.nodeIp == "127.0.0.1:5557")
         }
+    }
+
+    @Test func aLostNodeIsRetriedWithBackoffAndRejoined() async throws {
+        let node = try await ServedNode.start()
+        let connect = try AshitaProcess(["connect", node.address, "--no-follow"])
+        #expect(try await connect.nextLine()?.contains("nodeConnected") == true)
+        #expect(try await connect.nextLine()?.contains("nodeList") == true)
+        try await node.stop()
+        // Gone: retried after 500 ms, refused, then after 1 s; back on the same port, it is rejoined.
+        #expect(try await connect.nextErrorLine(containing: "retrying in 500ms") != nil)
+        #expect(try await connect.nextErrorLine(containing: "retrying in 1s") != nil)
+        let restarted = try await ServedNode.start(port: node.port, dataDirectory: node.dataDirectory)
+        let greeting = try #require(try await connect.nextLine(), "no greeting after the node came back")
+        #expect(greeting.contains("nodeConnected"))
+        connect.signal(SIGINT)
+        #expect(try await connect.exitStatus() == 0)
+        let stderr = try await connect.stderr()
+        #expect(stderr.contains("ashita: lost \(node.address)"), "\(stderr)")
+        #expect(stderr.components(separatedBy: "ashita: connected to \(node.address)").count == 3, "connected twice: \(stderr)")
+        try await restarted.stop()
     }
 
     /// An eclipse: announcements that would fill every socket with one node. A node announced under two names

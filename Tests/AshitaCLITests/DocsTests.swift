@@ -28,6 +28,26 @@ import Testing
         }
     }
 
+    /// Every limit SECURITY.md gives a number for (`--flag` N, with its unit) is the default `serve --help`
+    /// shows: the documented defaults are the real ones.
+    @Test func theDocumentedDefaultLimitsAreTheRealOnes() async throws {
+        let security = try String(contentsOfFile: "\(Self.root)/.github/SECURITY.md", encoding: .utf8)
+        let help = try await ashita("serve", "--help")
+        let flat = help.stdout.replacingOccurrences(of: "\n", with: " ").replacing(/\s+/, with: " ")
+        var checked = 0
+        for match in security.matches(of: /`(--[a-z-]+)` ([0-9][0-9,.]*)( KiB| MiB| s|\/s)?/) {
+            let flag = String(match.1)
+            var value = Double(match.2.replacingOccurrences(of: ",", with: ""))!
+            if match.3 == " KiB" { value *= 1024 } else if match.3 == " MiB" { value *= 1024 * 1024 }
+            let shown = try #require(
+                flat.firstMatch(of: Regex("\\Q\(flag) <\\E[^>]+> .*?\\(default: ([0-9.]+)\\)")), "\(flag) has no default in serve --help")
+            let real = Double(String(shown.output[1].substring ?? ""))
+            #expect(real == value, "SECURITY.md says \(flag) \(match.2)\(match.3 ?? ""), serve --help says \(String(describing: real))")
+            checked += 1
+        }
+        #expect(checked >= 15, "only \(checked) documented limits found")
+    }
+
     private func sha256(_ text: String) async throws -> String {
         let file = temporaryDirectory() + "/help.json"
         try text.write(toFile: file, atomically: true, encoding: .utf8)

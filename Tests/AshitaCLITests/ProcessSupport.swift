@@ -3,18 +3,12 @@ import AshitaClient
 import Foundation
 import Testing
 
-/// The `ashita` executable `swift test` built beside the test bundle (or `$ASHITA_BIN`).
-let ashitaExecutable: String = {
-    if let override = ProcessInfo.processInfo.environment["ASHITA_BIN"] { return override }
-    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    return bundle.appendingPathComponent("ashita").path
-}()
-
 /// A running `ashita`: its stdout as lines as they come, its stderr collected, its exit status.
 final class AshitaProcess: Sendable {
     let process: Process
     let lines: AsyncStream<String>
     private let stderrText: AsyncStream<String>
+    private let errorLines: AsyncStream<String>
     private let exited: AsyncStream<Int32>
 
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
@@ -26,6 +20,8 @@ final class AshitaProcess: Sendable {
         self.exited = exited
         let (stderrText, stderrSink) = AsyncStream.makeStream(of: String.self)
         self.stderrText = stderrText
+        let (errorLines, errorLineSink) = AsyncStream.makeStream(of: String.self)
+        self.errorLines = errorLines
         process.terminationHandler = { process in
             exitSink.yield(process.terminationStatus)
             exitSink.finish()
@@ -46,7 +42,21 @@ final class AshitaProcess: Sendable {
             lineSink.finish()
         }
         Thread.detachNewThread {
-            stderrSink.yield(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+            // Line by line as it comes, and all of it at the end.
+            var all = Data()
+            var pending = Data()
+            while true {
+                let chunk = err.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                all.append(chunk)
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    errorLineSink.yield(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                    pending = Data(pending[pending.index(after: newline)...])
+                }
+            }
+            errorLineSink.finish()
+            stderrSink.yield(String(decoding: all, as: UTF8.self))
             stderrSink.finish()
         }
     }
@@ -56,6 +66,14 @@ final class AshitaProcess: Sendable {
         try await within(15, "a line from ashita \(process.arguments ?? [])") {
             var iterator = self.lines.makeAsyncIterator()
             return await iterator.next()
+        }
+    }
+
+    /// The next stderr line that contains `text` (earlier ones are passed over); nil at end of output.
+    func nextErrorLine(containing text: String) async throws -> String? {
+        try await within(15, "'\(text)' on the stderr of ashita \(process.arguments ?? [])") {
+            for await line in self.errorLines where line.contains(text) { return line }
+            return nil
         }
     }
 

@@ -85,4 +85,15 @@ import Testing
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("ashita: \(file)/sub cannot be created"))
     }
+
+    @Test func hostPicksTheListenAddress() async throws {
+        let process = try AshitaProcess(["serve", "0", "--host", "127.0.0.2", "--data-dir", temporaryDirectory(), "--no-verify-announcements"])
+        let line = try #require(try await process.nextLine())
+        let port = try #require(line.firstMatch(of: /^ashita node 127\.0\.0\.2:(\d+) listening on http:\/\/127\.0\.0\.2:(\d+)\/$/).map { Int($0.1)! }, "\(line)")
+        #expect(try await CurlHTTPClient().get("http://127.0.0.2:\(port)/healthz").status == 200)
+        // Nothing listens on that port at 127.0.0.1.
+        await #expect(throws: HTTPClientError.self) { _ = try await CurlHTTPClient(timeoutSeconds: 2).get("http://127.0.0.1:\(port)/healthz") }
+        process.signal(SIGTERM)
+        #expect(try await process.exitStatus() == 0)
+    }
 }

@@ -31,6 +31,30 @@ import Testing
         try await node.stop()
     }
 
+    /// The server side of it: a TLS server that records every request sees the token only from a client that
+    /// trusts its certificate; `auth` and `peers --clients` without `--cacert` send it nothing at all.
+    @Test func noTokenCrossesAnUntrustedCertificate() async throws {
+        let (certificate, key) = try await makeSelfSignedCertificate()
+        let server = try await RecordingTLSServer(certificate: certificate, key: key)
+        let url = "https://127.0.0.1:\(server.port)"
+        let token = String(repeating: "ab", count: 32)
+        let tokenFile = temporaryDirectory() + "/token"
+        try writeFile(tokenFile, token)
+        let env = ["XDG_CONFIG_HOME": temporaryDirectory(), "ASHITA_TOKEN": token]
+
+        let auth = try await ashita(["auth", url, "--token-file", tokenFile], environment: env)
+        #expect(auth.status == 69)
+        let clients = try await ashita(["peers", url, "--clients"], environment: env)
+        #expect(clients.status == 69)
+        #expect(server.requests.isEmpty, "requests came over an untrusted connection: \(server.requests)")
+
+        // Trusted, the same command does send it: the server would have seen it.
+        let trusted = try await ashita(["auth", url, "--token-file", tokenFile, "--cacert", certificate], environment: env)
+        #expect(trusted.status == 77)
+        #expect(server.requests.contains { $0.authorization == "Bearer \(token)" }, "\(server.requests)")
+        await server.stop()
+    }
+
     @Test func announcementsSayWhenANodeSpeaksTLS() async throws {
         let (certificate, key) = try await makeSelfSignedCertificate()
         let secure = try await ServedNode.start(extra: ["--tls-cert", certificate, "--tls-key", key])

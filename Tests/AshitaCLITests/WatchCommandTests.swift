@@ -62,6 +62,35 @@ import Testing
         try await restarted.stop()
     }
 
+    /// A broken connection to the same, still running node (whose journal still holds every event): watch
+    /// resumes after the last event it printed, and prints none twice and loses none.
+    @Test func resumesOnTheSameNodeWithoutDuplicates() async throws {
+        try await withServedNodes(1) { nodes in
+            let node = nodes[0]
+            let relay = try TCPRelay(to: node.port)
+            defer { relay.stop() }
+            // --replay: whether the first event comes before or after it subscribes, it prints it once.
+            let watch = try AshitaProcess(["watch", "127.0.0.1:\(relay.port)", "--replay", "--json", "--types", "nodeDiscovered", "--count", "4"])
+            var homes: [String] = []
+            var printed: [[String: Any]] = []
+            for i in 1...2 {
+                homes.append("r\(i).example:1")
+                _ = try await node.join(home: homes.last!)
+                printed.append(try jsonObject(try #require(try await watch.nextLine())))
+            }
+            relay.cut()
+            #expect(try await watch.nextErrorLine(containing: "reconnected") != nil)
+            for i in 3...4 {
+                homes.append("r\(i).example:1")
+                _ = try await node.join(home: homes.last!)
+                printed.append(try jsonObject(try #require(try await watch.nextLine())))
+            }
+            #expect(try await watch.exitStatus() == 0)
+            #expect(printed.compactMap { ($0["content"] as? [String: String])?["nodeIp"] } == homes)
+            #expect(Set(printed.compactMap { $0["id"] as? String }).count == 4)
+        }
+    }
+
     @Test func stopsCleanlyOnSIGINT() async throws {
         try await withServedNodes(1) { nodes in
             let peer = try await nodes[0].join(home: "s.example:1")

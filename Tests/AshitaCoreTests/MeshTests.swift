@@ -280,3 +280,25 @@ import Testing
         #expect(throws: AddressError.self) { try NodeEndpoint(parsing: "ftp://127.0.0.1:21") }
     }
 }
+
+@Suite struct OperatorTokenTests {
+    @Test func matchesOnlyTheWholeToken() {
+        let secret = String(repeating: "ab", count: 32)
+        #expect(OperatorToken.matches(secret, secret))
+        for candidate in ["", "ab", String(secret.dropLast()), secret + "a", "b" + secret.dropFirst(), String(secret.dropLast()) + "c", secret.uppercased()] {
+            #expect(!OperatorToken.matches(candidate, secret), "\(candidate)")
+        }
+    }
+
+    @Test func theFailureLimiterForgetsSoItsMemoryIsBounded() {
+        var limiter = FailureLimiter(limit: 5, windowMilliseconds: 60_000, maxKeys: 100)
+        let start = Timestamp(milliseconds: 0)
+        // 20,000 addresses failing once each, all within one window.
+        for i in 0..<20_000 { limiter.recordFailure("10.\(i / 65536).\(i / 256 % 256).\(i % 256)", at: start.adding(milliseconds: Int64(i))) }
+        #expect(limiter.trackedKeys <= 100)
+        // The newest are kept; a blocked address stays blocked while it is among them.
+        for _ in 0..<5 { limiter.recordFailure("attacker", at: start.adding(milliseconds: 30_000)) }
+        #expect(limiter.isBlocked("attacker", at: start.adding(milliseconds: 30_001)))
+        #expect(!limiter.isBlocked("10.0.0.1", at: start.adding(milliseconds: 30_001)))
+    }
+}

@@ -115,6 +115,7 @@ import Testing
             let first = try #require(try await within(10, "the first check's end") { try await events.next() })
             #expect(first.event == "nodeDiscovered", "the real node waited behind the silent ones: \(first.data)")
             #expect(first.data.contains(real.name))
+            withExtendedLifetime((attacker, honest)) {}
         }
     }
 
@@ -138,6 +139,38 @@ import Testing
             // And it never told the announcer off (it is not wrong to call a node by another of its names): its
             // next event is the real newcomer.
             #expect(try await me.expect("nodeDiscovered").content.nodeIp == real.name)
+        }
+    }
+
+    @Test func anAnswerIsReadUpToItsCapAndWaitedForUpToItsDeadline() async throws {
+        let big = String(repeating: "x", count: 20_000)
+        let chatty = try PlainHTTPServer(response: "HTTP/1.1 200 OK\r\nContent-Length: \(big.utf8.count)\r\n\r\n\(big)")
+        let silent = try PlainHTTPServer(.silent)
+        defer {
+            chatty.stop()
+            silent.stop()
+        }
+        try await withNode(configure: { $0.limits.verifyAnnouncements = true; $0.limits.verifyTimeoutSeconds = 1 }) { node in
+            _ = try await announceAndExpectRefusal(node, "127.0.0.1:\(chatty.port)")
+            _ = try await announceAndExpectRefusal(node, "127.0.0.1:\(silent.port)")
+            let reasons = try await allPeers(node).map { $0.reason ?? "" }
+            #expect(reasons.contains("answer over 16384 bytes"), "\(reasons)")
+            // Never checked before: half the timeout.
+            #expect(reasons.contains("no answer within 500 ms"), "\(reasons)")
+        }
+    }
+
+    @Test func resultsAreRememberedForTheirLifetimeOnly() async throws {
+        let victim = try PlainHTTPServer(response: "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+        defer { victim.stop() }
+        try await withNode(configure: verifying) { node in
+            for _ in 0..<3 { _ = try await announceAndExpectRefusal(node, "127.0.0.1:\(victim.port)") }
+            #expect(victim.accepted == 1, "a failure is remembered for 10 s")
+        }
+        try await withNode(configure: { $0.limits.verifyAnnouncements = true; $0.limits.checks.failureSeconds = 0 }) { node in
+            let before = victim.accepted
+            for _ in 0..<3 { _ = try await announceAndExpectRefusal(node, "127.0.0.1:\(victim.port)") }
+            #expect(victim.accepted == before + 3, "with no lifetime, each announcement is checked again")
         }
     }
 }

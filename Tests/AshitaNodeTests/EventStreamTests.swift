@@ -95,4 +95,48 @@ import Testing
         }
         #expect(rest >= 0)
     }
+
+    @Test func aSubscriberThatFallsBehindIsEndedAndResumesWithoutLossOrDuplicates() async throws {
+        try await withNode(configure: {
+            $0.limits.eventStreamBuffer = 8
+            $0.limits.sendTimeoutSeconds = 60
+            $0.limits.httpOutboundBytes = 4096
+            $0.limits.socketSendBufferBytes = 4096
+        }) { node in
+            // A well-behaved subscriber sees everything: the reference.
+            let reference = try await EventSubscription(node, types: "clientAuthenticated")
+            let slow = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 10, receiveBuffer: 4096))
+            slow.send("GET /api/v1/events?types=clientAuthenticated HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(await onDedicatedThread { slow.readHead() }?.hasPrefix("HTTP/1.1 200") == true)
+            // 120 events of about 170 bytes while it reads nothing: more than its buffers and its 8 entries.
+            var ids: [String] = []
+            for i in 0..<120 {
+                let peer = try await WebSocketPeer.joined(node, home: "behind-\(i).example:1")
+                await peer.abort()
+                let event = try #require(try await within(10, "event \(i)") { try await reference.next() })
+                ids.append(try #require(event.id))
+            }
+            // It was dropped: it reads what reached it, then the end.
+            let (bytes, closed) = await onDedicatedThread { slow.readUntilClosed() }
+            #expect(closed, "a subscriber that fell behind its buffer is still being served")
+            var parser = ServerSentEventParser()
+            let before = try parser.feed(bytes).compactMap { item -> String? in
+                if case .event(let event) = item { return event.id } else { return nil }
+            }
+            #expect(before.count < ids.count)
+            // It resumes after the last event it got and gets the rest, once each.
+            let resumed = EventStreamReader.open(
+                "\(node.url)/api/v1/events?types=clientAuthenticated", lastEventID: before.last ?? "0")
+            let last = ids.last
+            let after = try await within(10, "the rest") { () -> [String] in
+                var got: [String] = []
+                for try await item in resumed {
+                    if case .event(let event) = item, let id = event.id { got.append(id) }
+                    if got.last == last { break }
+                }
+                return got
+            }
+            #expect(before + after == ids, "lost or repeated: \(Set(ids).subtracting(before + after).count) missing")
+        }
+    }
 }

@@ -36,8 +36,7 @@ import Testing
             let close = await closeOf(client)
             #expect(close?.code == 1002, "\(name): \(String(describing: close))")
             #expect(close?.reason == "protocol error: \(reason)")
-            try await bystander.send(#"{"type":"ping"}"#)
-            try await bystander.expect("pong")
+            try await bystander.expectNothingButPong()
         }
     }
 
@@ -101,8 +100,33 @@ import Testing
             // The auth frame took one token of the burst of 10; one more comes each second the flood lasts.
             let seconds = Int((ContinuousClock.now - started).components.seconds) + 1
             #expect(pongs <= (opcode == 0x9 ? 9 + seconds : 0), "pongs beyond the rate: \(pongs) in \(seconds) s")
-            try await bystander.send(#"{"type":"ping"}"#)
-            try await bystander.expect("pong")
+            try await bystander.expectNothingButPong()
+        }
+    }
+
+    /// Frames that ride in the same packet as the upgrade request reach the WebSocket side as frames (a node that
+    /// took them for HTTP trapped on them), and the node stays up for everyone.
+    @Test func framesInTheUpgradesPacketAreFrames() async throws {
+        try await withNode { node in
+            let bystander = try await WebSocketPeer.joined(node, home: nil)
+            let client = try #require(RawConnection(port: node.localPort))
+            client.send(Array(RawConnection.upgradeRequest.utf8)
+                + RawConnection.frame(opcode: 0x1, payload: Array(#"{"type":"auth","node":"127.0.0.1:7710"}"#.utf8))
+                + RawConnection.frame(opcode: 0x1, payload: Array(#"{"type":"ping"}"#.utf8)))
+            #expect(await onDedicatedThread { client.readHead() }?.hasPrefix("HTTP/1.1 101") == true)
+            try await bystander.expectFrame(discoveredFrame("127.0.0.1:7710"))
+            var types: [String] = []
+            for _ in 0..<3 {
+                guard let frame = await onDedicatedThread({ client.readFrame() }), frame.opcode == 0x1 else { break }
+                types.append(try #require(ReceivedEvent.decode(String(decoding: frame.payload, as: UTF8.self))).type)
+            }
+            #expect(types == ["nodeConnected", "nodeList", "pong"])
+            // Garbage in the same packet as an upgrade is a protocol error, not a crash.
+            let rude = try #require(RawConnection(port: node.localPort))
+            rude.send(Array(RawConnection.upgradeRequest.utf8) + [0x81, 0x05] + Array("plain".utf8))
+            #expect(await onDedicatedThread { rude.readHead() }?.hasPrefix("HTTP/1.1 101") == true)
+            #expect(await onDedicatedThread { rude.readUntilCloseFrame() }?.code == 1002)
+            try await bystander.expectNothingButPong()
         }
     }
 }

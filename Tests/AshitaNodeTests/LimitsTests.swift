@@ -18,9 +18,8 @@ import Testing
             for _ in 0..<3 { try await flooder.expect("pong") }
             let refused = try await flooder.expect("error")
             #expect(refused.content.code == "rate-limited")
-            #expect(try await flooder.expectClose() == 1008)
-            try await bystander.send(#"{"type":"ping"}"#)
-            try await bystander.expect("pong")
+            try await flooder.expectClose(.policyViolation)
+            try await bystander.expectNothingButPong()
         }
     }
 
@@ -28,18 +27,14 @@ import Testing
         try await withNode(configure: { $0.limits.maxClients = 2 }) { node in
             let first = try await WebSocketPeer.joined(node, home: nil)
             _ = try await WebSocketPeer.joined(node, home: nil)
-            let third = try await WebSocketPeer.to(node)
-            // The node closes it with 1013 right after its 101. When the close reaches the client while NIO's
-            // client is still finishing the upgrade, the frame is lost there and only the connection's end
-            // arrives; either way the node refused it.
-            var code: UInt16?
-            while let message = try await third.nextMessage() {
-                if case .close(let received, _) = message { code = received }
-            }
-            #expect(code == nil || code == 1013, "closed with \(String(describing: code))")
+            // The node closes it with 1013 right after its 101. Read raw (NIO's client can lose a frame that
+            // comes while it still finishes the upgrade): the close frame must come, with its reason.
+            let third = try #require(RawConnection(port: node.localPort))
+            #expect(await onDedicatedThread { third.upgradeToWebSocket() })
+            let close = await onDedicatedThread { third.readUntilCloseFrame() }
+            #expect(close?.code == CloseReason.full.code && close?.reason == CloseReason.full.reason, "\(String(describing: close))")
             #expect(try await getJSON("\(node.url)/api/v1/node")["clients"] as? Int == 2)
-            try await first.send(#"{"type":"ping"}"#)
-            try await first.expect("pong")
+            try await first.expectNothingButPong()
         }
     }
 
@@ -55,25 +50,36 @@ import Testing
     }
 
     @Test func aSocketThatNeverAuthenticatesIsClosed() async throws {
-        try await withNode(configure: { $0.limits.authTimeoutSeconds = 0.3 }) { node in
-            let early = try await WebSocketPeer.joined(node, home: nil)
+        try await withNode(configure: { $0.limits.authTimeoutSeconds = 1 }) { node in
+            // The well-behaved client sends its auth in the same packet as its upgrade: its deadline cannot pass
+            // first however busy the machine is.
+            let early = try #require(RawConnection(port: node.localPort))
+            early.send(Array(RawConnection.upgradeRequest.utf8) + RawConnection.frame(opcode: 0x1, payload: Array(#"{"type":"auth"}"#.utf8)))
+            #expect(await onDedicatedThread { early.readHead() }?.hasPrefix("HTTP/1.1 101") == true)
             let silent = try await WebSocketPeer.to(node)
-            #expect(try await silent.expectClose() == 1008)
-            // `early` connected first, so its deadline passed first: authenticated, it stays.
-            try await early.send(#"{"type":"ping"}"#)
-            try await early.expect("pong")
+            try await silent.expectClose(.authTimeout)
+            // Authenticated, it stays: it answers a ping after the silent one's deadline.
+            early.send(RawConnection.frame(opcode: 0x9, payload: Array("still here".utf8)))
+            var pong: [UInt8]?
+            for _ in 0..<5 where pong == nil {
+                guard let frame = await onDedicatedThread({ early.readFrame() }) else { break }
+                if frame.opcode == 0xA { pong = frame.payload }
+            }
+            #expect(pong == Array("still here".utf8))
         }
     }
 
     @Test func aLinkThatMissesTwoPongsIsClosedAndAnnouncedGone() async throws {
         try await withNode(configure: { $0.limits.pingIntervalSeconds = 1 }) { node in
             let observer = try await WebSocketPeer.joined(node, home: nil)
-            let silent = try await WebSocketPeer.connect(host: "127.0.0.1", port: node.localPort, answerPings: false)
-            try await silent.auth("127.0.0.1:7444")
-            try await silent.expect("nodeConnected")
-            try await observer.expect("nodeDiscovered")
-            #expect(try await observer.expect("nodeLeft").content.nodeIp == "127.0.0.1:7444")
-            #expect(try await silent.expectClose() == 1001)
+            // A raw client, which reads but never answers a ping: a link gone silent.
+            let silent = try #require(RawConnection(port: node.localPort))
+            #expect(await onDedicatedThread { silent.upgradeToWebSocket() })
+            silent.send(RawConnection.frame(opcode: 0x1, payload: Array(#"{"type":"auth","node":"127.0.0.1:7444"}"#.utf8)))
+            try await observer.expectFrame(discoveredFrame("127.0.0.1:7444"))
+            try await observer.expectFrame(#"{"content":{"nodeIp":"127.0.0.1:7444"},"type":"nodeLeft"}"#)
+            let close = await onDedicatedThread { silent.readUntilCloseFrame() }
+            #expect(close?.code == CloseReason.noPong.code && close?.reason == CloseReason.noPong.reason, "\(String(describing: close))")
         }
     }
 
@@ -83,9 +89,10 @@ import Testing
             $0.limits.messageRate = 1_000_000
             $0.limits.messageBurst = 1_000_000
         }) { node in
-            let events = try await EventSubscription(node, types: "clientDisconnected")
+            let events = try await EventSubscription(node, types: "clientConnected,clientDisconnected")
             let slow = try #require(RawConnection(port: node.localPort, receiveBuffer: 4096))
             #expect(await onDedicatedThread { slow.upgradeToWebSocket() })
+            let slowID = try await clientID(connectedFirstOn: events)
             // 60 peers with long names make every answer to `auth` a nodeList of about 25 KB; the reader asks
             // again and again and never reads: the kernel's buffers fill, then the node's queue bound.
             var helpers: [WebSocketPeer] = []
@@ -93,7 +100,7 @@ import Testing
             for i in 0..<60 { helpers.append(try await WebSocketPeer.joined(node, home: "helper-\(i).\(long).example:1")) }
             let bystander = try await WebSocketPeer.joined(node, home: nil)
             let auth = RawConnection.maskedFrame(opcode: 0x1, payload: Array(#"{"type":"auth"}"#.utf8))
-            try await expectClosedWithoutReading(slow, sending: auth, perBatch: 50, events: events, bystander: bystander)
+            try await expectClosedWithoutReading(slow, slowID, sending: auth, perBatch: 50, events: events, bystander: bystander)
         }
     }
 
@@ -105,32 +112,51 @@ import Testing
             $0.limits.messageRate = 1_000_000
             $0.limits.messageBurst = 1_000_000
         }) { node in
-            let events = try await EventSubscription(node, types: "clientDisconnected")
+            let events = try await EventSubscription(node, types: "clientConnected,clientDisconnected")
             let slow = try #require(RawConnection(port: node.localPort, receiveBuffer: 4096))
             #expect(await onDedicatedThread { slow.upgradeToWebSocket() })
+            let slowID = try await clientID(connectedFirstOn: events)
             // Authenticated, so the auth timeout cannot be what closes it.
             slow.send(RawConnection.maskedFrame(opcode: 0x1, payload: Array(#"{"type":"auth"}"#.utf8)))
             let bystander = try await WebSocketPeer.joined(node, home: nil)
             // At most 2,000 pings of 125 bytes: far more than the buffers hold once they are small.
             let ping = RawConnection.maskedFrame(opcode: 0x9, payload: [UInt8](repeating: 0x61, count: 125))
-            try await expectClosedWithoutReading(slow, sending: ping, perBatch: 100, events: events, bystander: bystander)
+            try await expectClosedWithoutReading(slow, slowID, sending: ping, perBatch: 100, events: events, bystander: bystander)
         }
     }
 
+    /// The id of the client whose `clientConnected` is the next event.
+    private func clientID(connectedFirstOn events: EventSubscription) async throws -> UInt64 {
+        let event = try #require(try await within(10, "the slow reader's clientConnected") { try await events.next() })
+        #expect(event.event == "clientConnected")
+        let content = try #require(try JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any])
+        return try #require((content["content"] as? [String: Any])?["client"] as? UInt64)
+    }
+
     /// Sends `frame` from a client that never reads, in at most 20 batches of `perBatch` (until the node hangs
-    /// up), then expects the node's `clientDisconnected` and a bystander still served.
+    /// up), then expects the node to say it closed that very client, with 1008 and why, and a bystander that
+    /// received nothing meanwhile.
     private func expectClosedWithoutReading(
-        _ slow: RawConnection, sending frame: [UInt8], perBatch: Int, events: EventSubscription, bystander: WebSocketPeer
+        _ slow: RawConnection, _ slowID: UInt64, sending frame: [UInt8], perBatch: Int, events: EventSubscription,
+        bystander: WebSocketPeer
     ) async throws {
         let batch = Array([[UInt8]](repeating: frame, count: perBatch).joined())
-        let gone = Task { try await events.next() }
         await onDedicatedThread {
             for _ in 0..<20 { guard slow.send(batch) else { return } }
         }
-        let disconnected = try await within(30, "the slow reader's disconnect") { try await gone.value }
-        #expect(disconnected?.event == "clientDisconnected")
-        try await bystander.send(#"{"type":"ping"}"#)
-        try await bystander.expect("pong")
+        let closed = try await within(30, "the slow reader's disconnect") { () -> JournalContent? in
+            // Other clients come and go meanwhile: at most 500 events until this one's end.
+            for _ in 0..<500 {
+                guard let event = try await events.next() else { return nil }
+                struct Entry: Decodable { var content: JournalContent }
+                let content = try JSONDecoder().decode(Entry.self, from: Data(event.data.utf8)).content
+                if event.event == "clientDisconnected", content.client == slowID { return content }
+            }
+            return nil
+        }
+        #expect(closed?.closeCode == 1008, "\(String(describing: closed))")
+        #expect(closed?.message == "too slow: outbound queue full")
+        try await bystander.expectNothingButPong()
     }
 
     @Test func eventStreamsOverTheLimitAreAnswered503() async throws {

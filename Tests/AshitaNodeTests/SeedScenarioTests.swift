@@ -20,13 +20,13 @@ import Testing
             let page9000to8000 = try await WebSocketPeer.to(n8000)
             sockets9000.append(n8000.name)
             try await page9000to8000.auth(n9000.name)
-            // Page 8000 hears of 9000 first, then page 9000 gets its nodeConnected from 8000.
-            let discovered = try await page8000.expect("nodeDiscovered")
-            #expect(discovered.content.nodeIp == n9000.name)
-            let connected = try await page9000to8000.expect("nodeConnected")
-            #expect(connected.content.nodeIp == n8000.name)
+            // Page 9000 gets its nodeConnected from 8000, then page 8000 hears of 9000 once it is verified: the
+            // frames byte for byte, as the protocol spells them.
+            try await page9000to8000.expectFrame(connectedFrame(n8000))
             // nodeList lists verified peers; the newcomer's own home is still being checked.
-            #expect(try await page9000to8000.expect("nodeList").content.nodeList == [])
+            try await page9000to8000.expectFrame(#"{"content":{"nodeList":[],"nodes":[]},"type":"nodeList"}"#)
+            try await page8000.expectFrame(discoveredFrame(n9000.name, id: n9000.id))
+            let discovered = ReceivedEvent(type: "nodeDiscovered", content: .init(nodeIp: n9000.name))
 
             // Page 8000 follows the announcement: a socket to 9000 and auth with its own home.
             #expect(!sockets8000.contains(discovered.content.nodeIp!))
@@ -35,11 +35,10 @@ import Testing
             sockets8000.append(discovered.content.nodeIp!)
             try await page8000to9000.auth(n8000.name)
             // Page 9000 hears of 8000, which it knows already, and ignores it.
-            let rediscovered = try await page9000.expect("nodeDiscovered")
-            #expect(rediscovered.content.nodeIp == n8000.name)
-            #expect(sockets9000.contains(rediscovered.content.nodeIp!))
-            #expect(try await page8000to9000.expect("nodeConnected").content.nodeIp == n9000.name)
-            #expect(try await page8000to9000.expect("nodeList").content.nodeList == [])
+            try await page8000to9000.expectFrame(connectedFrame(n9000))
+            try await page8000to9000.expectFrame(#"{"content":{"nodeList":[],"nodes":[]},"type":"nodeList"}"#)
+            try await page9000.expectFrame(discoveredFrame(n8000.name, id: n8000.id))
+            #expect(sockets9000.contains(n8000.name))
 
             #expect(sockets8000 == [n8000.name, n9000.name])
             #expect(sockets9000 == [n9000.name, n8000.name])

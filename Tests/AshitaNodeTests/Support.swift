@@ -11,8 +11,8 @@ let testLogger = Logger(label: "ashita.test")
 /// Starts `count` nodes on ephemeral loopback ports, runs `body`, then shuts them down and waits for them.
 /// Announcement checks are off unless `configure` turns them on: most tests announce homes where no node runs.
 func withNodes<T: Sendable>(
-    _ count: Int, dataDirectories: [String]? = nil, configure: (inout NodeConfiguration) -> Void = { _ in },
-    _ body: @Sendable ([NodeServer]) async throws -> T
+    _ count: Int, dataDirectories: [String]? = nil, logger: Logger = testLogger,
+    configure: (inout NodeConfiguration) -> Void = { _ in }, _ body: @Sendable ([NodeServer]) async throws -> T
 ) async throws -> T {
     var servers: [NodeServer] = []
     for i in 0..<count {
@@ -20,7 +20,7 @@ func withNodes<T: Sendable>(
             host: "127.0.0.1", port: 0, dataDirectory: DataDirectory(path: dataDirectories?[i] ?? temporaryDirectory()))
         configuration.limits.verifyAnnouncements = false
         configure(&configuration)
-        servers.append(try await NodeServer.start(configuration, logger: testLogger))
+        servers.append(try await NodeServer.start(configuration, logger: logger))
     }
     let started = servers
     return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -65,13 +65,15 @@ extension WebSocketPeer {
         try await within(10, "a message on \(target)") { await self.next() }
     }
 
-    /// Reads until the node closes, returning its close code.
-    func expectClose(sourceLocation: SourceLocation = #_sourceLocation) async throws -> UInt16? {
+    /// Reads until the node closes, expecting its close frame to carry exactly `expected`'s code and reason.
+    func expectClose(_ expected: CloseReason, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         while let message = try await nextMessage() {
-            if case .close(let code, _) = message { return code }
+            if case .close(let code, let reason) = message {
+                #expect(code == expected.code && reason == expected.reason, "closed with \(String(describing: code)) \(reason)", sourceLocation: sourceLocation)
+                return
+            }
         }
         Issue.record("connection ended without a close frame", sourceLocation: sourceLocation)
-        return nil
     }
 
     /// Connects and authenticates, consuming the `nodeConnected` and `nodeList` answers.
@@ -92,4 +94,32 @@ func getJSON(_ url: String) async throws -> [String: Any] {
 func peerNames(_ node: NodeServer) async throws -> [String] {
     let list = try await getJSON("\(node.url)/api/v1/peers")
     return (list["peers"] as? [[String: Any]] ?? []).compactMap { $0["node"] as? String }
+}
+
+/// A logger that keeps what it is told, for tests that check what a node logs.
+final class LogRecorder: LogHandler, @unchecked Sendable {
+    // @unchecked: `lines` is only touched under `lock`; the rest is set once.
+    private let lock = NSLock()
+    private var lines: [String] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let details = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        lock.withLock { lines.append("\(event.level) \(event.message) \(details)") }
+    }
+
+    var recorded: [String] { lock.withLock { lines } }
+
+    var logger: Logger { Logger(label: "ashita.test.recorded") { _ in self } }
+}
+
+/// The `nodeConnected` frame `node` sends, byte for byte (keys sorted, as the protocol has them).
+func connectedFrame(_ node: NodeServer) -> String {
+    #"{"content":{"id":"\#(node.id)","nodeIp":"\#(node.name)","tls":false,"version":"\#(ashitaVersion)"},"type":"nodeConnected"}"#
 }

@@ -28,3 +28,10 @@ public func runToExit(_ process: Process) async throws -> Int32 {
     try process.run()
     return await exit.status()
 }
+
+/// The `ashita` executable `swift test` built beside the test bundle (or `$ASHITA_BIN`).
+public let ashitaExecutable: String = {
+    if let override = ProcessInfo.processInfo.environment["ASHITA_BIN"] { return override }
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    return bundle.appendingPathComponent("ashita").path
+}()

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A test that waited too long for something.
 public struct TimedOut: Error, CustomStringConvertible {
@@ -7,18 +8,63 @@ public struct TimedOut: Error, CustomStringConvertible {
 }
 
 /// Runs `body`, failing if it takes longer than `seconds`: a guard against a hang, never a wait for something.
+///
+/// It returns at its limit whatever `body` does: `body` runs in a task of its own, which is cancelled then and
+/// not waited for, so a body that does not heed cancellation (a blocking read, a future) cannot hold the test.
+/// Cancelling the caller cancels `body` too.
 public func within<T: Sendable>(
     _ seconds: Double = 10, _ what: String = "an event", _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+    let work = Task { try await body() }
+    let decided = Decided<Result<T, any Error>>()
+    let result = await withTaskCancellationHandler {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>, Never>) in
+            decided.set(continuation)
+            Task { decided.resolve(await work.result) }
+            Task {
+                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                decided.resolve(.failure(TimedOut(what: what)))
+            }
+        }
+    } onCancel: {
+        work.cancel()
+        decided.resolve(.failure(CancellationError()))
+    }
+    work.cancel()
+    return try result.get()
+}
+
+/// A continuation resumed once, by whichever of several racers comes first; later ones are dropped.
+private final class Decided<Value: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Value, Never>?
+        var early: Value?
+        var done = false
+    }
+
+    private let state = Mutex(State())
+
+    func set(_ continuation: CheckedContinuation<Value, Never>) {
+        let early = state.withLock { s -> Value? in
+            if let early = s.early { return early }
+            s.continuation = continuation
             return nil
         }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw TimedOut(what: what) }
-        return value
+        if let early { continuation.resume(returning: early) }
+    }
+
+    func resolve(_ value: Value) {
+        let continuation = state.withLock { s -> CheckedContinuation<Value, Never>? in
+            guard !s.done else { return nil }
+            s.done = true
+            guard let continuation = s.continuation else {
+                s.early = value
+                return nil
+            }
+            s.continuation = nil
+            return continuation
+        }
+        continuation?.resume(returning: value)
     }
 }
 

@@ -14,3 +14,25 @@ extension WebSocketPeer {
         return received
     }
 }
+
+extension WebSocketPeer {
+    /// The next frame, whatever it is, which must be exactly `text` (byte for byte): for bystanders, which
+    /// must receive nothing else — a frame the event decoder would skip (not JSON, `null`) included.
+    public func expectFrame(
+        _ text: String, within seconds: Double = 10, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        let message = try await AshitaTestSupport.within(seconds, "a frame on \(target)") { await self.next() }
+        #expect(message == .text(text), "expected \(text), got \(String(describing: message))", sourceLocation: sourceLocation)
+    }
+
+    /// Sends a `ping` and expects the very next frame to be the `pong`: the peer received nothing in between.
+    public func expectNothingButPong(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        try await send(#"{"type":"ping"}"#)
+        try await expectFrame(#"{"content":{},"type":"pong"}"#, sourceLocation: sourceLocation)
+    }
+}
+
+/// The frame a node sends for `nodeDiscovered` with checks off (no id), byte for byte.
+public func discoveredFrame(_ address: String, id: String? = nil) -> String {
+    #"{"content":{\#(id.map { #""id":"\#($0)","# } ?? "")"nodeIp":"\#(address)","tls":false},"type":"nodeDiscovered"}"#
+}
