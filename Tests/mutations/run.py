@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Disables each defence of .github/SECURITY.md in turn with a one-line change, runs the whole suite, and
+records which tests failed and how long the run took: the proof that the tests would notice.
+
+    python3 Tests/mutations/run.py [NAME...]      (from the repository's root; takes about two hours)
+
+Each mutation is one substring of one file replaced; the file is restored afterwards, whatever happens.
+Writes Tests/mutations/results.md (not committed: it is the closing note's table).
+"""
+import os, re, subprocess, sys, time
+
+MUTATIONS = [
+    # (mechanism, file, original, replacement)
+    ("announcements relayed only once verified", "Sources/AshitaCore/MeshPeers.swift",
+     "guard configuration.verifyAnnouncements else {", "guard false else {"),
+    ("one spelling per address", "Sources/AshitaCore/NodeAddress.swift",
+     "let v4 = ip.isIPv4 || (ip.embeddedIPv4 != nil && ip.bytes[10] == 0xFF)", "let v4 = ip.isIPv4"),
+    ("numeric shorthands refused", "Sources/AshitaCore/NodeAddress.swift",
+     "guard wellFormed, let last = labels.last?.lowercased(), !looksNumeric(last) else { return nil }",
+     "guard wellFormed, let last = labels.last?.lowercased(), !last.isEmpty else { return nil }"),
+    ("results cached by what is contacted", "Sources/AshitaCore/AnnouncementChecks.swift",
+     "            if let cached = byDestination[destination], cached.expires > now {\n                plan.reports",
+     "            if false, let cached = byDestination[destination], cached.expires > now {\n                plan.reports"),
+    ("one contact at a time per destination", "Sources/AshitaCore/AnnouncementChecks.swift",
+     "guard contacting[destination] == nil, contacting.count < limits.maxInFlight else { continue }",
+     "guard contacting.count < limits.maxInFlight else { continue }"),
+    ("never-contacted scopes", "Sources/AshitaCore/AnnouncementPolicy.swift",
+     'if Self.neverContacted.contains(scope) { return "\\(ip) is \\(kind)" }', "_ = kind"),
+    ("private and loopback only when the node is on them", "Sources/AshitaCore/AnnouncementPolicy.swift",
+     "if scope == .global || allowedScopes.contains(scope) { return nil }", "if scope != .linkLocal && scope != .reserved { return nil }"),
+    ("contact rates (in all and per host)", "Sources/AshitaCore/AnnouncementChecks.swift",
+     "            guard ready <= now else {", "            guard ready <= now || true else {"),
+    ("announcers served in turn", "Sources/AshitaCore/AnnouncementChecks.swift",
+     "                announcers.remove(at: position)\n                announcers.append(announcer)",
+     "                _ = position"),
+    ("announcers learn nothing of what was found", "Sources/AshitaCore/MeshPeers.swift",
+     '.unverified, "\\(home) could not be verified as an ashita node; other clients are not told of it")',
+     '.unverified, "\\(home) could not be verified as an ashita node (\\(reason))")'),
+    ("the node knows itself behind any name", "Sources/AshitaCore/MeshPeers.swift",
+     "if let id = facts.id, id == configuration.identity.id {", "if false, let id = facts.id, id == configuration.identity.id {"),
+    ("one socket per node id (eclipse)", "Sources/AshitaCore/FollowPolicy.swift",
+     "if let id, let other = ids[id] { return .sameNode(as: other) }", "_ = ids"),
+    ("few sockets on one node's word", "Sources/AshitaCore/FollowPolicy.swift",
+     "guard openedOnWordOf[announcer, default: 0] < perAnnouncer else { return .announcerLimit }", ""),
+    ("duplicate JSON keys refused", "Sources/AshitaCore/StrictJSON.swift",
+     "guard fields.updateValue(value, forKey: key) == nil else {", "guard fields.updateValue(value, forKey: key) == nil || true else {"),
+    ("JSON nesting bounded", "Sources/AshitaCore/StrictJSON.swift",
+     "func object(depth: Int) throws(SyntaxError) -> JSONValue {\n            guard depth <= StrictJSON.maxDepth else",
+     "func object(depth: Int) throws(SyntaxError) -> JSONValue {\n            guard true else"),
+    ("unmasked client frames close 1002", "Sources/AshitaNode/WebSocketRequests.swift",
+     "if frame.maskKey == nil {", "if false {"),
+    ("RSV bits close 1002", "Sources/AshitaNode/WebSocketRequests.swift",
+     "} else if frame.rsv1 || frame.rsv2 || frame.rsv3 {", "} else if false {"),
+    ("reserved opcodes close 1002", "Sources/AshitaNode/WebSocketRequests.swift",
+     "} else if !Self.known.contains(frame.opcode) {", "} else if false {"),
+    ("close codes checked", "Sources/AshitaNode/WebSocketRequests.swift",
+     "case 1000...1003, 1007...1014, 3000...4999: true", "case 0...65535: true"),
+    ("malformed upgrades refused", "Sources/AshitaNode/WebSocketRequests.swift",
+     "guard asksForWebSocket(head) else { return nil }", "return nil"),
+    ("control frames share the message rate", "Sources/AshitaNode/WebSocketConnection.swift",
+     "                    outcome = await hub.receive(id, .control)\n                    guard outcome.accepted else { break }",
+     "                    outcome = MeshHub.FrameOutcome(accepted: true, authenticated: false, closing: false)"),
+    ("message rate", "Sources/AshitaCore/Mesh.swift",
+     "guard clients[id]!.messages.take(at: now) else {", "guard clients[id]!.messages.take(at: now) || true else {"),
+    ("client limit", "Sources/AshitaCore/Mesh.swift",
+     "guard clients.count < configuration.maxClients else { return [.close(id, .full)] }", ""),
+    ("connections per IP", "Sources/AshitaNode/ConnectionBudget.swift",
+     "guard s.perIP[ip, default: 0] < limitPerIP else { return (.overIPLimit, nil) }", ""),
+    ("connection budget displaces idle connections", "Sources/AshitaNode/ConnectionBudget.swift",
+     "guard let victim = Self.oldestIdle(&s) else { return (.full, nil) }", "return (.full, nil)\n                let victim: UInt64 = 0"),
+    ("auth timeout", "Sources/AshitaNode/WebSocketConnection.swift",
+     "            Task { await hub.authDeadlinePassed(id) }", "            _ = hub"),
+    ("two missed pongs close the link", "Sources/AshitaNode/WebSocketConnection.swift",
+     "if unanswered.value >= 2 {", "if false {"),
+    ("outbound bound for WebSocket readers", "Sources/AshitaNode/ClientSinks.swift",
+     "                        guard channel.isWritable else {", "                        guard channel.isWritable || true else {"),
+    ("pongs count against the outbound bound", "Sources/AshitaNode/WebSocketConnection.swift",
+     "guard underlying.isWritable else { return closeGracefully(underlying, .tooSlow) }", ""),
+    ("event-stream limit", "Sources/AshitaNode/MeshHub.swift",
+     "guard subscribers.count < limits.maxEventStreams else { return .refused(.full) }", ""),
+    ("a subscriber behind its buffer is ended", "Sources/AshitaNode/MeshHub.swift",
+     "if case .dropped = subscriber.continuation.yield(entry) {", "if case .dropped = subscriber.continuation.yield(entry), false {"),
+    ("header timeout (slowloris)", "Sources/AshitaNode/NodeServer.swift",
+     "        let headTimer = channel.eventLoop.scheduleTask(in: TimeAmount(seconds: limits.headerTimeoutSeconds)) {\n            channel.close(promise: nil)",
+     "        let headTimer = channel.eventLoop.scheduleTask(in: TimeAmount(seconds: limits.headerTimeoutSeconds)) {\n            _ = channel"),
+    ("head bounded as bytes arrive", "Sources/AshitaNode/RequestHeadLimiter.swift",
+     "guard count <= limit else { return refuse(context) }", ""),
+    ("body deadline", "Sources/AshitaNode/HTTPConnection.swift",
+     "return try await deadline(limits.bodyTimeoutSeconds) {", "return try await deadline(86_400) {"),
+    ("body size (413)", "Sources/AshitaNode/HTTPConnection.swift",
+     "                if bodyBytes > maxBody {", "                if false {"),
+    ("Expect: 100-continue answered", "Sources/AshitaNode/HTTPConnection.swift",
+     "                try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .continue)))",
+     "                _ = outbound"),
+    ("send deadline for HTTP answers", "Sources/AshitaNode/HTTPConnection.swift",
+     "try await deadline(limits.sendTimeoutSeconds) { try await outbound.write(contentsOf: parts) }",
+     "try await outbound.write(contentsOf: parts)"),
+    ("send deadline for event streams", "Sources/AshitaNode/HTTPConnection.swift",
+     "let timer = underlying.eventLoop.scheduleTask(in: TimeAmount(seconds: sendTimeout)) { abortConnection(underlying) }",
+     "let timer = underlying.eventLoop.scheduleTask(in: TimeAmount(seconds: 86_400)) { abortConnection(underlying) }"),
+    ("small HTTP reads", "Sources/AshitaNode/NodeServer.swift",
+     "    static let httpReadBytes = 4096", "    static let httpReadBytes = 1 << 20"),
+    ("a malformed request is closed", "Sources/AshitaNode/RequestHeadLimiter.swift",
+     "if error is HTTPParserError { context.close(promise: nil) }", ""),
+    ("token guessing limited", "Sources/AshitaCore/MeshPeers.swift",
+     "if authFailures.isBlocked(remote, at: now) { return .rateLimited }", ""),
+    ("close frame before the socket closes", "Sources/AshitaNode/ClientSinks.swift",
+     "        guard case .success = result else { return channel.close(promise: nil) }\n        channel.close(mode: .output, promise: nil)",
+     "        _ = result\n        channel.close(promise: nil)"),
+    ("known nodes bounded per id", "Sources/AshitaNode/KnownNodes.swift",
+     "if sameID.count > Self.addressesPerID,", "if false, sameID.count > Self.addressesPerID,"),
+    ("known nodes read as large as written", "Sources/AshitaNode/KnownNodes.swift",
+     "    static let maxFileBytes = 1 << 20", "    static let maxFileBytes = 64 << 10"),
+    ("a damaged known-nodes file is set aside", "Sources/AshitaNode/KnownNodes.swift",
+     "        let aside = \"\\(file).damaged\"", "        throw FileError(file: file, problem: problem, remedy: \"\")\n        let aside = \"\\(file).damaged\""),
+    ("data directory ownership and permissions", "Sources/AshitaClient/SecureFiles.swift",
+     "        let me = geteuid()\n", "        let me = geteuid()\n        if me >= 0 { return }\n"),
+    ("no symbolic link for the lock", "Sources/AshitaClient/SecureFiles.swift",
+     "let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o600)",
+     "let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)"),
+    ("only regular files read, without blocking", "Sources/AshitaClient/SecureFiles.swift",
+     "let fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | noFollow)", "let fd = open(file, O_RDONLY | O_CLOEXEC | noFollow)"),
+    ("atomic writes", "Sources/AshitaClient/SecureFiles.swift",
+     'let temp = "\\(file).tmp-\\(getpid())-\\(String(UInt32.random(in: .min ... .max, using: &rng), radix: 36))"',
+     'let temp = file; unlink(file); _ = rng'),
+    ("leftover temporary files removed", "Sources/AshitaClient/SecureFiles.swift",
+     'if name.contains(".tmp-") { unlink("\\(directory)/\\(name)") }', "_ = name"),
+    ("watch bounds a line", "Sources/AshitaClient/ServerSentEvents.swift",
+     "guard pending.count < Self.maxLineBytes else { throw .line }", ""),
+    ("watch times out a silent server", "Sources/AshitaClient/CurlHTTPClient.swift",
+     "if !sink.gotHead, let deadline = sink.headDeadline, ContinuousClock.now > deadline {",
+     "if false, !sink.gotHead, let deadline = sink.headDeadline, ContinuousClock.now > deadline {"),
+    ("connect --once times out a silent greeting", "Sources/ashita/Connect.swift",
+     "let greeted = try await withDeadline(settings.timeout) {", "let greeted = try await withDeadline(.seconds(3600)) {"),
+    ("terminal escapes", "Sources/ashita/Output.swift",
+     "case 0..<0x20, 0x7F...0x9F, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069:", "case 0x110000...:"),
+    ("TLS certificates verified by the CLI", "Sources/AshitaClient/CurlHTTPClient.swift",
+     "                if !verifyCertificates {", "                if true {"),
+]
+
+def run(cmd, timeout):
+    start = time.monotonic()
+    try:
+        out = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=timeout)
+        return out.returncode, out.stdout + out.stderr, time.monotonic() - start
+    except subprocess.TimeoutExpired as e:
+        return -1, (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or ""), time.monotonic() - start
+
+def main():
+    wanted = set(sys.argv[1:])
+    rows = []
+    for name, path, original, replacement in MUTATIONS:
+        if wanted and name not in wanted:
+            continue
+        text = open(path).read()
+        count = text.count(original)
+        if count != 1:
+            rows.append((name, f"NOT APPLIED: the original occurs {count} times in {path}", ""))
+            print(rows[-1], flush=True)
+            continue
+        try:
+            open(path, "w").write(text.replace(original, replacement))
+            code, log, _ = run("swift build --build-tests 2>&1", 900)
+            if code != 0:
+                rows.append((name, "does not compile: " + " ".join(re.findall(r"error: (.*)", log)[:1]), ""))
+            else:
+                code, log, elapsed = run("swift test --skip-build 2>&1", 1200)
+                # Each failed test with how long it ran before it failed.
+                times = dict(re.findall(r"✘ Test (\w+)\([^)]*\)[^\n]*? failed after ([0-9.]+) seconds", log))
+                failed = sorted(set(re.findall(r"✘ Test (\w+)\(", log)))
+                if code == -1:
+                    verdict = "the suite hung (killed after 20 min)"
+                elif code == 0:
+                    verdict = "NOT NOTICED: the suite passed"
+                elif not failed:
+                    crash = re.search(r"Fatal error: (.*)", log)
+                    verdict = "the test run crashed: " + (crash.group(1)[:100] if crash else "see log")
+                else:
+                    verdict = ", ".join(f"{t} ({float(times[t]):.1f} s)" if t in times else t for t in failed)
+                rows.append((name, verdict, f"{elapsed:.0f} s"))
+        finally:
+            open(path, "w").write(text)
+        print(rows[-1], flush=True)
+    with open("Tests/mutations/results.md", "w") as out:
+        out.write("| mechanism disabled | tests that failed | whole run |\n|---|---|---|\n")
+        for row in rows:
+            out.write(f"| {row[0]} | {row[1]} | {row[2]} |\n")
+    subprocess.run("swift build --build-tests >/dev/null 2>&1", shell=True)
+
+if __name__ == "__main__":
+    main()
