@@ -122,3 +122,18 @@ struct ConnectionSlot: Sendable {
     func idle() { budget.idle(ticket) }
     func release() { budget.release(ticket) }
 }
+
+/// Closes a refused connection as soon as it is active, or at once if it is already. (A connection whose
+/// initializer fails is never registered, so closing it there and failing left its socket open: a refused
+/// connection must not keep its descriptor.)
+final class RefuseOnActive: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { context.close(promise: nil) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.close(promise: nil)
+    }
+}

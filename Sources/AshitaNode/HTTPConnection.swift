@@ -207,8 +207,8 @@ struct HTTPConnection {
         channel.channel.closeFuture.whenComplete { _ in closedContinuation.finish() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await entry in subscription.live {
-                    try await send(Self.encode(entry))
+                for await encoded in subscription.live {
+                    try await send(encoded)
                 }
             }
             group.addTask {

@@ -181,7 +181,7 @@ actor MeshHub {
 
     struct EventSubscriber {
         var types: Set<String>?
-        var continuation: AsyncStream<JournalEntry>.Continuation
+        var continuation: AsyncStream<ByteBuffer>.Continuation
     }
 
     /// What a new `/api/v1/events` subscriber gets: the backlog after its `Last-Event-ID`, then live entries.
@@ -190,7 +190,7 @@ actor MeshHub {
         guard !shuttingDown else { return .refused(.shuttingDown) }
         guard subscribers.count < limits.maxEventStreams else { return .refused(.full) }
         let (stream, continuation) = AsyncStream.makeStream(
-            of: JournalEntry.self, bufferingPolicy: .bufferingOldest(limits.eventStreamBuffer))
+            of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(limits.eventStreamBuffer))
         let id = nextSubscriberID
         nextSubscriberID += 1
         subscribers[id] = EventSubscriber(types: types, continuation: continuation)
@@ -205,7 +205,8 @@ actor MeshHub {
         var backlog: [JournalEntry]
         var missed: Bool
         var position: String
-        var live: AsyncStream<JournalEntry>
+        /// Each entry as the stream sends it (`id:`, `event:`, `data:`), encoded once for every subscriber.
+        var live: AsyncStream<ByteBuffer>
         var id: UInt64
     }
 
@@ -222,8 +223,11 @@ actor MeshHub {
 
     private func publish(_ entry: JournalEntry) {
         logger.debug("event", metadata: ["type": "\(entry.type)", "id": "\(entry.id)"])
+        guard !subscribers.isEmpty else { return }
+        // Encoded once; every subscriber's buffer holds the same bytes.
+        let encoded = HTTPConnection.encode(entry)
         for (id, subscriber) in subscribers where subscriber.types?.contains(entry.type) ?? true {
-            if case .dropped = subscriber.continuation.yield(entry) {
+            if case .dropped = subscriber.continuation.yield(encoded) {
                 subscriber.continuation.finish()
                 subscribers[id] = nil
             }

@@ -25,7 +25,7 @@ public struct NodeLimits: Sendable {
     /// Event streams (`/api/v1/events`) at once; more are answered 503.
     public var maxEventStreams = 256
     /// Journal entries queued for one slow event-stream reader before its stream is ended.
-    public var eventStreamBuffer = 1024
+    public var eventStreamBuffer = 256
     /// Largest HTTP request head (request line and headers) read; larger is answered 431.
     public var maxHeaderBytes = 16 * 1024
     /// Largest HTTP request body read; larger is answered 413.

@@ -53,6 +53,8 @@ public final class NodeServer: Sendable {
             closes: NIOLoopBound<CloseRecorder>, slot: ConnectionSlot)
         /// `declined`: a request that asked for an upgrade the node refused; it still needs its answer.
         case http(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, declined: HTTPRequestHead?, slot: ConnectionSlot)
+        /// Over the connection budget: it closes as soon as it is active, unanswered.
+        case refused
     }
 
     public static func start(_ configuration: NodeConfiguration, logger: Logger) async throws -> NodeServer {
@@ -169,8 +171,8 @@ public final class NodeServer: Sendable {
         let remote = channel.remoteAddress?.ipAddress ?? "unknown"
         guard case .admitted(let slot) = budget.admit(remote, channel: channel) else {
             // Over the per-IP limit, or full of busy connections: no answer at all, the cheapest refusal.
-            channel.close(promise: nil)
-            throw ConnectionRefused.overBudget
+            try channel.pipeline.syncOperations.addHandler(RefuseOnActive())
+            return channel.eventLoop.makeSucceededFuture(.refused)
         }
         channel.closeFuture.whenComplete { _ in slot.release() }
         let operations = channel.pipeline.syncOperations
@@ -309,6 +311,8 @@ public final class NodeServer: Sendable {
                                     channel: channel, slot: slot, remote: remote(channel.channel), hub: hub, router: router,
                                     idle: httpChannels, logger: logger
                                 ).run(answeringFirst: declined)
+                            case .refused:
+                                break
                             }
                         } catch {
                             logger.debug("connection failed before it began", metadata: ["error": "\(error)"])
@@ -340,10 +344,6 @@ public final class NodeServer: Sendable {
         httpChannels.closeAll()
     }
 
-}
-
-enum ConnectionRefused: Error {
-    case overBudget
 }
 
 extension TimeAmount {

@@ -26,6 +26,12 @@ import Testing
         try await withNode(configure: { $0.limits.maxConnectionsPerIP = 3 }) { node in
             let held = (0..<3).compactMap { _ in RawConnection(port: node.localPort, from: "127.0.0.2") }
             #expect(held.count == 3)
+            // Each answered once (and kept alive): certainly counted before the fourth comes (connections are set
+            // up on two event loops, so one that comes later can be counted first).
+            for connection in held {
+                connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(await onDedicatedThread { connection.readHead() }?.hasPrefix("HTTP/1.1 200") == true)
+            }
             // The fourth from that address is dropped at once; another address is served.
             let fourth = try #require(RawConnection(port: node.localPort, from: "127.0.0.2"))
             #expect(await onDedicatedThread { fourth.waitForPeerClose(seconds: 5) })

@@ -79,7 +79,7 @@ MUTATIONS = [
     ("event-stream limit", "Sources/AshitaNode/MeshHub.swift",
      "guard subscribers.count < limits.maxEventStreams else { return .refused(.full) }", ""),
     ("a subscriber behind its buffer is ended", "Sources/AshitaNode/MeshHub.swift",
-     "if case .dropped = subscriber.continuation.yield(entry) {", "if case .dropped = subscriber.continuation.yield(entry), false {"),
+     "if case .dropped = subscriber.continuation.yield(encoded) {", "if case .dropped = subscriber.continuation.yield(encoded), false {"),
     ("header timeout (slowloris)", "Sources/AshitaNode/NodeServer.swift",
      "        let headTimer = channel.eventLoop.scheduleTask(in: TimeAmount(seconds: limits.headerTimeoutSeconds)) {\n            channel.close(promise: nil)",
      "        let headTimer = channel.eventLoop.scheduleTask(in: TimeAmount(seconds: limits.headerTimeoutSeconds)) {\n            _ = channel"),
