@@ -23,7 +23,7 @@ function __ashita_parse_tokens -S
         __ashita_parse_subcommand 0 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'serve'
-            __ashita_parse_subcommand 1 'host=' 'advertise=' 'data-dir=' 'log-level=' 'tls-cert=' 'tls-key=' 'max-clients=' 'max-connections=' 'max-connections-per-ip=' 'message-rate=' 'message-burst=' 'auth-timeout=' 'ping-interval=' 'max-outbound-bytes=' 'socket-send-buffer=' 'max-event-streams=' 'header-timeout=' 'body-timeout=' 'send-timeout=' 'max-answer-bytes=' 'max-header-bytes=' 'max-body-bytes=' 'max-frame-bytes=' 'no-verify-announcements' 'check-timeout=' 'max-checks=' 'check-rate=' 'check-rate-per-host=' 'allow-checks-to=+' 'version' 'h/help'
+            __ashita_parse_subcommand 1 'host=' 'advertise=' 'data-dir=' 'log-level=' 'tls-cert=' 'tls-key=' 'max-clients=' 'max-connections=' 'max-connections-per-ip=' 'message-rate=' 'message-burst=' 'auth-timeout=' 'ping-interval=' 'max-outbound-bytes=' 'socket-send-buffer=' 'max-event-streams=' 'max-event-streams-per-ip=' 'header-timeout=' 'body-timeout=' 'send-timeout=' 'max-answer-bytes=' 'max-header-bytes=' 'max-body-bytes=' 'max-frame-bytes=' 'no-verify-announcements' 'check-timeout=' 'max-checks=' 'check-rate=' 'check-rate-per-host=' 'allow-checks-to=+' 'version' 'h/help'
         case 'connect'
             __ashita_parse_subcommand 1 'cacert=' 'json' 'timeout=' 'node=' 'no-follow' 'max-connections=' 'once' 'version' 'h/help'
         case 'peers'
@@ -111,6 +111,7 @@ complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options 
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" max-outbound-bytes' -l 'max-outbound-bytes' -d 'Bytes queued for one slow reader before it is closed with 1008.' -rfka ''
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" socket-send-buffer' -l 'socket-send-buffer' -d 'The kernel\'s send buffer per connection (SO_SNDBUF; by default WebSockets are left to autotuning and HTTP gets --max-answer-bytes).' -rfka ''
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" max-event-streams' -l 'max-event-streams' -d 'Event streams (/api/v1/events) at once.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" max-event-streams-per-ip' -l 'max-event-streams-per-ip' -d 'Event streams at once from one IP address (an IPv6 address by its /64).' -rfka ''
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" header-timeout' -l 'header-timeout' -d 'Seconds a connection has to send a complete request head.' -rfka ''
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" body-timeout' -l 'body-timeout' -d 'Seconds a request body has to arrive once its head is in.' -rfka ''
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" send-timeout' -l 'send-timeout' -d 'Seconds a client may leave an HTTP answer or event-stream data unread before it is dropped.' -rfka ''

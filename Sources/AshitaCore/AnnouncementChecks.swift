@@ -158,12 +158,14 @@ public struct AnnouncementChecks: Sendable {
         return nil
     }
 
-    /// The name of `address` resolved to `ips` (empty: it did not resolve).
-    public mutating func resolved(_ address: NodeAddress, to ips: [IPAddress], at now: Timestamp) -> [Report] {
+    /// The name of `address` resolved to `ips` (empty: it did not resolve, or, with `failure`, not in time).
+    public mutating func resolved(
+        _ address: NodeAddress, to ips: [IPAddress], failure: String? = nil, at now: Timestamp
+    ) -> [Report] {
         guard jobs[address]?.state == .resolving else { return [] }
         resolving -= 1
         guard let first = ips.first else {
-            return [finish(address, .failure(Failure("\(address.host) does not resolve")), now)]
+            return [finish(address, .failure(Failure(failure ?? "\(address.host) does not resolve")), now)]
         }
         // The addresses the policy allows, at most three, in the resolver's order; connecting to those
         // addresses (not the name again) keeps a name from answering differently the second time.
@@ -206,6 +208,13 @@ public struct AnnouncementChecks: Sendable {
             guard case .queued(let destination) = jobs[address]!.state else { continue }
             guard let destination else {
                 guard resolving < limits.maxResolving else { continue }
+                // A name costs a contact from the global rate: resolving it queries name servers strangers chose.
+                let ready = contacts.nextToken(at: now)
+                guard ready <= now else {
+                    plan.wakeUp = min(plan.wakeUp ?? ready, ready)
+                    continue
+                }
+                _ = contacts.take(at: now)
                 resolving += 1
                 jobs[address]!.state = .resolving
                 plan.work.append(.resolve(address))

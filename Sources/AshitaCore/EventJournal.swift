@@ -12,13 +12,23 @@ public struct JournalEntry: Equatable, Sendable {
     public var time: Timestamp
     public var type: String
     public var content: JournalContent
+    /// One JSON object: `{"content":{...},"id":...,"time":...,"type":...}`, encoded once when the entry is made
+    /// (a subscriber asking for the whole journal costs no encoding).
+    private let bytes: [UInt8]
 
-    /// One JSON object: `{"content":{...},"id":...,"time":...,"type":...}`.
-    public func encoded() -> [UInt8] {
+    public init(id: String, sequence: UInt64, time: Timestamp, type: String, content: JournalContent) {
+        self.id = id
+        self.sequence = sequence
+        self.time = time
+        self.type = type
+        self.content = content
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try! encoder.encode(Wire(id: id, time: time.iso8601, type: type, content: content)))
+        // Strings, numbers and booleans always encode.
+        self.bytes = Array(try! encoder.encode(Wire(id: id, time: time.iso8601, type: type, content: content)))
     }
+
+    public func encoded() -> [UInt8] { bytes }
 
     private struct Wire: Encodable {
         var id: String
@@ -120,7 +130,9 @@ public struct EventJournal: Sendable {
             // Everything this run holds is new to it; it missed something only if this run dropped entries.
             return (all, (all.first?.sequence ?? 1) > 1)
         }
-        let missed = (all.first.map { $0.sequence > seen + 1 }) ?? false
+        // Sequences start at 1, so `sequence - 1` cannot overflow where `seen + 1` would (a client's id is
+        // any number it likes).
+        let missed = (all.first.map { $0.sequence - 1 > seen }) ?? false
         return (all.filter { $0.sequence > seen }, missed)
     }
 }

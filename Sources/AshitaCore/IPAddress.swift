@@ -56,6 +56,17 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         return hex(0..<best.start) + "::" + hex((best.start + best.length)..<8)
     }
 
+    /// The key that per-address limits count a remote address under: an IPv4 address as itself (also when
+    /// IPv4-mapped), an IPv6 address by its /64 (one subscriber's network: any host there can use all 2^64 of
+    /// them). Text that is no address is its own key.
+    public static func limitKey(_ remote: String) -> String {
+        guard let ip = IPAddress(remote) else { return remote }
+        if let v4 = ip.embeddedIPv4, ip.bytes[10] == 0xFF { return v4.description }
+        guard !ip.isIPv4 else { return ip.description }
+        let prefix = IPAddress(bytes: Array(ip.bytes[0..<8]) + [UInt8](repeating: 0, count: 8))!
+        return "\(prefix)/64"
+    }
+
     // MARK: Ranges
 
     /// Where an address points, as far as a node contacting it is concerned (its range of addresses).

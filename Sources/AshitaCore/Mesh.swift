@@ -83,6 +83,11 @@ public struct Mesh: Sendable {
         var strikes = 0
         var messages: TokenBucket
         var announced: Set<NodeAddress> = []
+        /// How often it changed its home: every change is a fan-out to every client.
+        var homeChanges = 0
+
+        /// What per-address limits count it under (an IPv6 client by its /64).
+        var limitKey: String { IPAddress.limitKey(remote) }
 
         public var isAuthenticated: Bool { home != nil }
     }
@@ -132,7 +137,9 @@ public struct Mesh: Sendable {
         clients[id] = Client(
             id: id, remote: remote, since: now,
             messages: TokenBucket(rate: configuration.messageRate, burst: configuration.messageBurst, at: now))
-        return [record(JournalType.clientConnected, JournalContent(client: id, remote: remote), now)]
+        // Which address a client comes from is the operator's to know (`/api/v1/clients`), not the public
+        // event stream's.
+        return [record(JournalType.clientConnected, JournalContent(client: id), now)]
     }
 
     /// The client's socket closed; `closedWith` is the node's reason when the node closed it.
@@ -214,15 +221,16 @@ public struct Mesh: Sendable {
         -> [MeshEffect]
     {
         let remote = clients[id]!.remote
+        let key = clients[id]!.limitKey
         var isOperator = false
         if let token {
-            if authFailures.isBlocked(remote, at: now) {
+            if authFailures.isBlocked(key, at: now) {
                 return reject(
                     id, ProtocolViolation(.rateLimited, "too many failed operator logins from \(remote); wait a minute"),
                     now)
             }
             guard OperatorToken.matches(token, configuration.operatorToken) else {
-                authFailures.recordFailure(remote, at: now)
+                authFailures.recordFailure(key, at: now)
                 return reject(id, ProtocolViolation(.unauthorized, "operator token rejected"), now)
             }
             isOperator = true
@@ -233,6 +241,15 @@ public struct Mesh: Sendable {
             let limit = configuration.maxAnnouncementsPerClient
             return reject(
                 id, ProtocolViolation(.rateLimited, "this connection already announced \(limit) homes; reconnect"), now)
+        }
+
+        if case .some(let current) = clients[id]!.home, current != home {
+            guard clients[id]!.homeChanges < 2 * configuration.maxAnnouncementsPerClient else {
+                let limit = 2 * configuration.maxAnnouncementsPerClient
+                return reject(
+                    id, ProtocolViolation(.rateLimited, "this connection changed its home \(limit) times; reconnect"), now)
+            }
+            clients[id]!.homeChanges += 1
         }
 
         var effects: [MeshEffect] = []

@@ -22,7 +22,7 @@ extension Mesh {
             // A home that failed its check is checked again when someone else vouches for it.
             if case .failed = peerTable[home]!.verification {
                 peerTable[home]!.verification = .pending
-                return [.verify(home, announcer: clients[id]!.remote)]
+                return [.verify(home, announcer: clients[id]!.limitKey)]
             }
             return []
         }
@@ -32,7 +32,7 @@ extension Mesh {
             return announce(home, now)
         }
         peerTable[home] = Peer(address: home, since: now, clients: [id], verification: .pending)
-        return [.verify(home, announcer: clients[id]!.remote)]
+        return [.verify(home, announcer: clients[id]!.limitKey)]
     }
 
     /// An ashita node answered at `home`: tell every client but the home's own that it exists. When the node
@@ -95,9 +95,10 @@ extension Mesh {
 
     /// Checks a bearer token for the HTTP API, with the same rate limit as WebSocket operator logins.
     public mutating func checkOperatorToken(_ token: String, from remote: String, at now: Timestamp) -> TokenCheck {
-        if authFailures.isBlocked(remote, at: now) { return .rateLimited }
+        let key = IPAddress.limitKey(remote)
+        if authFailures.isBlocked(key, at: now) { return .rateLimited }
         if OperatorToken.matches(token, configuration.operatorToken) { return .accepted }
-        authFailures.recordFailure(remote, at: now)
+        authFailures.recordFailure(key, at: now)
         return .rejected
     }
 

@@ -11,6 +11,11 @@ public enum FuzzHarness {
         _ = try? NodeAddress(parsing: text)
         _ = try? NodeEndpoint(parsing: text)
         _ = Timestamp(iso8601: text)
+        // The whole input as a Last-Event-ID, against a journal that holds a few entries.
+        var journal = EventJournal(boot: "f", capacity: 4)
+        for i in 0..<3 { _ = journal.append(type: "nodeLeft", content: JournalContent(), at: Timestamp(milliseconds: Int64(i))) }
+        _ = journal.entries(after: text)
+        _ = journal.entries(after: "f-" + text)
         runScript(data)
     }
 

@@ -26,7 +26,9 @@ struct AnnouncementProbe: Sendable {
     ) async -> AnnouncementChecks.Outcome {
         var rng = SystemRandomNumberGenerator()
         let challenge = Hex.encode((0..<16).map { _ in UInt8.random(in: .min ... .max, using: &rng) })
-        let plain = await attempt(address, destination, challenge: challenge, tls: false, timeout: timeout)
+        // One deadline for the whole check, the TLS retry included.
+        let deadline = NIODeadline.now() + timeout
+        let plain = await attempt(address, destination, challenge: challenge, tls: false, until: deadline, of: timeout)
         switch plain {
         case .answered(let status, let body):
             return Self.judge(status: status, body: body, challenge: challenge, tls: false)
@@ -34,7 +36,7 @@ struct AnnouncementProbe: Sendable {
             return .failure(.init(reason))
         case .maybeTLS(let reason):
             // A TLS-only node drops or garbles a plain request: ask again over TLS, at the same address.
-            guard case .answered(let status, let body) = await attempt(address, destination, challenge: challenge, tls: true, timeout: timeout)
+            guard case .answered(let status, let body) = await attempt(address, destination, challenge: challenge, tls: true, until: deadline, of: timeout)
             else { return .failure(.init(reason)) }
             return Self.judge(status: status, body: body, challenge: challenge, tls: true)
         }
@@ -49,8 +51,10 @@ struct AnnouncementProbe: Sendable {
 
     private func attempt(
         _ address: NodeAddress, _ destination: AnnouncementChecks.Destination, challenge: String, tls: Bool,
-        timeout: TimeAmount
+        until end: NIODeadline, of total: TimeAmount
     ) async -> Attempt {
+        let timeout = end - NIODeadline.now()
+        guard timeout > .zero else { return .failed("no time left for a TLS attempt") }
         let socketAddress: SocketAddress
         do {
             socketAddress = try SocketAddress(ipAddress: destination.ip.description, port: destination.port)
@@ -84,15 +88,15 @@ struct AnnouncementProbe: Sendable {
                     }
                 }
         } catch let error as ChannelError {
-            if case .connectTimeout = error { return .failed("no connection within \(timeout.nanoseconds / 1_000_000) ms") }
+            if case .connectTimeout = error { return .failed("no connection within \(total.nanoseconds / 1_000_000) ms") }
             return .failed("cannot connect (\(error))")
         } catch let error as IOError {
             return .failed(error.errnoCode == ECONNREFUSED ? "connection refused" : "cannot connect (\(error.localizedReason))")
         } catch {
             return .failed("cannot connect (\(error))")
         }
-        let milliseconds = timeout.nanoseconds / 1_000_000
-        let deadline = channel.eventLoop.scheduleTask(in: timeout) {
+        let milliseconds = total.nanoseconds / 1_000_000
+        let deadline = channel.eventLoop.scheduleTask(deadline: end) {
             channel.pipeline.fireUserInboundEventTriggered(AnswerCollector.Deadline(milliseconds: milliseconds))
         }
         defer { deadline.cancel() }

@@ -2,6 +2,7 @@ import AshitaClient
 import AshitaCore
 import Logging
 import NIOCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +14,7 @@ import Glibc
 final class AnnouncementVerifier: Sendable {
     enum Event: Sendable {
         case submit(NodeAddress, announcer: String, known: Bool)
-        case resolved(NodeAddress, [IPAddress])
+        case resolved(NodeAddress, [IPAddress], failure: String?)
         case contacted(NodeAddress, AnnouncementChecks.Destination, AnnouncementChecks.Outcome)
         case tick
     }
@@ -27,6 +28,7 @@ final class AnnouncementVerifier: Sendable {
     }
 
     private let settings: Settings
+    private let resolvers = Resolvers()
     private let events: AsyncStream<Event>
     private let sink: AsyncStream<Event>.Continuation
     private let logger: Logger
@@ -61,8 +63,8 @@ final class AnnouncementVerifier: Sendable {
                 case .submit(let address, let announcer, let isKnown):
                     if isKnown { known.insert(address) }
                     reports += checks.submit(address, announcer: announcer, at: now)
-                case .resolved(let address, let ips):
-                    reports += checks.resolved(address, to: ips, at: now)
+                case .resolved(let address, let ips, let failure):
+                    reports += checks.resolved(address, to: ips, failure: failure, at: now)
                 case .contacted(let address, let destination, let outcome):
                     reports += checks.contacted(address, at: destination, outcome, now: now)
                 case .tick:
@@ -73,9 +75,10 @@ final class AnnouncementVerifier: Sendable {
                 for work in plan.work {
                     switch work {
                     case .resolve(let address):
+                        let resolvers = self.resolvers
                         group.addTask {
-                            let ips = await onDedicatedThread { Self.resolve(address.host) }
-                            sink.yield(.resolved(address, ips))
+                            let (ips, failure) = await resolvers.resolve(address.host, within: timeout)
+                            sink.yield(.resolved(address, ips, failure: failure))
                         }
                     case .contact(let address, let destination):
                         let limit = known.contains(address) ? timeout : .nanoseconds(timeout.nanoseconds / 2)
@@ -136,6 +139,63 @@ final class AnnouncementVerifier: Sendable {
             if let ip = IPAddress(bytes: bytes), !found.contains(ip) { found.append(ip) }
         }
         return found
+    }
+}
+
+/// Name resolution with a deadline. The system resolver blocks and cannot be stopped, so each resolution runs
+/// on a thread of its own, the check stops waiting for it at the deadline, and threads still blocked count
+/// against a cap: a zone that never answers cannot pile up threads.
+final class Resolvers: Sendable {
+    static let maxThreads = 16
+    private let threads = Mutex(0)
+
+    func resolve(_ host: String, within timeout: TimeAmount) async -> (ips: [IPAddress], failure: String?) {
+        let admitted = threads.withLock { count -> Bool in
+            guard count < Self.maxThreads else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else { return ([], "not resolved: \(Self.maxThreads) resolutions are still under way") }
+        let milliseconds = timeout.nanoseconds / 1_000_000
+        let answer = Decided<[IPAddress]?>()
+        detachThread { [self] in
+            let ips = AnnouncementVerifier.resolve(host)
+            threads.withLock { $0 -= 1 }
+            answer.resolve(ips)
+        }
+        let timer = Task {
+            try? await Task.sleep(for: .milliseconds(milliseconds))
+            answer.resolve(nil)
+        }
+        defer { timer.cancel() }
+        guard let ips = await answer.value() else { return ([], "\(host) did not resolve within \(milliseconds) ms") }
+        return (ips, nil)
+    }
+}
+
+/// A value decided once, by whichever of several racers comes first.
+final class Decided<Value: Sendable>: Sendable {
+    private let state = Mutex<(value: Value?, waiter: CheckedContinuation<Value, Never>?)>((nil, nil))
+
+    func resolve(_ value: Value) {
+        let waiter = state.withLock { s -> CheckedContinuation<Value, Never>? in
+            guard s.value == nil else { return nil }
+            s.value = value
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume(returning: value)
+    }
+
+    func value() async -> Value {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { s -> Value? in
+                if let value = s.value { return value }
+                s.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
     }
 }
 

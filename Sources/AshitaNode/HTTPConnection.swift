@@ -39,16 +39,17 @@ struct HTTPConnection {
                         if let refusal = WebSocketRequests.refusal(head) {
                             return try await write(refusal, for: head, keepAlive: false, to: outbound)
                         }
-                    } else {
-                        slot.idle()
-                        idle.insert(channel.channel)
-                        let part = try await deadline(limits.headerTimeoutSeconds, closing: { $0.close(promise: nil) }) {
-                            try await parts.next()
-                        }
-                        idle.remove(channel.channel)
-                        guard let part else { return }
-                        guard case .head(let next) = part else { continue }
+                    } else if let next = try await nextHead(&parts) {
                         head = next
+                        // Only a connection's first request can become a WebSocket.
+                        if WebSocketRequests.asksForWebSocket(head) {
+                            let refusal =
+                                WebSocketRequests.refusal(head)
+                                ?? .error(.badRequest, .badRequest, "a WebSocket upgrade must be a connection's first request")
+                            return try await write(refusal, for: head, keepAlive: false, to: outbound)
+                        }
+                    } else {
+                        return
                     }
                     if Self.headSize(head) > limits.maxHeaderBytes {
                         let reply = HTTPReply.error(
@@ -65,13 +66,37 @@ struct HTTPConnection {
                     if case .eventStream(let types, let lastEventID) = reply {
                         return try await streamEvents(types: types, lastEventID: lastEventID, head: head, to: outbound)
                     }
-                    try await write(reply, for: head, keepAlive: head.isKeepAlive, to: outbound)
-                    if !head.isKeepAlive { return }
+                    // After a request the parser took for an upgrade (or CONNECT) it parses nothing more: answer, close.
+                    let keepAlive = head.isKeepAlive && !bodyConsumed && !Self.stopsTheParser(head)
+                    try await write(reply, for: head, keepAlive: keepAlive, to: outbound)
+                    if !keepAlive { return }
                 }
             }
         } catch {
             logger.debug("http connection ended", metadata: ["remote": "\(remote)", "error": "\(error)"])
         }
+    }
+
+    /// The next request's head, within the header timeout (a connection waiting for it may be displaced);
+    /// nil when the connection ends.
+    private func nextHead(
+        _ parts: inout NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator
+    ) async throws -> HTTPRequestHead? {
+        slot.idle()
+        idle.insert(channel.channel)
+        defer { idle.remove(channel.channel) }
+        return try await deadline(limits.headerTimeoutSeconds, closing: { $0.close(promise: nil) }) {
+            while let part = try await parts.next() {
+                if case .head(let head) = part { return head }
+            }
+            return nil
+        }
+    }
+
+    /// Whether NIO's parser stops for good after this request (it takes it for a protocol switch).
+    static func stopsTheParser(_ head: HTTPRequestHead) -> Bool {
+        head.method == .CONNECT || !head.headers[canonicalForm: "upgrade"].isEmpty
+            || head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
     }
 
     /// Reads (and drops: no endpoint takes one) the request's body within the body deadline and size bound;
@@ -146,7 +171,7 @@ struct HTTPConnection {
         to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     ) async throws {
         let subscription: MeshHub.Subscription
-        switch await hub.subscribe(types: types, lastEventID: lastEventID) {
+        switch await hub.subscribe(types: types, lastEventID: lastEventID, remote: remote) {
         case .accepted(let accepted):
             subscription = accepted
         case .refused(.shuttingDown):
@@ -156,6 +181,12 @@ struct HTTPConnection {
             let limit = hub.limits.maxEventStreams
             try await write(
                 .error(.serviceUnavailable, .busy, "the node already serves \(limit) event streams; try again later"),
+                for: request, keepAlive: false, to: outbound)
+            return
+        case .refused(.fullForAddress):
+            let limit = hub.limits.maxEventStreamsPerIP
+            try await write(
+                .error(.tooManyRequests, .busy, "\(remote) already has \(limit) event streams open here; close one"),
                 for: request, keepAlive: false, to: outbound)
             return
         }

@@ -58,10 +58,21 @@ public struct KnownNodes: Codable, Equatable, Sendable {
         return (KnownNodes(), "\(file) \(problem): moved to \(aside); the node starts without the ids it had seen")
     }
 
-    /// Records what verification found; returns the id previously seen there if it was another one.
-    mutating func record(_ address: NodeAddress, _ facts: PeerFacts, at now: Timestamp) -> String? {
-        guard let id = facts.id else { return nil }
-        let previous = nodes[address.description]?.id
+    /// How stale `seen` may grow before it is written again: a check that finds what is known changes nothing
+    /// worth a write (a stranger re-announcing a known home must not be a disk write each time).
+    static let seenRefreshMilliseconds: Int64 = 3_600_000
+
+    /// Records what verification found: whether the file's contents changed (worth a write), and the id
+    /// previously seen there if it was another one.
+    mutating func record(_ address: NodeAddress, _ facts: PeerFacts, at now: Timestamp) -> (changed: Bool, previous: String?) {
+        guard let id = facts.id else { return (false, nil) }
+        let known = nodes[address.description]
+        if let known, known.id == id, known.tls == facts.tls,
+            let seen = Timestamp(iso8601: known.seen), now.milliseconds - seen.milliseconds < Self.seenRefreshMilliseconds
+        {
+            return (false, nil)
+        }
+        let previous = known?.id
         nodes[address.description] = Entry(id: id, tls: facts.tls, seen: now.iso8601)
         // Bounded per id and in all: the longest unseen go first (RFC 3339 UTC times sort as text).
         let sameID = nodes.filter { $0.value.id == id }
@@ -71,7 +82,7 @@ public struct KnownNodes: Codable, Equatable, Sendable {
         if nodes.count > Self.capacity, let oldest = nodes.min(by: { $0.value.seen < $1.value.seen })?.key {
             nodes[oldest] = nil
         }
-        return previous != nil && previous != id ? previous : nil
+        return (true, previous != nil && previous != id ? previous : nil)
     }
 
     func encoded() -> String {

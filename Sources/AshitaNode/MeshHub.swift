@@ -111,13 +111,16 @@ actor MeshHub {
         guard !shuttingDown else { return }
         switch result {
         case .success(let facts):
-            if facts.id != nil, facts.id != identity.id, let previous = knownNodes.record(address, facts, at: .now()) {
-                logger.warning(
-                    "a known address answers with another node id",
-                    metadata: ["node": "\(address)", "was": "\(previous)", "now": "\(facts.id ?? "")"])
+            if facts.id != nil, facts.id != identity.id {
+                let (changed, previous) = knownNodes.record(address, facts, at: .now())
+                if let previous {
+                    logger.warning(
+                        "a known address answers with another node id",
+                        metadata: ["node": "\(address)", "was": "\(previous)", "now": "\(facts.id ?? "")"])
+                }
+                // Handed to the writer before anyone hears of the peer: a clean stop after that keeps it.
+                if changed { await knownNodesWriter.save(knownNodes.encoded()) }
             }
-            // Handed to the writer before anyone hears of the peer: a clean stop after that keeps it.
-            await knownNodesWriter.save(knownNodes.encoded())
             guard !shuttingDown else { return }
             apply(mesh.verified(address, facts, at: .now()))
         case .failure(let failure):
@@ -182,18 +185,24 @@ actor MeshHub {
     struct EventSubscriber {
         var types: Set<String>?
         var continuation: AsyncStream<ByteBuffer>.Continuation
+        /// Whose it is, as per-address limits count (an IPv6 address by its /64).
+        var key: String
     }
 
     /// What a new `/api/v1/events` subscriber gets: the backlog after its `Last-Event-ID`, then live entries.
     /// The live stream is bounded; a subscriber that falls behind is ended and resumes with its last id.
-    func subscribe(types: Set<String>?, lastEventID: String?) -> SubscribeResult {
+    func subscribe(types: Set<String>?, lastEventID: String?, remote: String) -> SubscribeResult {
         guard !shuttingDown else { return .refused(.shuttingDown) }
         guard subscribers.count < limits.maxEventStreams else { return .refused(.full) }
+        let key = IPAddress.limitKey(remote)
+        guard subscribers.values.count(where: { $0.key == key }) < limits.maxEventStreamsPerIP else {
+            return .refused(.fullForAddress)
+        }
         let (stream, continuation) = AsyncStream.makeStream(
             of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(limits.eventStreamBuffer))
         let id = nextSubscriberID
         nextSubscriberID += 1
-        subscribers[id] = EventSubscriber(types: types, continuation: continuation)
+        subscribers[id] = EventSubscriber(types: types, continuation: continuation, key: key)
         let (backlog, missed) = mesh.journal.entries(after: lastEventID)
         return .accepted(
             Subscription(
@@ -214,7 +223,7 @@ actor MeshHub {
         case accepted(Subscription)
         case refused(Refusal)
 
-        enum Refusal { case shuttingDown, full }
+        enum Refusal { case shuttingDown, full, fullForAddress }
     }
 
     func unsubscribe(_ id: UInt64) {
@@ -236,14 +245,12 @@ actor MeshHub {
 
     // MARK: Reading state for the HTTP API
 
-    /// `challenge`: a caller's nonce, signed with the node's key to prove the id is this node's.
-    func status(challenge: String? = nil) -> NodeStatus {
+    /// This node as `/api/v1/node` describes it (a challenge's signature is the router's to add).
+    func status() -> NodeStatus {
         NodeStatus(
             node: identity.nodeIp, id: identity.id, version: identity.version,
             uptimeSeconds: Int(monotonicSeconds() - started), clients: mesh.clients.count, peers: mesh.peers.count,
-            operators: mesh.operatorCount, publicKey: publicKeyHex, tls: identity.tls,
-            challenge: challenge,
-            signature: challenge.map { Hex.encode(key.signature(for: NodeKey.challengeMessage($0))) })
+            operators: mesh.operatorCount, publicKey: publicKeyHex, tls: identity.tls)
     }
 
     /// Verified peers; with `all` (the operator's view) also those pending or unverified, with their status.

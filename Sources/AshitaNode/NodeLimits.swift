@@ -24,6 +24,8 @@ public struct NodeLimits: Sendable {
     public var outboundBufferBytes = 1 << 20
     /// Event streams (`/api/v1/events`) at once; more are answered 503.
     public var maxEventStreams = 256
+    /// Event streams at once from one address (an IPv6 address by its /64); more are answered 429.
+    public var maxEventStreamsPerIP = 8
     /// Journal entries queued for one slow event-stream reader before its stream is ended.
     public var eventStreamBuffer = 256
     /// Largest HTTP request head (request line and headers) read; larger is answered 431.

@@ -129,8 +129,7 @@ public final class NodeServer: Sendable {
         let verifier = AnnouncementVerifier(
             .init(
                 limits: limits.checks,
-                policy: AnnouncementPolicy.forNode(
-                    at: Self.ownAddresses(listening: configuration.host, advertised: address), allowing: limits.allowChecksTo),
+                policy: AnnouncementPolicy.forNode(at: await Self.ownAddresses(advertised: address), allowing: limits.allowChecksTo),
                 timeout: TimeAmount(seconds: limits.verifyTimeoutSeconds), maxAnswerBytes: limits.verifyAnswerBytes),
             logger: logger)
         let hub = MeshHub(
@@ -141,7 +140,7 @@ public final class NodeServer: Sendable {
         return NodeServer(
             address: address, localPort: localPort, dataDirectory: configuration.dataDirectory, id: contents.key.id,
             usesTLS: usesTLS, lock: contents.lock, hub: hub,
-            router: Router(hub: hub, page: PageResources(advertised: address)), serverChannel: channel,
+            router: Router(hub: hub, page: PageResources(advertised: address), key: contents.key), serverChannel: channel,
             logger: logger)
     }
 
@@ -162,14 +161,18 @@ public final class NodeServer: Sendable {
         self.logger = logger
     }
 
-    /// Bytes read at a time from an HTTP connection: about a hundred pipelined requests at most.
+    /// Bytes read at a time from an HTTP connection (about a hundred pipelined requests at most) or a WebSocket
+    /// (about seven hundred empty frames at most): what one read can make the node hold before backpressure.
     static let httpReadBytes = 4096
+
+    /// Header fields (or trailer fields) in one request: browsers send about twenty.
+    static let maxHeaderFields = 100
 
     private static func configurePipeline(
         _ channel: Channel, limits: NodeLimits, tls: NIOSSLContext?, budget: ConnectionBudget
     ) throws -> EventLoopFuture<Connection> {
         let remote = channel.remoteAddress?.ipAddress ?? "unknown"
-        guard case .admitted(let slot) = budget.admit(remote, channel: channel) else {
+        guard case .admitted(let slot) = budget.admit(IPAddress.limitKey(remote), channel: channel) else {
             // Over the per-IP limit, or full of busy connections: no answer at all, the cheapest refusal.
             try channel.pipeline.syncOperations.addHandler(RefuseOnActive())
             return channel.eventLoop.makeSucceededFuture(.refused)
@@ -180,7 +183,9 @@ public final class NodeServer: Sendable {
             try operations.addHandler(NIOSSLServerHandler(context: tls))
         }
         // A head is bounded by its bytes as they arrive, before the parser keeps any of them.
-        let headLimiter = RequestHeadLimiter(limit: limits.maxHeaderBytes)
+        let headLimiter = RequestHeadLimiter(
+            limit: limits.maxHeaderBytes, maxLines: Self.maxHeaderFields + 1,
+            requestLimit: limits.maxHeaderBytes + limits.maxRequestBodyBytes)
         try operations.addHandler(headLimiter)
         // Slowloris: the first request head must be complete within the header timeout.
         let headTimer = channel.eventLoop.scheduleTask(in: TimeAmount(seconds: limits.headerTimeoutSeconds)) {
@@ -213,8 +218,6 @@ public final class NodeServer: Sendable {
                     try channel.syncOptions?.setOption(
                         .writeBufferWaterMark,
                         value: .init(low: limits.outboundBufferBytes / 2, high: limits.outboundBufferBytes))
-                    try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator())
-                    try channel.syncOptions?.setOption(.maxMessagesPerRead, value: 4)
                     try operations.addHandler(WebSocketFrameValidator())
                     try operations.addHandler(
                         NIOWebSocketFrameAggregator(
@@ -253,8 +256,12 @@ public final class NodeServer: Sendable {
                     return .http(try NIOAsyncChannel(wrappingChannelSynchronously: channel), declined: head, slot: slot)
                 }
             })
-        let connection = try operations.configureUpgradableHTTPServerPipeline(
-            configuration: .init(upgradeConfiguration: configuration))
+        var pipeline = NIOUpgradableHTTPServerPipelineConfiguration(upgradeConfiguration: configuration)
+        // The parser's own limits, a backstop for trailers (heads meet the limiter's first, and get 431).
+        pipeline.decoderConfiguration.maxHeaderFieldSize = 2 * limits.maxHeaderBytes
+        pipeline.decoderConfiguration.maxHeaderListSize = 2 * limits.maxHeaderBytes
+        pipeline.decoderConfiguration.maxHeaderFieldCount = 2 * Self.maxHeaderFields
+        let connection = try operations.configureUpgradableHTTPServerPipeline(configuration: pipeline)
         let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
         try operations.addHandler(RequestBoundary(headLimiter), position: .after(decoder))
         let errorHandler = try operations.handler(type: HTTPServerProtocolErrorHandler.self)
@@ -323,14 +330,13 @@ public final class NodeServer: Sendable {
         }
     }
 
-    /// The addresses this node is reached at, for the kinds of network its checks may contact: the listen
-    /// address and the advertised one (resolved when a name).
-    static func ownAddresses(listening host: String, advertised: NodeAddress) -> [IPAddress] {
-        var own: [IPAddress] = []
-        for name in [host, advertised.bareHost] {
-            own += IPAddress(name).map { [$0] } ?? AnnouncementVerifier.resolve(name)
-        }
-        return own
+    /// The addresses this node is reached at, for the kinds of network its checks may contact: the advertised
+    /// one (resolved when a name). Not the listen address: a node behind a reverse proxy listens on loopback
+    /// but is not on a loopback network as far as strangers are concerned.
+    static func ownAddresses(advertised: NodeAddress) async -> [IPAddress] {
+        if let ip = advertised.ip { return [ip] }
+        let name = advertised.bareHost
+        return await onDedicatedThread { AnnouncementVerifier.resolve(name) }
     }
 
     private static func remoteIP(of _: EventLoopFuture<Connection>) -> @Sendable (Channel) -> String {

@@ -2,47 +2,73 @@ import AshitaCore
 import NIOCore
 import NIOHTTP1
 
-/// Bounds a request head by its bytes as they arrive, before the HTTP parser holds any of them: a head that is
-/// still unfinished after `limit` bytes is answered 431 and the connection closed. (The parser alone keeps up
-/// to 80 KiB of a head, and many tiny headers cost far more than their bytes.)
+/// Bounds a request by its bytes as they arrive, before the HTTP parser holds any of them: a head that is still
+/// unfinished after `limit` bytes is answered 431, and a whole request (head, body, trailers) over
+/// `requestLimit` 413, and the connection closed. (Many tiny headers or trailers cost the parser far more than
+/// their bytes.)
 ///
-/// It sits before the HTTP decoder, counting from the end of one request to the blank line that ends the next
-/// head; `RequestBoundary`, after the decoder, says when a request ended. Bytes of a pipelined head that came
-/// in the same read as the previous request's end are not counted: at most one read's worth.
+/// It sits before the HTTP decoder, counting from the end of one request; `RequestBoundary`, after the decoder,
+/// says when a request ended. Bytes of a pipelined request that came in the same read as the previous
+/// request's end are not counted: at most one read's worth.
 final class RequestHeadLimiter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     let limit: Int
+    let maxLines: Int
+    let requestLimit: Int
     private var inHead = true
     private var count = 0
+    private var lines = 0
+    private var requestCount = 0
     /// The last bytes seen in a head, to find a blank line split across reads.
     private var tail: [UInt8] = []
     private var refused = false
 
-    init(limit: Int) { self.limit = limit }
+    init(limit: Int, maxLines: Int, requestLimit: Int) {
+        self.limit = limit
+        self.maxLines = maxLines
+        self.requestLimit = requestLimit
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !refused else { return }
+        let buffer = unwrapInboundIn(data)
+        requestCount += buffer.readableBytes
         if inHead {
-            let buffer = unwrapInboundIn(data)
             if Self.endsHead(tail + buffer.readableBytesView) {
                 inHead = false
                 tail = []
             } else {
                 count += buffer.readableBytes
-                guard count <= limit else { return refuse(context) }
+                lines += buffer.readableBytesView.count(where: { $0 == 0x0A })
+                guard count <= limit else {
+                    return refuse(context, 431, "Request Header Fields Too Large", "headers-too-large", "request head over \(limit) bytes")
+                }
+                guard lines <= maxLines else {
+                    return refuse(
+                        context, 431, "Request Header Fields Too Large", "headers-too-large",
+                        "more than \(maxLines - 1) header fields")
+                }
                 tail = Array((tail + buffer.readableBytesView).suffix(3))
             }
         }
+        guard requestCount <= requestLimit + Self.slack else {
+            return refuse(context, 413, "Content Too Large", "body-too-large", "request over \(requestLimit) bytes")
+        }
         context.fireChannelRead(data)
     }
+
+    /// What one request may bring beyond its limits: the bytes of the next, pipelined, read with it.
+    static let slack = 8192
 
     /// A request ended: the next bytes are a new head.
     func requestEnded() {
         inHead = true
         count = 0
+        lines = 0
+        requestCount = 0
         tail = []
     }
 
@@ -54,11 +80,11 @@ final class RequestHeadLimiter: ChannelInboundHandler, RemovableChannelHandler {
         return false
     }
 
-    private func refuse(_ context: ChannelHandlerContext) {
+    private func refuse(_ context: ChannelHandlerContext, _ status: Int, _ phrase: String, _ code: String, _ message: String) {
         refused = true
-        let body = #"{"error":{"code":"headers-too-large","message":"request head over \#(limit) bytes"}}"# + "\n"
+        let body = #"{"error":{"code":"\#(code)","message":"\#(message)"}}"# + "\n"
         let response =
-            "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/json\r\n"
+            "HTTP/1.1 \(status) \(phrase)\r\nContent-Type: application/json\r\n"
             + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response))).whenComplete { _ in

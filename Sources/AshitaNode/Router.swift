@@ -5,6 +5,8 @@ import NIOHTTP1
 struct Router {
     let hub: MeshHub
     let page: PageResources
+    /// Signs challenges here, off the hub, which every WebSocket frame goes through.
+    let key: NodeKey
 
     func reply(to head: HTTPRequestHead, remote: String) async -> HTTPReply {
         let (path, query) = Self.split(head.uri)
@@ -19,7 +21,10 @@ struct Router {
             guard (1...128).contains(challenge.utf8.count), allowed else {
                 return .error(.badRequest, .badRequest, "challenge must be 1 to 128 letters, digits, - or _")
             }
-            return .json(await hub.status(challenge: challenge))
+            var status = await hub.status()
+            status.challenge = challenge
+            status.signature = Hex.encode(key.signature(for: NodeKey.challengeMessage(challenge)))
+            return .json(status)
         case (.GET, "/api/v1/peers"):
             // `?all=1`: the operator's view, with homes that are pending or failed verification.
             if query["all"] == "1" {

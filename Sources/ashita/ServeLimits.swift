@@ -38,6 +38,9 @@ struct ServeLimits: ParsableArguments {
     @Option(help: ArgumentHelp("Event streams (/api/v1/events) at once.", valueName: "n"))
     var maxEventStreams = NodeLimits().maxEventStreams
 
+    @Option(help: ArgumentHelp("Event streams at once from one IP address (an IPv6 address by its /64).", valueName: "n"))
+    var maxEventStreamsPerIp = NodeLimits().maxEventStreamsPerIP
+
     @Option(help: ArgumentHelp("Seconds a connection has to send a complete request head.", valueName: "seconds"))
     var headerTimeout = NodeLimits().headerTimeoutSeconds
 
@@ -90,7 +93,8 @@ struct ServeLimits: ParsableArguments {
         for (name, value) in [
             ("--max-clients", maxClients), ("--max-connections", maxConnections),
             ("--max-connections-per-ip", maxConnectionsPerIp), ("--message-rate", messageRate),
-            ("--message-burst", messageBurst), ("--max-event-streams", maxEventStreams), ("--max-checks", maxChecks),
+            ("--message-burst", messageBurst), ("--max-event-streams", maxEventStreams),
+            ("--max-event-streams-per-ip", maxEventStreamsPerIp), ("--max-checks", maxChecks),
             ("--check-rate", checkRate), ("--check-rate-per-host", checkRatePerHost),
         ] where !(1...1_000_000).contains(value) {
             throw ValidationError("\(name) must be from 1 to 1000000, got \(value)")
@@ -126,6 +130,7 @@ struct ServeLimits: ParsableArguments {
         limits.pingIntervalSeconds = pingInterval
         limits.outboundBufferBytes = maxOutboundBytes
         limits.maxEventStreams = maxEventStreams
+        limits.maxEventStreamsPerIP = maxEventStreamsPerIp
         limits.headerTimeoutSeconds = headerTimeout
         limits.maxHeaderBytes = maxHeaderBytes
         limits.maxRequestBodyBytes = maxBodyBytes

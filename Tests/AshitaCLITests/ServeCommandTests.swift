@@ -1,5 +1,6 @@
 import AshitaTestSupport
 import AshitaClient
+import AshitaCore
 import Foundation
 import Testing
 
@@ -90,9 +91,12 @@ import Testing
         let process = try AshitaProcess(["serve", "0", "--host", "127.0.0.2", "--data-dir", temporaryDirectory(), "--no-verify-announcements"])
         let line = try #require(try await process.nextLine())
         let port = try #require(line.firstMatch(of: /^ashita node 127\.0\.0\.2:(\d+) listening on http:\/\/127\.0\.0\.2:(\d+)\/$/).map { Int($0.1)! }, "\(line)")
-        #expect(try await CurlHTTPClient().get("http://127.0.0.2:\(port)/healthz").status == 200)
-        // Nothing listens on that port at 127.0.0.1.
-        await #expect(throws: HTTPClientError.self) { _ = try await CurlHTTPClient(timeoutSeconds: 2).get("http://127.0.0.1:\(port)/healthz") }
+        let here = try JSONDecoder().decode(NodeStatus.self, from: Data(try await CurlHTTPClient().get("http://127.0.0.2:\(port)/api/v1/node").body))
+        #expect(here.node == "127.0.0.2:\(port)")
+        // It is not at 127.0.0.1 (another test's node may have that port there, but not this node's id).
+        if let elsewhere = try? await CurlHTTPClient(timeoutSeconds: 2).get("http://127.0.0.1:\(port)/api/v1/node") {
+            #expect(!elsewhere.text.contains(here.id))
+        }
         process.signal(SIGTERM)
         #expect(try await process.exitStatus() == 0)
     }

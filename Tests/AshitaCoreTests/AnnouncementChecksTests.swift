@@ -154,6 +154,17 @@ import Testing
         #expect(checks.waiting == 6)
     }
 
+    @Test mutating func resolvingANameCostsAContact() {
+        var checks = checks { $0.contactRate = 1; $0.contactBurst = 2; $0.maxResolving = 10 }
+        for i in 0..<4 { _ = checks.submit(addr("n\(i).example:80"), announcer: "a", at: clock) }
+        let plan = checks.step(at: clock)
+        #expect(plan.work.count == 2, "two names resolved with a burst of two")
+        #expect(plan.wakeUp == clock.adding(milliseconds: 1000))
+        // A resolution that took too long says so.
+        let reports = checks.resolved(addr("n0.example:80"), to: [], failure: "n0.example did not resolve within 2000 ms", at: clock)
+        #expect(reports.map(\.outcome) == [.failure(.init("n0.example did not resolve within 2000 ms"))])
+    }
+
     @Test func queuesAreBounded() {
         var checks = checks { $0.maxQueuedPerAnnouncer = 2; $0.maxQueued = 3; $0.maxInFlight = 0 }
         #expect(checks.submit(addr("127.0.0.1:1"), announcer: "a", at: clock).isEmpty)

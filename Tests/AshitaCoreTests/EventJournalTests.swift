@@ -21,6 +21,15 @@ import Testing
         #expect(journal.entries(after: nil).entries.isEmpty, "a new subscriber gets live events only")
     }
 
+    /// Any id a client sends as `Last-Event-ID`, the largest number included, is answered, never a trap.
+    @Test(arguments: ["k1-18446744073709551615", "k1-18446744073709551614", "k1-0", "k1--1", "k1-", "-", "k1-99999999999999999999"])
+    func anyLastEventIDIsAnswered(_ id: String) {
+        var journal = EventJournal(boot: "k1", capacity: 3)
+        _ = journal.append(type: "nodeLeft", content: JournalContent(nodeIp: "h:1"), at: Timestamp(milliseconds: 1))
+        let (entries, _) = journal.entries(after: id)
+        #expect(entries.count <= 1)
+    }
+
     @Test(arguments: [
         (Int64(0), "1970-01-01T00:00:00.000Z"), (951_782_400_000, "2000-02-29T00:00:00.000Z"),
         (1_795_678_245_123, "2026-11-26T07:30:45.123Z"), (-1, "1969-12-31T23:59:59.999Z"),

@@ -36,4 +36,12 @@ import Testing
         #expect(IPNetwork("10.0.0.0/") == nil)
         #expect(IPNetwork("example/8") == nil)
     }
+
+    @Test(arguments: [
+        ("127.0.0.1", "127.0.0.1"), ("::ffff:10.1.2.3", "10.1.2.3"), ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::7", "2001:db8:1:2::/64"), ("::1", "::/64"), ("unknown", "unknown"),
+    ])
+    func limitsCountAnIPv6SubscriberByItsNetwork(_ remote: String, _ key: String) {
+        #expect(IPAddress.limitKey(remote) == key)
+    }
 }

@@ -210,6 +210,25 @@ import Testing
         #expect(mesh.disconnect(2, at: clock).allSatisfy { if case .fanOut = $0 { false } else { true } })
     }
 
+    @Test func aConnectionChangesItsHomeOnlySoOften() {
+        var mesh = mesh(verify: false) { $0.maxAnnouncementsPerClient = 2 }
+        _ = mesh.connect(1, remote: "r", at: clock)
+        var refused = false
+        // Back and forth between two homes: every change is a fan-out to every client.
+        for i in 0..<10 {
+            let effects = mesh.receive(1, auth(i % 2 == 0 ? "127.0.0.1:9000" : "127.0.0.1:9001"), at: clock.adding(milliseconds: Int64(i) * 1000))
+            refused = refused || effects.contains { if case .send(.error(let v), _) = $0 { v.code == .rateLimited } else { false } }
+        }
+        #expect(refused)
+    }
+
+    @Test func whoConnectsFromWhereIsNotInThePublicJournal() {
+        var mesh = mesh()
+        let effects = mesh.connect(1, remote: "203.0.113.7", at: clock)
+        #expect(!effects.contains { if case .journal(let entry) = $0 { entry.content.remote != nil } else { false } })
+        #expect(mesh.clients[1]?.remote == "203.0.113.7", "the operator's view keeps it")
+    }
+
     @Test func controlFramesShareTheMessageRate() {
         var mesh = mesh { $0.messageRate = 1; $0.messageBurst = 2 }
         _ = mesh.connect(1, remote: "r", at: clock)

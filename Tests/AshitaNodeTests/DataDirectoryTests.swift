@@ -48,6 +48,18 @@ import Glibc
         #expect(known.nodes.count == KnownNodes.capacity)
     }
 
+    @Test func findingWhatIsKnownAgainIsNoWrite() throws {
+        var known = KnownNodes()
+        let clock = Timestamp(milliseconds: 1_000_000)
+        let address = try NodeAddress(parsing: "127.0.0.1:9000")
+        #expect(known.record(address, PeerFacts(id: "a", tls: false), at: clock).changed)
+        // The same again, a minute later: nothing worth writing.
+        #expect(known.record(address, PeerFacts(id: "a", tls: false), at: clock.adding(milliseconds: 60_000)).changed == false)
+        // Another id, or an hour on: written.
+        #expect(known.record(address, PeerFacts(id: "b", tls: false), at: clock.adding(milliseconds: 61_000)) == (true, "a"))
+        #expect(known.record(address, PeerFacts(id: "b", tls: false), at: clock.adding(milliseconds: 61_000 + 3_600_000)).changed)
+    }
+
     @Test func theLargestFileTheNodeCanWriteIsOneItReads() async throws {
         // Every entry as long as an address can be: what a full file takes at most.
         var known = KnownNodes()

@@ -168,5 +168,74 @@ import Testing
             try await busy[0].expect("pong")
         }
     }
-}
 
+    @Test func anyLastEventIDIsAnsweredTheLargestIncluded() async throws {
+        try await withNode { node in
+            _ = try await WebSocketPeer.joined(node, home: nil)
+            // The stream's first id gives away the node's boot; the largest sequence after it must not trap.
+            let opener = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 5))
+            opener.send("GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = await onDedicatedThread { opener.readHead() }
+            let preamble = await onDedicatedThread { String(decoding: opener.read(count: 64) ?? [], as: UTF8.self) }
+            let boot = try #require(preamble.firstMatch(of: /id: ([0-9a-z]+)-/).map { String($0.1) }, "\(preamble)")
+            for id in ["\(boot)-18446744073709551615", "\(boot)-18446744073709551614", "\(boot)-99999999999999999999"] {
+                let attacker = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 5))
+                attacker.send("GET /api/v1/events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: \(id)\r\n\r\n")
+                #expect(await onDedicatedThread { attacker.readHead() }?.hasPrefix("HTTP/1.1 200") == true, "\(id)")
+            }
+            try await expectHealthy(node)
+        }
+    }
+
+    @Test func afterARequestTheParserTakesForAnUpgradeTheConnectionCloses() async throws {
+        try await withNode { node in
+            // A declined h2c upgrade, then more bytes: answered, and closed (the parser would read no more).
+            let h2c = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 5))
+            h2c.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n" + String(repeating: "junk", count: 10_000))
+            let (text, closed) = await drain(h2c)
+            #expect(text.hasPrefix("HTTP/1.1 200"), "\(text.prefix(80))")
+            #expect(text.contains("Connection: close"))
+            #expect(closed)
+            // A WebSocket upgrade as a kept-alive connection's second request: refused, never the page.
+            let second = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 5))
+            second.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + RawConnection.upgradeRequest)
+            let (answers, secondClosed) = await drain(second)
+            #expect(answers.hasPrefix("HTTP/1.1 200"))
+            #expect(answers.contains("HTTP/1.1 400"), "\(answers)")
+            #expect(!answers.contains("<html"))
+            #expect(secondClosed)
+        }
+    }
+
+    @Test func endlessTrailersAreRefused() async throws {
+        try await withNode(configure: { $0.limits.headerTimeoutSeconds = 30; $0.limits.bodyTimeoutSeconds = 30 }) { node in
+            let attacker = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 5))
+            attacker.send("POST /api/v1/auth HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + String(repeating: "a:b\r\n", count: 40_000))
+            let (text, closed) = await drain(attacker)
+            #expect(text.hasPrefix("HTTP/1.1 4"), "\(text.prefix(80))")
+            #expect(closed, "the node held 40,000 trailer fields")
+            try await expectHealthy(node)
+        }
+    }
+
+    @Test func oneAddressCannotTakeEveryEventStream() async throws {
+        try await withNode(configure: { $0.limits.maxEventStreamsPerIP = 2 }) { node in
+            var streams: [RawConnection] = []
+            for _ in 0..<2 {
+                let stream = try #require(RawConnection(port: node.localPort, from: "127.0.0.2"))
+                stream.send("GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(await onDedicatedThread { stream.readHead() }?.hasPrefix("HTTP/1.1 200") == true)
+                streams.append(stream)
+            }
+            let third = try #require(RawConnection(port: node.localPort, from: "127.0.0.2"))
+            third.send("GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+            let refused = await drain(third).text
+            #expect(refused.hasPrefix("HTTP/1.1 429"), "\(refused.prefix(80))")
+            #expect(refused.contains(#""code":"busy""#))
+            let other = try #require(RawConnection(port: node.localPort, from: "127.0.0.3"))
+            other.send("GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(await onDedicatedThread { other.readHead() }?.hasPrefix("HTTP/1.1 200") == true)
+            withExtendedLifetime(streams) {}
+        }
+    }
+}
