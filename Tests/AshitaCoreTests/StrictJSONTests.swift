@@ -43,6 +43,9 @@ import Testing
         #expect(parse(deep) == .failure(.init(problem: "nested deeper than 32 levels", offset: 32)))
         let fine = String(repeating: "[", count: 32) + String(repeating: "]", count: 32)
         #expect((try? parse(fine).get()) != nil)
+        // Objects count as arrays do.
+        let deepObject = String(repeating: #"{"a":"#, count: 33) + "1" + String(repeating: "}", count: 33)
+        #expect(parse(deepObject) == .failure(.init(problem: "nested deeper than 32 levels", offset: 160)))
         // A million brackets cost one refusal, not a stack overflow.
         let hostile = String(repeating: "[", count: 1_000_000)
         #expect((try? parse(hostile).get()) == nil)
