@@ -71,7 +71,14 @@ struct ClientSinks {
 ///
 /// Not closing at once matters: closing a socket that still has unread input (a flooding client) sends a
 /// reset, and a reset can make the peer's kernel drop the close frame before the peer reads it.
+///
+/// Meanwhile what the client sends is read and dropped below everything else: not decoded, not handed on
+/// (a flooder's frames cost the node nothing), yet read, so the client's answer or its hang-up is seen and its
+/// unread bytes cannot turn the close into a reset that loses the close frame.
 func closeGracefully(_ channel: any Channel, _ reason: CloseReason, grace: TimeAmount = .seconds(2)) {
+    if channel.eventLoop.inEventLoop, (try? channel.pipeline.syncOperations.handler(type: InboundDiscarder.self)) == nil {
+        try? channel.pipeline.syncOperations.addHandler(InboundDiscarder(), position: .first)
+    }
     let deadline = channel.eventLoop.scheduleTask(in: grace) { abortConnection(channel) }
     channel.closeFuture.whenComplete { _ in deadline.cancel() }
     channel.writeAndFlush(closeFrame(code: reason.code, reason: reason.reason)).whenComplete { result in
@@ -119,4 +126,11 @@ final class CloseRecorder: ChannelOutboundHandler, RemovableChannelHandler {
         }
         context.write(data, promise: promise)
     }
+}
+
+/// At the bottom of a pipeline whose connection is being closed: drops whatever arrives.
+final class InboundDiscarder: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }

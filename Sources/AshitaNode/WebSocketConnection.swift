@@ -65,8 +65,12 @@ struct WebSocketConnection {
     ) async throws -> Ending {
         let underlying = channel.channel
         var authenticated = false
+        var closing = false
         do {
             for try await frame in inbound {
+                // Being closed: what is still on its way is dropped (the discarder below stops the rest); the
+                // loop goes on until the connection ends, so reading goes on and the close completes.
+                if closing { continue }
                 let outcome: MeshHub.FrameOutcome
                 switch frame.opcode {
                 case .text:
@@ -101,13 +105,7 @@ struct WebSocketConnection {
                     // The validator lets no other opcode through.
                     continue
                 }
-                if outcome.closing {
-                    // The node is closing it (its close frame is on the way): nothing it sends matters now. Stop
-                    // reading — a flooder then fills its own buffers, not the node's time — and let the close
-                    // finish, at the end of its grace period at the latest.
-                    try? await underlying.closeFuture.get()
-                    return .lost
-                }
+                if outcome.closing { closing = true }
             }
         } catch let error as NIOWebSocketError where error == .invalidFrameLength {
             await hub.rejectOversized(id)

@@ -19,7 +19,8 @@ struct ServedNode {
     static func start(
         port: Int = 0, dataDirectory: String = temporaryDirectory(), extra: [String] = ["--no-verify-announcements"]
     ) async throws -> ServedNode {
-        let process = try AshitaProcess(["serve", "\(port)", "--data-dir", dataDirectory] + extra)
+        // A generous check timeout: a slow machine running the whole suite must not make a loopback check fail.
+        let process = try AshitaProcess(["serve", "\(port)", "--data-dir", dataDirectory, "--check-timeout", "20"] + extra)
         let line = try #require(try await process.nextLine(), "ashita serve printed nothing")
         let match = try #require(line.firstMatch(of: /127\.0\.0\.1:(\d+) listening/), "\(line)")
         return ServedNode(process: process, port: Int(match.1)!, dataDirectory: dataDirectory)

@@ -87,6 +87,29 @@ import Testing
         }
     }
 
+    @Test func aLongHeadIsRefusedAtItsByteLimitNotAtItsEnd() async throws {
+        try await withNode(configure: { $0.limits.headerTimeoutSeconds = 30 }) { node in
+            // One header of 20 KB and no end: a few lines, many bytes.
+            let attacker = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 5))
+            attacker.send("GET /healthz HTTP/1.1\r\nX-Long: " + String(repeating: "x", count: 20_000))
+            let (text, closed) = await drain(attacker)
+            #expect(text.hasPrefix("HTTP/1.1 431"), "\(text.prefix(80))")
+            #expect(text.contains("request head over 16384 bytes"))
+            #expect(closed)
+        }
+    }
+
+    @Test func aBodyOverTheLimitIsAnswered413() async throws {
+        try await withNode { node in
+            let client = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 5))
+            client.send("POST /api/v1/auth HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n" + String(repeating: "b", count: 20_000))
+            let (text, closed) = await drain(client)
+            #expect(text.hasPrefix("HTTP/1.1 413"), "\(text.prefix(80))")
+            #expect(text.contains(#""message":"request body over 16384 bytes""#))
+            #expect(closed)
+        }
+    }
+
     @Test func aMalformedRequestIsAnsweredAndClosedAtOnce() async throws {
         try await withNode(configure: { $0.limits.headerTimeoutSeconds = 30 }) { node in
             let attacker = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 5))
@@ -188,7 +211,13 @@ import Testing
     }
 
     @Test func afterARequestTheParserTakesForAnUpgradeTheConnectionCloses() async throws {
-        try await withNode { node in
+        try await withNode(configure: { $0.limits.headerTimeoutSeconds = 30 }) { node in
+            // Alone, then nothing: answered with Connection: close and closed, not kept for a next request.
+            let quiet = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 5))
+            quiet.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+            let (answer, quietClosed) = await drain(quiet)
+            #expect(answer.hasPrefix("HTTP/1.1 200") && answer.contains("Connection: close"), "\(answer.prefix(120))")
+            #expect(quietClosed)
             // A declined h2c upgrade, then more bytes: answered, and closed (the parser would read no more).
             let h2c = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 5))
             h2c.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n" + String(repeating: "junk", count: 10_000))

@@ -1,4 +1,5 @@
 import AshitaClient
+import AshitaCore
 import AshitaNode
 import AshitaTestSupport
 import Foundation
@@ -101,6 +102,20 @@ import Testing
             let seconds = Int((ContinuousClock.now - started).components.seconds) + 1
             #expect(pongs <= (opcode == 0x9 ? 9 + seconds : 0), "pongs beyond the rate: \(pongs) in \(seconds) s")
             try await bystander.expectNothingButPong()
+        }
+    }
+
+    /// A flooder whose frames the node never reads still gets its close frame: the node stops decoding what it
+    /// sends but goes on reading it, so closing does not become a reset that drops the close.
+    @Test func aFlooderReadsItsCloseFrame() async throws {
+        try await withNode(configure: { $0.limits.messageRate = 1; $0.limits.messageBurst = 3 }) { node in
+            let flooder = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 10))
+            #expect(await onDedicatedThread { flooder.upgradeToWebSocket() })
+            // 3,000 pings (about 45 KB): a few answered, five refused, then the close; most never looked at.
+            let flood = Array([[UInt8]](repeating: RawConnection.frame(opcode: 0x1, payload: Array(#"{"type":"ping"}"#.utf8)), count: 3000).joined())
+            await onDedicatedThread { _ = flooder.send(flood) }
+            let close = await onDedicatedThread { flooder.readUntilCloseFrame() }
+            #expect(close?.code == CloseReason.policyViolation.code && close?.reason == CloseReason.policyViolation.reason, "\(String(describing: close))")
         }
     }
 

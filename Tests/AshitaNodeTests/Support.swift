@@ -19,6 +19,9 @@ func withNodes<T: Sendable>(
         var configuration = NodeConfiguration(
             host: "127.0.0.1", port: 0, dataDirectory: DataDirectory(path: dataDirectories?[i] ?? temporaryDirectory()))
         configuration.limits.verifyAnnouncements = false
+        // Checks where they are on: a slow machine running the whole suite must not make a loopback check time
+        // out (tests of the timeout set their own).
+        configuration.limits.verifyTimeoutSeconds = 20
         configure(&configuration)
         servers.append(try await NodeServer.start(configuration, logger: logger))
     }
