@@ -78,6 +78,8 @@ struct ClientSinks {
 func closeGracefully(_ channel: any Channel, _ reason: CloseReason, grace: TimeAmount = .seconds(2)) {
     if channel.eventLoop.inEventLoop, (try? channel.pipeline.syncOperations.handler(type: InboundDiscarder.self)) == nil {
         try? channel.pipeline.syncOperations.addHandler(InboundDiscarder(), position: .first)
+        // Dropped bytes are read in large gulps: a flooder costs few system calls.
+        try? channel.syncOptions?.setOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 1 << 16))
     }
     let deadline = channel.eventLoop.scheduleTask(in: grace) { abortConnection(channel) }
     channel.closeFuture.whenComplete { _ in deadline.cancel() }
