@@ -51,14 +51,7 @@ import Testing
     private func sha256(_ text: String) async throws -> String {
         let file = temporaryDirectory() + "/help.json"
         try text.write(toFile: file, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        process.arguments = [file]
-        let out = Pipe()
-        process.standardOutput = out
-        // sha256sum's output is one line: it fits in the pipe, so it can be read after the exit.
-        _ = try await runToExit(process)
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        return String(String(decoding: data, as: UTF8.self).prefix(64))
+        let (_, out, _) = try await runToEnd("/usr/bin/sha256sum", [file], limit: .seconds(30))
+        return String(out.prefix(64))
     }
 }

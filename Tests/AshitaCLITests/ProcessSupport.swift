@@ -5,32 +5,25 @@ import Testing
 
 /// A running `ashita`: its stdout as lines as they come, its stderr collected, its exit status.
 final class AshitaProcess: Sendable {
-    let process: Process
+    let child: ChildProcess
     let lines: AsyncStream<String>
     private let stderrText: AsyncStream<String>
     private let errorLines: AsyncStream<String>
-    private let exited: AsyncStream<Int32>
 
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        let (process, out, err) = makeProcess(arguments, environment: environment)
-        self.process = process
+        let child = try ChildProcess(ashitaExecutable, arguments, environment: ashitaEnvironment(environment))
+        self.child = child
         let (lines, lineSink) = AsyncStream.makeStream(of: String.self)
-        let (exited, exitSink) = AsyncStream.makeStream(of: Int32.self)
         self.lines = lines
-        self.exited = exited
         let (stderrText, stderrSink) = AsyncStream.makeStream(of: String.self)
         self.stderrText = stderrText
         let (errorLines, errorLineSink) = AsyncStream.makeStream(of: String.self)
         self.errorLines = errorLines
-        process.terminationHandler = { process in
-            exitSink.yield(process.terminationStatus)
-            exitSink.finish()
-        }
-        try process.run()
+        let (out, err) = (child.standardOutput!, child.standardError!)
         Thread.detachNewThread {
             var pending = Data()
             while true {
-                let chunk = out.fileHandleForReading.availableData
+                let chunk = out.availableData
                 if chunk.isEmpty { break }
                 pending.append(chunk)
                 while let newline = pending.firstIndex(of: 0x0A) {
@@ -46,7 +39,7 @@ final class AshitaProcess: Sendable {
             var all = Data()
             var pending = Data()
             while true {
-                let chunk = err.fileHandleForReading.availableData
+                let chunk = err.availableData
                 if chunk.isEmpty { break }
                 all.append(chunk)
                 pending.append(chunk)
@@ -61,9 +54,11 @@ final class AshitaProcess: Sendable {
         }
     }
 
+    var arguments: [String] { child.arguments }
+
     /// The next stdout line; nil at end of output.
     func nextLine() async throws -> String? {
-        try await within(15, "a line from ashita \(process.arguments ?? [])") {
+        try await within(15, "a line from ashita \(arguments)") {
             var iterator = self.lines.makeAsyncIterator()
             return await iterator.next()
         }
@@ -71,34 +66,51 @@ final class AshitaProcess: Sendable {
 
     /// The next stderr line that contains `text` (earlier ones are passed over); nil at end of output.
     func nextErrorLine(containing text: String) async throws -> String? {
-        try await within(15, "'\(text)' on the stderr of ashita \(process.arguments ?? [])") {
+        try await within(15, "'\(text)' on the stderr of ashita \(arguments)") {
             for await line in self.errorLines where line.contains(text) { return line }
             return nil
         }
     }
 
     func signal(_ number: Int32) {
-        kill(process.processIdentifier, number)
+        child.signal(number)
     }
 
-    /// Waits for the exit status (and for stderr to be read to its end).
+    /// Waits for the exit status (the signal's number when a signal ended it). A process that has not exited
+    /// within 20 s is described (its threads, their states and where each waits in the kernel) and killed, and
+    /// the failure carries that and the end of its stderr: a hang in CI says what hung.
     func exitStatus() async throws -> Int32 {
-        let status = try await within(20, "ashita \(process.arguments ?? []) to exit") {
-            var iterator = self.exited.makeAsyncIterator()
-            return await iterator.next() ?? -1
+        do {
+            return try await within(20, "ashita \(arguments) to exit") { await self.child.status() }
+        } catch let timeout as TimedOut {
+            let threads = Self.threads(of: child.pid)
+            child.signal(SIGKILL)
+            let log = (try? await stderr()) ?? ""
+            throw HungProcess(what: timeout.what, threads: threads, stderrTail: String(log.suffix(4000)))
         }
-        return status
+    }
+
+    /// One line per thread of `pid`: its name, state and kernel wait channel, from /proc.
+    private static func threads(of pid: pid_t) -> String {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.sorted().map { task in
+            let base = "/proc/\(pid)/task/\(task)"
+            let name = (try? String(contentsOfFile: "\(base)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let stat = (try? String(contentsOfFile: "\(base)/stat", encoding: .utf8)) ?? ""
+            let state = stat.split(separator: ")").last?.split(separator: " ").first.map(String.init) ?? "?"
+            let channel = (try? String(contentsOfFile: "\(base)/wchan", encoding: .utf8)) ?? "?"
+            return "\(task) \(name) \(state) \(channel)"
+        }.joined(separator: "\n")
     }
 
     /// Everything the process wrote to stderr, once its stderr has closed (at exit).
     func stderr() async throws -> String {
-        try await within(20, "stderr of ashita \(process.arguments ?? [])") {
+        try await within(20, "stderr of ashita \(arguments)") {
             var iterator = self.stderrText.makeAsyncIterator()
             return await iterator.next() ?? ""
         }
     }
 }
-
 
 /// Runs `ashita ARGS` to its end: exit status, all of stdout, all of stderr.
 func ashita(_ arguments: String..., environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
@@ -106,52 +118,23 @@ func ashita(_ arguments: String..., environment: [String: String] = [:]) async t
 }
 
 func ashita(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
-    let (process, out, err) = makeProcess(arguments, environment: environment)
-    return try await runToEnd(process, stdout: out, stderr: err, limit: .seconds(30))
+    try await runToEnd(ashitaExecutable, arguments, environment: ashitaEnvironment(environment), limit: .seconds(30))
 }
 
-/// Runs a prepared process to its end: exit status, all of stdout, all of stderr. Reading a pipe cannot be
-/// cancelled, so the guard against a hang is killing the process after `limit`: the test then fails on its
-/// status (SIGKILL) instead of hanging.
-func runToEnd(_ process: Process, stdout out: Pipe, stderr err: Pipe, limit: Duration) async throws
-    -> (status: Int32, stdout: String, stderr: String)
-{
-    let exit = ProcessExit(process)
-    try process.run()
-    let pid = process.processIdentifier
-    let watchdog = Task {
-        try await Task.sleep(for: limit)
-        kill(pid, SIGKILL)
-    }
-    defer { watchdog.cancel() }
-    // Both pipes are read to their end on threads of their own; the exit is awaited, never waited for.
-    async let stdout = readToEnd(out.fileHandleForReading)
-    async let stderr = readToEnd(err.fileHandleForReading)
-    let (o, e) = await (stdout, stderr)
-    return (await exit.status(), o, e)
+/// The tests' environment for `ashita`: no colour, and `extra` on top.
+private func ashitaEnvironment(_ extra: [String: String]) -> [String: String] {
+    var environment = ProcessInfo.processInfo.environment
+    environment["NO_COLOR"] = "1"
+    for (key, value) in extra { environment[key] = value }
+    return environment
 }
 
-/// `ashita ARGS` ready to run: no colour, no stdin, stdout and stderr on pipes.
-private func makeProcess(_ arguments: [String], environment: [String: String]) -> (Process, Pipe, Pipe) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: ashitaExecutable)
-    process.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    env["NO_COLOR"] = "1"
-    for (key, value) in environment { env[key] = value }
-    process.environment = env
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    return (process, out, err)
-}
-
-private func readToEnd(_ handle: FileHandle) async -> String {
-    await withCheckedContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self))
-        }
+/// A process that did not exit when it should have: its threads as it hung, and the end of its stderr.
+struct HungProcess: Error, CustomStringConvertible {
+    var what: String
+    var threads: String
+    var stderrTail: String
+    var description: String {
+        "timed out waiting for \(what); its threads (id, name, state, kernel wait):\n\(threads)\nthe end of its stderr:\n\(stderrTail)"
     }
 }

@@ -8,17 +8,9 @@ import Testing
         .appendingPathComponent("examples/wait-for-peers.sh").path
 
     private func run(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = [Self.script] + arguments
         var env = ProcessInfo.processInfo.environment
         env["PATH"] = URL(fileURLWithPath: ashitaExecutable).deletingLastPathComponent().path + ":" + (env["PATH"] ?? "/usr/bin:/bin")
-        process.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        return try await runToEnd(process, stdout: out, stderr: err, limit: .seconds(60))
+        return try await runToEnd("/bin/sh", [Self.script] + arguments, environment: env, limit: .seconds(60))
     }
 
     @Test func waitsForPeersThenPrintsThemAsJSON() async throws {

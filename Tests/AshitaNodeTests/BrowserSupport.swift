@@ -6,8 +6,7 @@ import Testing
 
 /// Headless Chromium (Debian's `chromium`), driven over the DevTools protocol with ashita's own WebSocket client.
 final class Chromium: Sendable {
-    let process: Process
-    private let exit: ProcessExit
+    let process: ChildProcess
     let devToolsPort: Int
     let profile: String
 
@@ -21,19 +20,14 @@ final class Chromium: Sendable {
             throw BrowserError("no Chromium at \(executable): apt-get install chromium (or set CHROMIUM)")
         }
         let profile = temporaryDirectory("ashita-chromium")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-            "--no-default-browser-check", "--disable-extensions", "--remote-debugging-address=127.0.0.1",
-            "--remote-debugging-port=0", "--user-data-dir=\(profile)",
-        ] + extraArguments + ["about:blank"]
-        let stderr = Pipe()
-        process.standardError = stderr
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        let exit = ProcessExit(process)
-        try process.run()
+        let process = try ChildProcess(
+            executable,
+            [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                "--no-default-browser-check", "--disable-extensions", "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0", "--user-data-dir=\(profile)",
+            ] + extraArguments + ["about:blank"], standardOutput: .discard)
+        let stderr = process.standardError!
         // Chromium says where DevTools listens on stderr: "DevTools listening on ws://127.0.0.1:PORT/devtools/...".
         let port: Int? = try await within(120, "Chromium to start") {
             await withCheckedContinuation { continuation in
@@ -41,7 +35,7 @@ final class Chromium: Sendable {
                     var text = ""
                     var answered = false
                     while true {
-                        let chunk = stderr.fileHandleForReading.availableData
+                        let chunk = stderr.availableData
                         if chunk.isEmpty { break }
                         guard !answered else { continue }  // keep draining so Chromium never blocks on a full pipe
                         text += String(decoding: chunk, as: UTF8.self)
@@ -55,15 +49,14 @@ final class Chromium: Sendable {
             }
         }
         guard let port else {
-            process.terminate()
+            process.signal(SIGKILL)
             throw BrowserError("Chromium exited without opening DevTools")
         }
-        return Chromium(process: process, exit: exit, devToolsPort: port, profile: profile)
+        return Chromium(process: process, devToolsPort: port, profile: profile)
     }
 
-    private init(process: Process, exit: ProcessExit, devToolsPort: Int, profile: String) {
+    private init(process: ChildProcess, devToolsPort: Int, profile: String) {
         self.process = process
-        self.exit = exit
         self.devToolsPort = devToolsPort
         self.profile = profile
     }
@@ -86,13 +79,12 @@ final class Chromium: Sendable {
 
     /// Stops Chromium (SIGKILL if SIGTERM has not ended it within 10 s) and removes its profile.
     func quit() async {
-        process.terminate()
-        let pid = process.processIdentifier
-        let killer = Task {
+        process.signal(SIGTERM)
+        let killer = Task { [process] in
             try await Task.sleep(for: .seconds(10))
-            kill(pid, SIGKILL)
+            process.signal(SIGKILL)
         }
-        _ = await exit.status()
+        _ = await process.status()
         killer.cancel()
         try? FileManager.default.removeItem(atPath: profile)
     }

@@ -45,15 +45,11 @@ import Glibc
         let caughtMidWrite = try await withNodes(20) { answerers in
             var caught = 0
             for round in 0..<6 {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: ashitaExecutable)
-                process.arguments = ["serve", "0", "--data-dir", dir, "--check-rate-per-host", "1000", "--max-checks", "20"]
-                let out = Pipe()
-                process.standardOutput = out
-                process.standardError = FileHandle.nullDevice
-                let exit = ProcessExit(process)
-                try process.run()
-                let line = await onDedicatedThread { String(decoding: out.fileHandleForReading.availableData, as: UTF8.self) }
+                let node = try ChildProcess(
+                    ashitaExecutable, ["serve", "0", "--data-dir", dir, "--check-rate-per-host", "1000", "--max-checks", "20"],
+                    standardError: .discard)
+                let out = node.standardOutput!
+                let line = await onDedicatedThread { String(decoding: out.availableData, as: UTF8.self) }
                 let port = try #require(line.firstMatch(of: /127\.0\.0\.1:(\d+) listening/).map { Int($0.1)! }, "\(line)")
                 let token = try String(contentsOfFile: "\(dir)/operator-token", encoding: .utf8)
                 let key = try String(contentsOfFile: "\(dir)/node-key", encoding: .utf8)
@@ -65,8 +61,8 @@ import Glibc
                     announcers.append(announcer)
                 }
                 if await onDedicatedThread({ Self.waitForWriteInFlight(in: dir, seconds: 10) }) { caught += 1 }
-                kill(process.processIdentifier, SIGKILL)
-                _ = await exit.status()
+                node.signal(SIGKILL)
+                _ = await node.status()
                 for announcer in announcers { await announcer.abort() }
 
                 let text = try String(contentsOfFile: "\(dir)/known-nodes.json", encoding: .utf8)

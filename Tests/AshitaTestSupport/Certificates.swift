@@ -8,16 +8,14 @@ public struct CertificateError: Error, CustomStringConvertible {
 /// `openssl`), valid two days.
 public func makeSelfSignedCertificate() async throws -> (certificate: String, key: String) {
     let dir = temporaryDirectory("ashita-cert")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-    process.arguments = [
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", "\(dir)/key.pem", "-out", "\(dir)/cert.pem", "-days", "2", "-subj", "/CN=ashita test",
-        "-addext", "subjectAltName=IP:127.0.0.1",
-    ]
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    guard try await runToExit(process) == 0 else {
+    let openssl = try ChildProcess(
+        "/usr/bin/openssl",
+        [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", "\(dir)/key.pem", "-out", "\(dir)/cert.pem", "-days", "2", "-subj", "/CN=ashita test",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+        ], standardOutput: .discard, standardError: .discard)
+    guard await openssl.status() == 0 else {
         throw CertificateError(description: "openssl could not make a certificate (apt-get install openssl)")
     }
     return ("\(dir)/cert.pem", "\(dir)/key.pem")
