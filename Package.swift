@@ -77,12 +77,14 @@ let package = Package(
         .executableTarget(
             name: "ashita-bench",
             dependencies: [
-                "AshitaCore", "AshitaClient",
+                "AshitaCore", "AshitaClient", "LoopbackSockets",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
+        // Raw loopback sockets for the tests and the attack bench, which misbehave below HTTP.
+        .target(name: "LoopbackSockets"),
 
         // Arbitrary bytes through decoding, validation and the mesh's state machine, with its invariants.
         .target(name: "AshitaFuzzHarness", dependencies: ["AshitaCore"]),
@@ -94,7 +96,7 @@ let package = Package(
         .target(
             name: "AshitaTestSupport",
             dependencies: [
-                "AshitaClient",
+                "AshitaClient", "LoopbackSockets",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
