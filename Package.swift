@@ -24,7 +24,7 @@ let package = Package(
         .target(
             name: "AshitaNode",
             dependencies: [
-                "AshitaCore", "AshitaClient", "CLibCrypto",
+                "AshitaCore", "AshitaSystem", "CLibCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -53,11 +53,14 @@ let package = Package(
         // Non-variadic wrappers for curl_easy_setopt / curl_easy_getinfo, which Swift cannot call.
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
+        // What node and client both need from the system: owner-only atomic files, the wall clock, threads for
+        // blocking work. Below both, so neither depends on the other.
+        .target(name: "AshitaSystem", dependencies: ["AshitaCore"]),
         // Talking to nodes: HTTP through libcurl, WebSocket through SwiftNIO.
         .target(
             name: "AshitaClient",
             dependencies: [
-                "AshitaCore", "CCurl", "CCurlShim",
+                "AshitaCore", "AshitaSystem", "CCurl", "CCurlShim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -69,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "ashita",
             dependencies: [
-                "AshitaCore", "AshitaNode", "AshitaClient",
+                "AshitaCore", "AshitaSystem", "AshitaNode", "AshitaClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -77,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "ashita-bench",
             dependencies: [
-                "AshitaCore", "AshitaClient", "LoopbackSockets",
+                "AshitaCore", "AshitaSystem", "AshitaClient", "LoopbackSockets",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -96,7 +99,7 @@ let package = Package(
         .target(
             name: "AshitaTestSupport",
             dependencies: [
-                "AshitaClient", "LoopbackSockets",
+                "AshitaSystem", "AshitaClient", "LoopbackSockets",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -107,16 +110,16 @@ let package = Package(
         .testTarget(
             name: "AshitaNodeTests",
             dependencies: [
-                "AshitaCore", "AshitaNode", "AshitaClient", "AshitaTestSupport",
+                "AshitaCore", "AshitaSystem", "AshitaNode", "AshitaClient", "AshitaTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The client's parts that need no node: event-stream parsing, resume position, credentials.
-        .testTarget(name: "AshitaClientTests", dependencies: ["AshitaCore", "AshitaClient"]),
+        .testTarget(name: "AshitaClientTests", dependencies: ["AshitaCore", "AshitaSystem", "AshitaClient"]),
         // Runs the built `ashita` executable as a process against real nodes.
-        .testTarget(name: "AshitaCLITests", dependencies: ["AshitaCore", "AshitaClient", "AshitaTestSupport"]),
+        .testTarget(name: "AshitaCLITests", dependencies: ["AshitaCore", "AshitaSystem", "AshitaClient", "AshitaTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

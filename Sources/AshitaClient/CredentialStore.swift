@@ -1,4 +1,5 @@
 import AshitaCore
+import AshitaSystem
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

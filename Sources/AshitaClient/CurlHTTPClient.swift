@@ -1,3 +1,4 @@
+import AshitaSystem
 import CCurl
 #if canImport(Glibc)
 import Glibc

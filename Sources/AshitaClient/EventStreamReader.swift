@@ -1,3 +1,4 @@
+import AshitaSystem
 import Synchronization
 
 /// Reads a node's `/api/v1/events` through libcurl on a thread of its own and hands over what arrives, parsed,

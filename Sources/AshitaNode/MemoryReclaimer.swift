@@ -1,4 +1,4 @@
-import AshitaClient
+import AshitaSystem
 
 #if canImport(Glibc)
 import Glibc

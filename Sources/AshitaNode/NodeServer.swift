@@ -1,4 +1,4 @@
-import AshitaClient
+import AshitaSystem
 import AshitaCore
 import Logging
 import NIOCore

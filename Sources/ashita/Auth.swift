@@ -1,6 +1,7 @@
 import AshitaClient
 import AshitaCore
 import ArgumentParser
+import AshitaSystem
 
 #if canImport(Glibc)
 import Glibc

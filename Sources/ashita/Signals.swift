@@ -1,4 +1,5 @@
 import AshitaClient
+import AshitaSystem
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import AshitaClient
 import AshitaCore
 import AshitaNode
+import AshitaSystem
 import AshitaTestSupport
 import Foundation
 import Testing

@@ -1,5 +1,6 @@
 import AshitaClient
 import AshitaCore
+import AshitaSystem
 import AshitaTestSupport
 import Foundation
 import Testing

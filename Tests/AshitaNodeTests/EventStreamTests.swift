@@ -1,3 +1,4 @@
+import AshitaSystem
 import AshitaTestSupport
 import AshitaClient
 import AshitaNode
