@@ -62,7 +62,7 @@ public final class WebSocketPeer: Sendable {
         let (channel, upgrade): (Channel, EventLoopFuture<Upgrade>)
         do {
             (channel, upgrade) = try await ClientBootstrap(group: group)
-                .connectTimeout(.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+                .connectTimeout(TimeAmount(timeout))
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -103,7 +103,7 @@ public final class WebSocketPeer: Sendable {
             let refused = error.connectionErrors.contains { ($0.error as? IOError)?.errnoCode == ECONNREFUSED }
             throw WebSocketClientError.unreachable(target, reason: refused ? "connection refused" : "\(error)")
         }
-        let watchdog = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
+        let watchdog = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
             channel.close(promise: nil)
         }
         defer { watchdog.cancel() }
@@ -162,7 +162,7 @@ public final class WebSocketPeer: Sendable {
         var data = ByteBuffer()
         data.writeInteger(code)
         try? await send(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))
-        let deadline = channel.eventLoop.scheduleTask(in: .seconds(timeout.components.seconds)) { [channel] in
+        let deadline = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) { [channel] in
             channel.close(promise: nil)
         }
         try? await channel.closeFuture.get()

@@ -118,7 +118,7 @@ extension Ashita {
             case .connected(let node):
                 printError("ashita: connected to \(node)")
             case .lost(let node, let reason, let retry):
-                printError("ashita: lost \(node) (\(reason)); retrying in \(seconds(Double(retry.components.seconds) + Double(retry.components.attoseconds) / 1e18))")
+                printError("ashita: lost \(node) (\(reason)); retrying in \(seconds(retry / .seconds(1)))")
             case .notFollowing(let node, let reason):
                 printError("ashita: not following \(node): \(reason)")
             }

@@ -60,6 +60,22 @@ import Testing
         }
     }
 
+    /// `--timeout` takes fractions of a second everywhere: the handshake's watchdog once used whole seconds, so
+    /// `--timeout 0.5` gave up at once (exit 69) against a node that answers.
+    @Test func aTimeoutUnderASecondIsHonouredNotTruncated() async throws {
+        try await withServedNodes(1) { nodes in
+            let node = nodes[0]
+            let connect = try await ashita("connect", node.address, "--once", "--timeout", "0.5", "--json")
+            #expect(connect.status == 0, "\(connect.stderr)")
+            #expect(connect.stdout.contains("nodeConnected"))
+            let peers = try await ashita("peers", node.address, "--timeout", "0.5", "--json")
+            #expect(peers.status == 0, "\(peers.stderr)")
+            // The node holds the connect above as events: replayed, one is enough.
+            let watch = try await ashita("watch", node.address, "--timeout", "0.5", "--replay", "--count", "1", "--json")
+            #expect(watch.status == 0, "\(watch.stderr)")
+        }
+    }
+
     @Test func noFollowStaysOnOneNode() async throws {
         try await withServedNodes(2) { nodes in
             let (a, b) = (nodes[0], nodes[1])
