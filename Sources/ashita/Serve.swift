@@ -2,6 +2,7 @@ import AshitaCore
 import AshitaNode
 import ArgumentParser
 import Logging
+import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +16,7 @@ extension Ashita {
             abstract: "Run a node: the browser page, the JSON API and WebSockets on one port.",
             discussion: """
                 Prints one line when the node listens, then logs to stderr. SIGINT or SIGTERM closes every \
-                client with close code 1001 and exits 0. On first start the node writes its operator token to \
+                client with close code 1001 and exits 0 (what is not done after 10 s is cancelled). On first start the node writes its operator token to \
                 DATA_DIR/operator-token (mode 0600) and its Ed25519 key to DATA_DIR/node-key; its id is derived \
                 from that key. Announced homes are relayed only once an ashita node answers there.
                 """)
@@ -76,28 +77,22 @@ extension Ashita {
             configuration.limits = limits.limits
             if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificate: tlsCert, privateKey: tlsKey) }
 
-            // Before start-up, so a signal that comes at any moment from here on stops the node cleanly.
-            let signals = ProcessSignals.install()
-            let server: NodeServer
-            do {
-                server = try await NodeServer.start(configuration, logger: logger)
-            } catch {
-                throw fail("\(error)")
+            // The group registers SIGINT and SIGTERM before it runs the node, so a signal from the moment the node
+            // says it listens shuts it down gracefully (clients closed with 1001, exit 0).
+            let host = self.host
+            let node = NodeService(configuration, logger: logger) { server in
+                printLine("ashita node \(server.address) listening on \(server.usesTLS ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(server.localPort)/")
+                logger.info("data directory", metadata: ["path": "\(server.dataDirectory.path)", "id": "\(server.id)"])
             }
-            printLine("ashita node \(server.address) listening on \(server.usesTLS ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(server.localPort)/")
-            logger.info("data directory", metadata: ["path": "\(server.dataDirectory.path)", "id": "\(server.id)"])
+            var lifecycle = ServiceGroupConfiguration(
+                services: [node], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            // A shutdown that hangs is cut short: cancelled after 10 s, the process ends after 5 more.
+            lifecycle.maximumGracefulShutdownDuration = .seconds(10)
+            lifecycle.maximumCancellationDuration = .seconds(5)
             do {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        for await number in signals {
-                            logger.info("shutting down", metadata: ["signal": "\(number)"])
-                            await server.shutdown()
-                            return
-                        }
-                    }
-                    try await server.run()
-                    group.cancelAll()
-                }
+                try await ServiceGroup(configuration: lifecycle).run()
+            } catch let failure as NodeService.StartFailure {
+                throw fail(failure.reason)
             } catch {
                 throw fail("node stopped: \(error)")
             }

@@ -1,6 +1,7 @@
 import AshitaTestSupport
 import AshitaClient
 import AshitaCore
+import AshitaSystem
 import Foundation
 import Testing
 
@@ -37,6 +38,23 @@ import Testing
         #expect(code == 1001)
         #expect(try await node.exitStatus() == 0)
         #expect(try await node.nextLine() == nil, "nothing but the listening line on stdout")
+    }
+
+    /// A signal the moment the node says it listens stops it gracefully (exit 0), five times over; SIGINT too
+    /// when the node inherited it ignored, as `sh` gives it to a command a script starts with `&`.
+    @Test(arguments: [SIGTERM, SIGINT])
+    func aSignalTheMomentTheNodeListensStopsIt(_ signal: Int32) async throws {
+        for round in 0..<5 {
+            let child = try ChildProcess(
+                "/bin/sh", ["-c", #"trap '' INT; exec "$0" serve 0 --data-dir "$1""#, ashitaExecutable, temporaryDirectory()],
+                standardError: .discard)
+            let out = child.standardOutput!
+            let line = await onDedicatedThread { String(decoding: out.availableData, as: UTF8.self) }
+            #expect(line.contains(" listening on "), "round \(round): \(line)")
+            child.signal(signal)
+            let status = try await within(20, "the node to exit on signal \(signal)") { await child.status() }
+            #expect(status == 0, "round \(round)")
+        }
     }
 
     @Test func aBusyPortIsOneLineOnStderrAndExit1() async throws {
