@@ -17,8 +17,6 @@ struct HTTPConnection {
     let remote: String
     let hub: MeshHub
     let router: Router
-    /// Where the connection waits between requests, so shutdown can close it there (and only there).
-    let idle: ChannelRegistry
     let logger: Logger
 
     private var limits: NodeLimits { hub.limits }
@@ -83,8 +81,6 @@ struct HTTPConnection {
         _ parts: inout NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator
     ) async throws -> HTTPRequestHead? {
         slot.idle()
-        idle.insert(channel.channel)
-        defer { idle.remove(channel.channel) }
         return try await deadline(limits.headerTimeoutSeconds, closing: { $0.close(promise: nil) }) {
             while let part = try await parts.next() {
                 if case .head(let head) = part { return head }

@@ -2,6 +2,7 @@ import AshitaSystem
 import AshitaCore
 import Logging
 import NIOCore
+import NIOExtras
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
@@ -45,7 +46,9 @@ public final class NodeServer: Sendable {
     private let router: Router
     private let serverChannel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>
     private let logger: Logger
-    private let httpChannels = ChannelRegistry()
+    /// Closes the listener at shutdown and asks every connection to quiesce: NIO's HTTP pipeline closes one
+    /// that waits for a request at once, and one with a request under way after its answer.
+    private let quiescing: ServerQuiescingHelper
 
     enum Connection {
         case webSocket(
@@ -78,8 +81,14 @@ public final class NodeServer: Sendable {
             limit: DescriptorLimit.connections(wanted: limits.maxConnections, logger: logger),
             limitPerIP: limits.maxConnectionsPerIP)
         let channel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>
+        let quiescing = ServerQuiescingHelper(group: MultiThreadedEventLoopGroup.singleton)
         do {
             var bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                    }
+                }
             if let bytes = limits.socketSendBufferBytes {
                 bootstrap = bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(bytes))
             }
@@ -141,13 +150,14 @@ public final class NodeServer: Sendable {
             address: address, localPort: localPort, dataDirectory: configuration.dataDirectory, id: contents.key.id,
             usesTLS: usesTLS, lock: contents.lock, hub: hub,
             router: Router(hub: hub, page: PageResources(advertised: address), key: contents.key), serverChannel: channel,
-            logger: logger)
+            quiescing: quiescing, logger: logger)
     }
 
     private init(
         address: NodeAddress, localPort: Int, dataDirectory: DataDirectory, id: String, usesTLS: Bool,
         lock: DataDirectoryLock, hub: MeshHub, router: Router,
-        serverChannel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>, logger: Logger
+        serverChannel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>, quiescing: ServerQuiescingHelper,
+        logger: Logger
     ) {
         self.address = address
         self.localPort = localPort
@@ -158,6 +168,7 @@ public final class NodeServer: Sendable {
         self.hub = hub
         self.router = router
         self.serverChannel = serverChannel
+        self.quiescing = quiescing
         self.logger = logger
     }
 
@@ -304,7 +315,7 @@ public final class NodeServer: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             try await serverChannel.executeThenClose { inbound in
                 for try await upgrade in inbound {
-                    group.addTask { [hub, router, logger, httpChannels] in
+                    group.addTask { [hub, router, logger] in
                         let remote = Self.remoteIP(of: upgrade)
                         do {
                             switch try await upgrade.get() {
@@ -316,7 +327,7 @@ public final class NodeServer: Sendable {
                             case .http(let channel, let declined, let slot):
                                 await HTTPConnection(
                                     channel: channel, slot: slot, remote: remote(channel.channel), hub: hub, router: router,
-                                    idle: httpChannels, logger: logger
+                                    logger: logger
                                 ).run(answeringFirst: declined)
                             case .refused:
                                 break
@@ -343,11 +354,11 @@ public final class NodeServer: Sendable {
         { channel in channel.remoteAddress?.ipAddress ?? "unknown" }
     }
 
-    /// Stops accepting, closes every WebSocket with 1001 and ends every event stream; `run` then returns.
+    /// Stops accepting, closes every WebSocket with 1001, ends every event stream and quiesces every HTTP
+    /// connection; `run` returns once each connection has closed.
     public func shutdown() async {
         await hub.shutdown()
-        try? await serverChannel.channel.close()
-        httpChannels.closeAll()
+        quiescing.initiateShutdown(promise: nil)
     }
 
 }

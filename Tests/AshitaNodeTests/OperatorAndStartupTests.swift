@@ -65,6 +65,25 @@ import Testing
         }
     }
 
+    /// Shutdown waits on no HTTP connection: one kept alive after its answer (its header timeout an hour, so only
+    /// the shutdown can end it) and an event stream are closed, and the node's `run` returns.
+    @Test func shutdownClosesIdleHTTPConnectionsAndEventStreams() async throws {
+        let connections = try await within(20, "the node to shut down with HTTP connections open") {
+            try await withNode(configure: { $0.limits.headerTimeoutSeconds = 3600 }) { node in
+                let idle = try #require(RawConnection(port: node.localPort))
+                #expect(idle.send("GET /healthz HTTP/1.1\r\nHost: node\r\n\r\n"))
+                #expect(idle.readHead()?.hasPrefix("HTTP/1.1 200") == true)
+                let stream = try #require(RawConnection(port: node.localPort))
+                #expect(stream.send("GET /api/v1/events HTTP/1.1\r\nHost: node\r\n\r\n"))
+                #expect(stream.readHead()?.hasPrefix("HTTP/1.1 200") == true)
+                return [idle, stream]
+            }
+        }
+        for connection in connections {
+            #expect(await onDedicatedThread { connection.waitForPeerClose(seconds: 5) })
+        }
+    }
+
     @Test func shutdownClosesEveryClientWith1001() async throws {
         let peers = try await withNode { node in
             [try await WebSocketPeer.joined(node, home: nil), try await WebSocketPeer.joined(node, home: "127.0.0.1:1")]
