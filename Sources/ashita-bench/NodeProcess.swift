@@ -1,4 +1,5 @@
 import Foundation
+import LoopbackSockets
 
 /// An `ashita serve` process started for a measurement: the binary beside this one, release build.
 final class NodeProcess {
@@ -45,6 +46,36 @@ final class NodeProcess {
         self.port = port
     }
 
+    /// The original JavaScript node (ashitajs at commit b5e6f52), started by `script` (`original-node.sh GIT_DIR PORT`)
+    /// on a free port, for side-by-side figures: run and measured, never copied from. Its output goes nowhere
+    /// (it logs every message); it is ready once its port accepts a connection.
+    init(original gitDirectory: String, script: String) async throws {
+        dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ashita-bench-\(UUID().uuidString)").path
+        let (listener, free) = try LoopbackSocket.listen(backlog: 1)
+        close(listener)
+        port = free
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = [script, gitDirectory, "\(free)"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["ASHITA_ORIGINAL_DIR": dataDirectory + "-original"]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // The first start unpacks the commit and may install Debian's node-express and node-ws: minutes at most.
+        let deadline = ContinuousClock.now + .seconds(300)
+        while true {
+            if let fd = LoopbackSocket.connect(port: free) {
+                close(fd)
+                break
+            }
+            guard process.isRunning, ContinuousClock.now < deadline else {
+                throw BenchError("the original node did not listen on \(free) (\(script) \(gitDirectory))")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     /// Resident memory now, at its peak, and the anonymous part (heap, not shared library code), in MiB.
     func memory() throws -> (rss: Double, peak: Double, anonymous: Double) {
         try Self.memory(pid: process.processIdentifier)
@@ -75,7 +106,10 @@ final class NodeProcess {
     func stop(keepData: Bool = false) {
         process.terminate()
         process.waitUntilExit()
-        if !keepData { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        if !keepData {
+            try? FileManager.default.removeItem(atPath: dataDirectory)
+            try? FileManager.default.removeItem(atPath: dataDirectory + "-original")
+        }
     }
 }
 

@@ -3,11 +3,15 @@ import NIOCore
 import Foundation
 import Synchronization
 
-/// Idle memory of a node that has just started listening and answered one request.
-func idleMemory() async throws -> (rss: Double, anonymous: Double) {
-    let node = try NodeProcess()
+/// How a scenario gets its node: `ashita serve` by default, the original for side-by-side runs.
+typealias NodeLauncher = @Sendable () async throws -> NodeProcess
+let ashitaNode: NodeLauncher = { try NodeProcess() }
+
+/// Idle memory of a node that has just started listening and served its page once.
+func idleMemory(_ launch: NodeLauncher = ashitaNode) async throws -> (rss: Double, anonymous: Double) {
+    let node = try await launch()
     defer { node.stop() }
-    _ = try await CurlHTTPClient().get("http://127.0.0.1:\(node.port)/healthz")
+    _ = try await CurlHTTPClient().get("http://127.0.0.1:\(node.port)/")
     try await Task.sleep(for: .seconds(1))
     let memory = try node.memory()
     return (memory.rss, memory.anonymous)
@@ -24,8 +28,8 @@ struct AuthRun {
 
 /// `clients` WebSockets connect to one node and each sends `auth` with a home of its own. Every new home is
 /// announced to every client already there, so all is delivered when n·(n−1)/2 `nodeDiscovered` have arrived.
-func authenticateMany(_ clients: Int) async throws -> AuthRun {
-    let node = try NodeProcess()
+func authenticateMany(_ clients: Int, _ launch: NodeLauncher = ashitaNode) async throws -> AuthRun {
+    let node = try await launch()
     defer { node.stop() }
     let connected = Counter()
     let discovered = Counter()
@@ -33,12 +37,17 @@ func authenticateMany(_ clients: Int) async throws -> AuthRun {
     let expected = clients * (clients - 1) / 2
     let start = ContinuousClock.now
     // Counting on the event loop, without queueing or decoding: the clients should cost little of the CPU
-    // they share with the node. The node's frames end in `"type":"<type>"}`.
+    // they share with the node. ashita's frames end in `"type":"<type>"}`, the original's begin with
+    // `{"type":"<type>"`.
     let counter: @Sendable (ByteBuffer) -> Bool = { frame in
         let view = frame.readableBytesView
-        if view.count > 17, view.suffix(16).elementsEqual("nodeDiscovered\"}".utf8) {
+        if view.count > 17, view.suffix(16).elementsEqual("nodeDiscovered\"}".utf8)
+            || view.starts(with: #"{"type":"nodeDiscovered""#.utf8)
+        {
             discovered.value.add(1, ordering: .relaxed)
-        } else if view.count > 16, view.suffix(15).elementsEqual("nodeConnected\"}".utf8) {
+        } else if view.count > 16, view.suffix(15).elementsEqual("nodeConnected\"}".utf8)
+            || view.starts(with: #"{"type":"nodeConnected""#.utf8)
+        {
             connected.value.add(1, ordering: .relaxed)
         }
         return true
@@ -65,15 +74,15 @@ func authenticateMany(_ clients: Int) async throws -> AuthRun {
 
 /// With `listeners` observers on a node, the time from a newcomer's `auth` to the last observer receiving its
 /// `nodeDiscovered`, over `rounds` newcomers (each leaves before the next, and its `nodeLeft` is drained).
-func fanOutLatency(listeners: Int, rounds: Int) async throws -> [Duration] {
-    let node = try NodeProcess()
+func fanOutLatency(listeners: Int, rounds: Int, _ launch: NodeLauncher = ashitaNode) async throws -> [Duration] {
+    let node = try await launch()
     defer { node.stop() }
     var observers: [WebSocketPeer] = []
-    for _ in 0..<listeners {
+    for i in 0..<listeners {
         let peer = try await WebSocketPeer.connect(host: "127.0.0.1", port: node.port)
-        try await peer.send(#"{"type":"auth","content":{}}"#)
-        _ = await peer.next()  // nodeConnected
-        _ = await peer.next()  // nodeList
+        // With a home: the original answers no auth without one.
+        try await peer.send(#"{"type":"auth","node":"observer-\#(i).example:1","content":{}}"#)
+        _ = await peer.next()  // nodeConnected (what else comes is passed over below)
         observers.append(peer)
     }
     var latencies: [Duration] = []
@@ -84,17 +93,17 @@ func fanOutLatency(listeners: Int, rounds: Int) async throws -> [Duration] {
         let last = try await withThrowingTaskGroup(of: ContinuousClock.Instant.self) { group in
             for observer in observers {
                 group.addTask {
-                    guard let arrival = await observer.nextArrival(), case .text(let t) = arrival.message,
-                        t.contains("fan-\(round).example:1")
-                    else { throw BenchError("an observer missed the announcement of round \(round)") }
-                    return arrival.at
+                    // Earlier frames (a nodeList, the last newcomer's nodeLeft) are passed over.
+                    while let arrival = await observer.nextArrival() {
+                        if case .text(let t) = arrival.message, t.contains("fan-\(round).example:1") { return arrival.at }
+                    }
+                    throw BenchError("an observer missed the announcement of round \(round)")
                 }
             }
             return try await group.reduce(sent) { max($0, $1) }
         }
         latencies.append(last - sent)
         await newcomer.close()
-        for observer in observers { _ = await observer.next() }  // its nodeLeft
     }
     for observer in observers { await observer.abort() }
     return latencies

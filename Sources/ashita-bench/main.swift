@@ -3,6 +3,8 @@ import Foundation
 // ashita-bench: the figures the node issue asks for, each over several fresh nodes.
 //   swift build -c release && .build/release/ashita-bench [--runs N] [--clients N] [--listeners N] [--rounds N]
 //       [--only idle|auth|fanout|cli|soak|attacks] [--attack NAME] [--connections N] [--churn N] [--churn-rounds N]
+//   .build/release/ashita-bench --compare GIT_DIR [--original-script PATH] [--runs N] [--clients N] ...
+//       the same idle, auth and fan-out loads on ashita and on the original JavaScript node, in one run, with ratios
 
 func option(_ name: String, _ fallback: Int) -> Int {
     guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count,
@@ -17,6 +19,9 @@ let listeners = option("--listeners", 50)
 let rounds = option("--rounds", 200)
 let only = CommandLine.arguments.firstIndex(of: "--only").flatMap { $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil }
 func selected(_ name: String) -> Bool { only == nil || only == name }
+func textOption(_ name: String) -> String? {
+    CommandLine.arguments.firstIndex(of: name).flatMap { $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil }
+}
 
 func median<T: Comparable>(_ values: [T]) -> T { values.sorted()[values.count / 2] }
 func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
@@ -32,6 +37,13 @@ func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)
 raiseFileLimit()
 say("ashita-bench: node \(NodeProcess.binary)")
 say("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load average before \(loadAverage())")
+
+if let gitDirectory = textOption("--compare") {
+    let script = textOption("--original-script") ?? "../shared/bench/original-node.sh"
+    try await compareWithOriginal(gitDirectory: gitDirectory, script: script)
+    say("load average after \(loadAverage())")
+    exit(0)
+}
 
 if selected("idle") {
     var idle: [(rss: Double, anonymous: Double)] = []
