@@ -43,10 +43,9 @@ public enum InboundFrame: Equatable, Sendable {
     case control
 }
 
-public struct MeshConfiguration: Sendable {
-    public var identity: NodeIdentity
-    public var address: NodeAddress
-    public var operatorToken: String
+/// The bounds the mesh's rules keep, declared once: the node's limits carry these (`NodeLimits.mesh`) and `serve`'s
+/// flags default to them.
+public struct MeshLimits: Sendable, Equatable {
     /// Bad frames a connection may send before it is closed with 1008.
     public var maxStrikes = 5
     public var journalCapacity = 1024
@@ -62,10 +61,26 @@ public struct MeshConfiguration: Sendable {
     /// Relay a new home only once an ashita node has been seen to answer there.
     public var verifyAnnouncements = true
 
+    public init() {}
+}
+
+/// Who this node is, and its limits (read and written as if they were its own properties: `maxClients`).
+@dynamicMemberLookup
+public struct MeshConfiguration: Sendable {
+    public var identity: NodeIdentity
+    public var address: NodeAddress
+    public var operatorToken: String
+    public var limits = MeshLimits()
+
     public init(address: NodeAddress, id: String, version: String, operatorToken: String, tls: Bool = false) {
         self.address = address
         self.identity = NodeIdentity(address: address, id: id, version: version, tls: tls)
         self.operatorToken = operatorToken
+    }
+
+    public subscript<Value>(dynamicMember limit: WritableKeyPath<MeshLimits, Value>) -> Value {
+        get { limits[keyPath: limit] }
+        set { limits[keyPath: limit] = newValue }
     }
 }
 

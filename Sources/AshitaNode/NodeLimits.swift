@@ -1,19 +1,24 @@
 import AshitaCore
 
 /// Bounds that keep one node's memory, sockets and time in check. Defaults are safe for a node left on the
-/// internet; each has a `serve` flag.
+/// internet; each has a `serve` flag. The mesh's own (`maxClients`, `messageRate`, …) are declared once, in
+/// `MeshLimits`, and read and written here as if they were this type's.
+@dynamicMemberLookup
 public struct NodeLimits: Sendable {
+    /// The mesh rules' limits, handed to the mesh as they are.
+    public var mesh = MeshLimits()
+
+    public subscript<Value>(dynamicMember limit: WritableKeyPath<MeshLimits, Value>) -> Value {
+        get { mesh[keyPath: limit] }
+        set { mesh[keyPath: limit] = newValue }
+    }
+
     /// TCP connections at once in all (HTTP and WebSocket). When full, the oldest connection that has not yet
     /// done anything (no complete request, no `auth`) is closed to make room for the newcomer; only when every
     /// connection is doing something is the newcomer refused. Also capped by the process's descriptor limit.
     public var maxConnections = 16_384
-    /// WebSocket clients at once; more are closed with 1013.
-    public var maxClients = 10_000
     /// TCP connections at once from one remote IP (HTTP and WebSocket); more are closed at once.
     public var maxConnectionsPerIP = 256
-    /// Messages a second per WebSocket, on average and in a burst; excess is answered `rate-limited`.
-    public var messageRate = 20
-    public var messageBurst = 50
     /// Seconds a WebSocket may stay without sending `auth` before it is closed with 1008.
     public var authTimeoutSeconds = 10.0
     /// Seconds between the node's pings on each WebSocket; a link that misses two pongs is closed.
@@ -42,10 +47,6 @@ public struct NodeLimits: Sendable {
     public var httpOutboundBytes = 64 * 1024
     /// Seconds between comment heartbeats on an event stream.
     public var eventStreamHeartbeatSeconds = 15
-    /// Check announced homes before relaying them.
-    public var verifyAnnouncements = true
-    /// Distinct homes one WebSocket may announce.
-    public var maxAnnouncementsPerClient = 8
     /// Seconds an announcement check may take at an address verified before; half of it elsewhere.
     public var verifyTimeoutSeconds = 4.0
     /// Largest answer an announcement check reads.

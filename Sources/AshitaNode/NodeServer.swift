@@ -129,11 +129,7 @@ public final class NodeServer: Sendable {
         var meshConfiguration = MeshConfiguration(
             address: address, id: contents.key.id, version: configuration.version,
             operatorToken: contents.operatorToken, tls: usesTLS)
-        meshConfiguration.maxClients = limits.maxClients
-        meshConfiguration.messageRate = limits.messageRate
-        meshConfiguration.messageBurst = limits.messageBurst
-        meshConfiguration.verifyAnnouncements = limits.verifyAnnouncements
-        meshConfiguration.maxAnnouncementsPerClient = limits.maxAnnouncementsPerClient
+        meshConfiguration.limits = limits.mesh
         for warning in contents.warnings { logger.warning("\(warning)") }
         let verifier = AnnouncementVerifier(
             .init(
