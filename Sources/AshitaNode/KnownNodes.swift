@@ -94,37 +94,29 @@ public struct KnownNodes: Codable, Equatable, Sendable {
 }
 
 /// Writes a file's latest contents off the cooperative pool (fsync blocks), one write at a time; contents
-/// that arrive while a write runs replace each other, so a burst costs at most two writes.
-actor StateFileWriter {
+/// that arrive while a write runs replace each other, so a burst costs at most two writes. `save` never waits:
+/// the hub hands over and goes on. `run` is the writer, owned by the node's run; after `finish` it writes what
+/// is still pending and returns.
+final class StateFileWriter: Sendable {
     private let file: String
     private let logger: Logger
-    private var latest: String?
-    private var writing = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private let pending: AsyncStream<String>
+    private let sink: AsyncStream<String>.Continuation
 
     init(file: String, logger: Logger) {
         self.file = file
         self.logger = logger
+        (pending, sink) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    func save(_ contents: String) {
-        latest = contents
-        guard !writing else { return }
-        writing = true
-        // Unstructured on purpose: the hub must not wait on the disk; `drain()` lets a shutdown wait for it.
-        Task { await self.writeLoop() }
-    }
+    func save(_ contents: String) { sink.yield(contents) }
 
-    /// Returns once everything saved so far is on disk.
-    func drain() async {
-        guard writing else { return }
-        await withCheckedContinuation { waiters.append($0) }
-    }
+    /// No more saves: `run` returns once what was saved is on disk.
+    func finish() { sink.finish() }
 
-    private func writeLoop() async {
-        while let contents = latest {
-            latest = nil
-            let file = self.file
+    func run() async {
+        let (file, logger) = (self.file, self.logger)
+        for await contents in pending {
             let failure = await onDedicatedThread { () -> String? in
                 do throws(FileError) {
                     try SecureFiles.writeAtomically(file, contents: contents)
@@ -135,8 +127,5 @@ actor StateFileWriter {
             }
             if let failure { logger.error("cannot save state", metadata: ["problem": "\(failure)"]) }
         }
-        writing = false
-        for waiter in waiters { waiter.resume() }
-        waiters = []
     }
 }

@@ -24,7 +24,7 @@ actor MeshHub {
     private let publicKeyHex: String
     let verifier: AnnouncementVerifier
     private var knownNodes: KnownNodes
-    private let knownNodesWriter: StateFileWriter
+    let knownNodesWriter: StateFileWriter
 
     init(
         configuration: MeshConfiguration, limits: NodeLimits, key: NodeKey, knownNodes: KnownNodes,
@@ -97,7 +97,7 @@ actor MeshHub {
         for subscriber in subscribers.values { subscriber.continuation.finish() }
         subscribers = [:]
         verifier.stop()
-        await knownNodesWriter.drain()
+        knownNodesWriter.finish()
     }
 
     // MARK: Verifying announcements
@@ -119,7 +119,7 @@ actor MeshHub {
                         metadata: ["node": "\(address)", "was": "\(previous)", "now": "\(facts.id ?? "")"])
                 }
                 // Handed to the writer before anyone hears of the peer: a clean stop after that keeps it.
-                if changed { await knownNodesWriter.save(knownNodes.encoded()) }
+                if changed { knownNodesWriter.save(knownNodes.encoded()) }
             }
             guard !shuttingDown else { return }
             apply(mesh.verified(address, facts, at: .now()))

@@ -297,13 +297,19 @@ public final class NodeServer: Sendable {
     /// Serves until `shutdown()`; a failing connection is logged and never takes the node down.
     public func run() async throws {
         defer { lock.release() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await MemoryReclaimer.run(every: .seconds(5)) }
-            group.addTask { [hub] in
-                await hub.verifier.run { address, outcome in await hub.report(address, outcome) }
+        try await withThrowingTaskGroup(of: Void.self) { owner in
+            // The state writer outlives the connections: what the hub saved up to its shutdown reaches the disk
+            // before `run` returns.
+            owner.addTask { [hub] in await hub.knownNodesWriter.run() }
+            defer { hub.knownNodesWriter.finish() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await MemoryReclaimer.run(every: .seconds(5)) }
+                group.addTask { [hub] in
+                    await hub.verifier.run { address, outcome in await hub.report(address, outcome) }
+                }
+                try await serveConnections()
+                group.cancelAll()
             }
-            try await serveConnections()
-            group.cancelAll()
         }
     }
 
