@@ -173,32 +173,6 @@ final class Resolvers: Sendable {
     }
 }
 
-/// A value decided once, by whichever of several racers comes first.
-final class Decided<Value: Sendable>: Sendable {
-    private let state = Mutex<(value: Value?, waiter: CheckedContinuation<Value, Never>?)>((nil, nil))
-
-    func resolve(_ value: Value) {
-        let waiter = state.withLock { s -> CheckedContinuation<Value, Never>? in
-            guard s.value == nil else { return nil }
-            s.value = value
-            defer { s.waiter = nil }
-            return s.waiter
-        }
-        waiter?.resume(returning: value)
-    }
-
-    func value() async -> Value {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { s -> Value? in
-                if let value = s.value { return value }
-                s.waiter = continuation
-                return nil
-            }
-            if let ready { continuation.resume(returning: ready) }
-        }
-    }
-}
-
 /// Failed checks in the log without flooding it: the first at once, then one line per 10 s with how many
 /// there were and the latest. Strangers choose what is checked; they do not choose how much the node logs.
 struct FailureSummary {

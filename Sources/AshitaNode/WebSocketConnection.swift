@@ -45,7 +45,7 @@ struct WebSocketConnection {
         let sent = try? await underlying.eventLoop.submit { closes.value.sent }.get()
         let reason: CloseReason? =
             switch ending {
-            case .lost: sent ?? nil
+            case .lost: sent
             case .clientClosed(let refusal): refusal
             }
         await hub.disconnect(id, closedWith: reason)

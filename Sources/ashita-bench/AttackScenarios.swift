@@ -1,3 +1,4 @@
+import AshitaSystem
 import Foundation
 
 /// The attacks of the hostile-input issue, each against a fresh node, each bounded in count and time, all on
@@ -122,7 +123,7 @@ func runAttacks(only: String?) async throws -> [AttackReport] {
     // 2a. Heads that promise a body that never comes, from 40 addresses.
     try await attack("stalled-bodies") { node in
         let port = node.port
-        let sockets = await onThread { () -> [BenchSocket] in
+        let sockets = await onDedicatedThread { () -> [BenchSocket] in
             var sockets: [BenchSocket] = []
             for host in 2..<42 {
                 for _ in 0..<50 {
@@ -142,7 +143,7 @@ func runAttacks(only: String?) async throws -> [AttackReport] {
     try await attack("pipelined-unread") { node in
         let port = node.port
         let request = Array(String(repeating: "GET /ashita.js HTTP/1.1\r\nHost: x\r\n\r\n", count: 3000).utf8)
-        let sockets = await onThread { () -> [BenchSocket] in
+        let sockets = await onDedicatedThread { () -> [BenchSocket] in
             var sockets: [BenchSocket] = []
             for i in 0..<300 {
                 guard let s = BenchSocket(port: port, from: "127.0.2.\(2 + i / 100)", receiveBuffer: 4096) else { continue }
@@ -160,7 +161,7 @@ func runAttacks(only: String?) async throws -> [AttackReport] {
     try await attack("unread-event-streams") { node in
         let port = node.port
         // From 25 addresses, as many as each may have (8).
-        let subscribers = await onThread { () -> [BenchSocket] in
+        let subscribers = await onDedicatedThread { () -> [BenchSocket] in
             (0..<200).compactMap { i in
                 guard let s = BenchSocket(port: port, from: "127.0.6.\(2 + i / 8)", receiveBuffer: 4096) else { return nil }
                 s.sendNow(Array("GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
@@ -168,7 +169,7 @@ func runAttacks(only: String?) async throws -> [AttackReport] {
             }
         }
         // 1,500 clients join and leave: 4,500 events of about 170 bytes for each subscriber.
-        await onThread {
+        await onDedicatedThread {
             for _ in 0..<1500 {
                 guard let client = BenchSocket(port: port), client.upgrade() else { continue }
                 client.sendAll(BenchSocket.text(#"{"type":"auth"}"#))
@@ -183,7 +184,7 @@ func runAttacks(only: String?) async throws -> [AttackReport] {
     try await attack("big-heads") { node in
         let port = node.port
         let head = Array(("GET /healthz HTTP/1.1\r\n" + String(repeating: "a:b\r\n", count: 16_000)).utf8)
-        let sockets = await onThread { () -> [BenchSocket] in
+        let sockets = await onDedicatedThread { () -> [BenchSocket] in
             (0..<1000).compactMap { i in
                 guard let s = BenchSocket(port: port, from: "127.0.3.\(2 + i / 200)") else { return nil }
                 s.sendNow(head)
@@ -202,7 +203,7 @@ func runAttacks(only: String?) async throws -> [AttackReport] {
         let closed = await withTaskGroup(of: Bool.self) { group in
             for _ in 0..<4 {
                 group.addTask {
-                    await onThread {
+                    await onDedicatedThread {
                         guard let s = BenchSocket(port: port, timeoutSeconds: 1), s.upgrade() else { return false }
                         s.sendAll(BenchSocket.text(#"{"type":"auth"}"#))
                         let pings = Array([[UInt8]](repeating: BenchSocket.frame(opcode: 0x9, [0x61]), count: 1000).joined())
@@ -228,7 +229,7 @@ func runAttacks(only: String?) async throws -> [AttackReport] {
         let victim = try CountingListener(silent: false)
         defer { victim.stop() }
         let spellings = mappedSpellings(4096)
-        await onThread {
+        await onDedicatedThread {
             let end = ContinuousClock.now + .seconds(10)
             var next = 0
             while ContinuousClock.now < end, next < spellings.count {
@@ -252,7 +253,7 @@ func runAttacks(only: String?) async throws -> [AttackReport] {
         defer { real.stop() }
         let realPort = real.port
         let spellings = mappedSpellings(152)
-        let held = await onThread { () -> [BenchSocket] in
+        let held = await onDedicatedThread { () -> [BenchSocket] in
             stride(from: 0, to: spellings.count, by: 8).compactMap { chunk in
                 guard let client = BenchSocket(port: port), client.upgrade() else { return nil }
                 for spelling in spellings[chunk..<min(chunk + 8, spellings.count)] {
@@ -262,7 +263,7 @@ func runAttacks(only: String?) async throws -> [AttackReport] {
             }
         }
         let started = ContinuousClock.now
-        let verified = await onThread { () -> Bool in
+        let verified = await onDedicatedThread { () -> Bool in
             guard let observer = BenchSocket(port: port, timeoutSeconds: 90), observer.upgrade() else { return false }
             observer.sendAll(BenchSocket.text(#"{"type":"auth"}"#))
             guard let honest = BenchSocket(port: port, from: "127.0.4.2", timeoutSeconds: 90), honest.upgrade() else { return false }
@@ -277,7 +278,7 @@ func runAttacks(only: String?) async throws -> [AttackReport] {
     // 2d. Descriptors: idle connections from 64 addresses against a node allowed 4,096 descriptors.
     try await attack("descriptor-exhaustion", prlimit: 4096) { node in
         let port = node.port
-        let sockets = await onThread { () -> [BenchSocket] in
+        let sockets = await onDedicatedThread { () -> [BenchSocket] in
             var sockets: [BenchSocket] = []
             for host in 0..<64 {
                 for _ in 0..<70 { if let s = BenchSocket(port: port, from: "127.0.5.\(2 + host)") { sockets.append(s) } }
@@ -305,13 +306,6 @@ extension BenchSocket {
             if bytes.firstRange(of: needle) != nil { break }
         }
         return bytes
-    }
-}
-
-/// Runs blocking socket work on a thread of its own.
-func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(returning: work()) }
     }
 }
 

@@ -19,38 +19,32 @@ final class AshitaProcess: Sendable {
         self.stderrText = stderrText
         let (errorLines, errorLineSink) = AsyncStream.makeStream(of: String.self)
         self.errorLines = errorLines
-        let (out, err) = (child.standardOutput!, child.standardError!)
+        Self.readLines(child.standardOutput!, lineSink)
+        Self.readLines(child.standardError!, errorLineSink, whole: stderrSink)
+    }
+
+    /// Reads `handle` to its end on a thread of its own: each line as it comes (a last unterminated one too),
+    /// then, to `whole`, all of it.
+    private static func readLines(
+        _ handle: FileHandle, _ lines: AsyncStream<String>.Continuation, whole: AsyncStream<String>.Continuation? = nil
+    ) {
         Thread.detachNewThread {
-            var pending = Data()
-            while true {
-                let chunk = out.availableData
-                if chunk.isEmpty { break }
-                pending.append(chunk)
-                while let newline = pending.firstIndex(of: 0x0A) {
-                    lineSink.yield(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
-                    pending = Data(pending[pending.index(after: newline)...])
-                }
-            }
-            if !pending.isEmpty { lineSink.yield(String(decoding: pending, as: UTF8.self)) }
-            lineSink.finish()
-        }
-        Thread.detachNewThread {
-            // Line by line as it comes, and all of it at the end.
             var all = Data()
             var pending = Data()
             while true {
-                let chunk = err.availableData
+                let chunk = handle.availableData
                 if chunk.isEmpty { break }
-                all.append(chunk)
+                if whole != nil { all.append(chunk) }
                 pending.append(chunk)
                 while let newline = pending.firstIndex(of: 0x0A) {
-                    errorLineSink.yield(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                    lines.yield(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
                     pending = Data(pending[pending.index(after: newline)...])
                 }
             }
-            errorLineSink.finish()
-            stderrSink.yield(String(decoding: all, as: UTF8.self))
-            stderrSink.finish()
+            if !pending.isEmpty { lines.yield(String(decoding: pending, as: UTF8.self)) }
+            lines.finish()
+            whole?.yield(String(decoding: all, as: UTF8.self))
+            whole?.finish()
         }
     }
 

@@ -1,3 +1,4 @@
+import AshitaSystem
 import Foundation
 import Synchronization
 
@@ -22,7 +23,6 @@ public final class ChildProcess: Sendable {
     }
 
     public let pid: pid_t
-    public let executable: String
     public let arguments: [String]
     /// The read end of the child's stdout, when `.pipe`.
     public let standardOutput: FileHandle?
@@ -35,7 +35,6 @@ public final class ChildProcess: Sendable {
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
         standardOutput: Stream = .pipe, standardError: Stream = .pipe
     ) throws {
-        self.executable = executable
         self.arguments = arguments
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -114,9 +113,6 @@ public final class ChildProcess: Sendable {
     /// Sends `number` to the process.
     public func signal(_ number: Int32) { kill(pid, number) }
 
-    /// Whether it has exited.
-    public var hasExited: Bool { exit.withLock { $0.status != nil } }
-
     /// The exit code, or the number of the signal that ended it; waits for the exit.
     public func status() async -> Int32 {
         await withCheckedContinuation { continuation in
@@ -138,11 +134,7 @@ public final class ChildProcess: Sendable {
 
     private static func readAll(_ handle: FileHandle?) async -> String {
         guard let handle else { return "" }
-        return await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self))
-            }
-        }
+        return await onDedicatedThread { String(decoding: handle.readDataToEndOfFile(), as: UTF8.self) }
     }
 
     /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's Glibc module does not

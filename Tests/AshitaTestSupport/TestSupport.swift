@@ -1,5 +1,5 @@
+import AshitaSystem
 import Foundation
-import Synchronization
 
 /// A test that waited too long for something.
 public struct TimedOut: Error, CustomStringConvertible {
@@ -18,54 +18,18 @@ public func within<T: Sendable>(
     let work = Task { try await body() }
     let decided = Decided<Result<T, any Error>>()
     let result = await withTaskCancellationHandler {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>, Never>) in
-            decided.set(continuation)
-            Task { decided.resolve(await work.result) }
-            Task {
-                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-                decided.resolve(.failure(TimedOut(what: what)))
-            }
+        Task { decided.resolve(await work.result) }
+        Task {
+            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            decided.resolve(.failure(TimedOut(what: what)))
         }
+        return await decided.value()
     } onCancel: {
         work.cancel()
         decided.resolve(.failure(CancellationError()))
     }
     work.cancel()
     return try result.get()
-}
-
-/// A continuation resumed once, by whichever of several racers comes first; later ones are dropped.
-private final class Decided<Value: Sendable>: Sendable {
-    private struct State {
-        var continuation: CheckedContinuation<Value, Never>?
-        var early: Value?
-        var done = false
-    }
-
-    private let state = Mutex(State())
-
-    func set(_ continuation: CheckedContinuation<Value, Never>) {
-        let early = state.withLock { s -> Value? in
-            if let early = s.early { return early }
-            s.continuation = continuation
-            return nil
-        }
-        if let early { continuation.resume(returning: early) }
-    }
-
-    func resolve(_ value: Value) {
-        let continuation = state.withLock { s -> CheckedContinuation<Value, Never>? in
-            guard !s.done else { return nil }
-            s.done = true
-            guard let continuation = s.continuation else {
-                s.early = value
-                return nil
-            }
-            s.continuation = nil
-            return continuation
-        }
-        continuation?.resume(returning: value)
-    }
 }
 
 /// A new empty directory under the system's temporary directory.
