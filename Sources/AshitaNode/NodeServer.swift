@@ -178,7 +178,7 @@ public final class NodeServer: Sendable {
     private static func configurePipeline(
         _ channel: Channel, limits: NodeLimits, tls: NIOSSLContext?, budget: ConnectionBudget
     ) throws -> EventLoopFuture<Connection> {
-        let remote = channel.remoteAddress?.ipAddress ?? "unknown"
+        let remote = Self.remoteIP(channel)
         guard case .admitted(let slot) = budget.admit(IPAddress.limitKey(remote), channel: channel) else {
             // Over the per-IP limit, or full of busy connections: no answer at all, the cheapest refusal.
             try channel.pipeline.syncOperations.addHandler(RefuseOnActive())
@@ -318,17 +318,16 @@ public final class NodeServer: Sendable {
             try await serverChannel.executeThenClose { inbound in
                 for try await upgrade in inbound {
                     group.addTask { [hub, router, logger] in
-                        let remote = Self.remoteIP(of: upgrade)
                         do {
                             switch try await upgrade.get() {
                             case .webSocket(let channel, let outlet, let closes, let slot):
                                 await WebSocketConnection(
                                     channel: channel, outlet: outlet, closes: closes, slot: slot,
-                                    remote: remote(channel.channel), hub: hub, logger: logger
+                                    remote: Self.remoteIP(channel.channel), hub: hub, logger: logger
                                 ).run()
                             case .http(let channel, let declined, let slot):
                                 await HTTPConnection(
-                                    channel: channel, slot: slot, remote: remote(channel.channel), hub: hub, router: router,
+                                    channel: channel, slot: slot, remote: Self.remoteIP(channel.channel), hub: hub, router: router,
                                     logger: logger
                                 ).run(answeringFirst: declined)
                             case .refused:
@@ -352,8 +351,9 @@ public final class NodeServer: Sendable {
         return await onDedicatedThread { AnnouncementVerifier.resolve(name) }
     }
 
-    private static func remoteIP(of _: EventLoopFuture<Connection>) -> @Sendable (Channel) -> String {
-        { channel in channel.remoteAddress?.ipAddress ?? "unknown" }
+    /// The peer's IP address as the limits and the journal name it.
+    private static func remoteIP(_ channel: Channel) -> String {
+        channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
     /// Stops accepting, closes every WebSocket with 1001, ends every event stream and quiesces every HTTP
