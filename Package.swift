@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ashita", targets: ["ashita"]),
+        .executable(name: "ashita-node", targets: ["ashita-node"]),
         .library(name: "AshitaCore", targets: ["AshitaCore"]),
         .library(name: "AshitaNode", targets: ["AshitaNode"]),
         .library(name: "AshitaClient", targets: ["AshitaClient"]),
@@ -17,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // Protocol types, validation, the peer table and its rules. Pure: no I/O, the clock is passed in.
@@ -26,7 +28,8 @@ let package = Package(
         .target(
             name: "AshitaNode",
             dependencies: [
-                "AshitaCore", "AshitaSystem", "CLibCrypto",
+                "AshitaCore", "AshitaSystem",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -43,10 +46,6 @@ let package = Package(
                 .embedInCode("Page/favicon.svg"),
             ]
         ),
-
-        // OpenSSL's libcrypto (Debian's libssl-dev): Ed25519 and SHA-256 for node identity. libcurl loads it into
-        // every ashita process already; swift-crypto would add its own BoringSSL and all of Foundation (~7 MB RSS).
-        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // libcurl, as Debian's libcurl4-openssl-dev installs it.
         .systemLibrary(
@@ -73,13 +72,27 @@ let package = Package(
             ]
         ),
 
-        .executableTarget(
-            name: "ashita",
+        // What the command line needs besides the argument parser: exit codes, one-line errors, text made safe.
+        .target(name: "AshitaTerminal", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // `serve`'s flags and the node they run: parsed by `ashita` for help and by `ashita-node` to run.
+        .target(
+            name: "AshitaServe",
             dependencies: [
-                "AshitaCore", "AshitaSystem", "AshitaNode", "AshitaClient",
+                "AshitaCore", "AshitaNode", "AshitaTerminal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The program `ashita serve` becomes (exec, same process): the node without the client's libraries.
+        .executableTarget(name: "ashita-node", dependencies: ["AshitaNode", "AshitaServe"]),
+        .executableTarget(
+            name: "ashita",
+            dependencies: [
+                "AshitaCore", "AshitaSystem", "AshitaNode", "AshitaClient", "AshitaServe", "AshitaTerminal",
+                // Not linked: built with `ashita`, so `swift run ashita serve` finds it beside itself.
+                "ashita-node",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),

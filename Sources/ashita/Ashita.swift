@@ -1,4 +1,5 @@
 import AshitaNode
+import AshitaServe
 import ArgumentParser
 
 @main
@@ -12,22 +13,12 @@ struct Ashita: AsyncParsableCommand {
             by itself.
             """,
         version: ashitaVersion,
-        subcommands: [Serve.self, Connect.self, Peers.self, Auth.self, Watch.self]
+        subcommands: [ServeCommand.self, Connect.self, Peers.self, Auth.self, Watch.self]
     )
 
-    /// The argument parser's own entry point, after one process-wide setting that must come before threads
-    /// allocate: fewer malloc arenas, so a node's RSS comes back down after a burst (see `ashita-bench --only soak`).
     static func main() async {
-        MemoryReclaimer.limitArenas(to: 2)
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
+        await CommandEntry.main(Self.self) { command in
+            if command is ServeCommand { NodeExecutable.replaceThisProcess() }
         }
     }
 }

@@ -1,6 +1,7 @@
 import AshitaClient
 import AshitaCore
 import ArgumentParser
+import AshitaTerminal
 import AshitaSystem
 
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import AshitaClient
 import AshitaCore
+import AshitaTerminal
 
 #if canImport(Glibc)
 import Glibc
@@ -11,21 +12,7 @@ enum Output {
 
     static func bold(_ text: String) -> String { colour ? "\u{1B}[1m\(text)\u{1B}[0m" : text }
 
-    /// Text from a node made safe for a terminal: control characters (which could move the cursor, clear the
-    /// screen or set the window title) and bidirectional overrides (which could make text read backwards)
-    /// shown as `\u{…}` escapes. JSON output needs none of this: its encoder escapes them.
-    static func clean(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar.value {
-            case 0..<0x20, 0x7F...0x9F, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069:
-                out += "\\u{\(String(scalar.value, radix: 16))}"
-            default:
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
+    static func clean(_ text: String) -> String { Terminal.clean(text) }
     static func dim(_ text: String) -> String { colour ? "\u{1B}[2m\(text)\u{1B}[0m" : text }
 
     /// A header and rows, each column as wide as its widest cell, two spaces apart.

@@ -1,6 +1,7 @@
 import AshitaClient
 import AshitaCore
 import ArgumentParser
+import AshitaTerminal
 
 extension Ashita {
     struct Peers: AsyncParsableCommand {

@@ -1,101 +1,43 @@
-import AshitaCore
-import AshitaNode
-import ArgumentParser
-import Logging
-import ServiceLifecycle
+import AshitaTerminal
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
+/// `ashita serve` runs in `ashita-node`, the executable built and installed beside this one: the same command
+/// line, parsed again by the same `ServeCommand`, in a program that links none of the client's libraries, so the
+/// node maps neither libcurl nor its TLS stacks. `exec` keeps the process: its id (signals and pid files reach
+/// the node), its command line in `ps`, its descriptors and environment. Without `ashita-node` beside this
+/// program (a copied binary), the node runs in this process after a note on stderr.
+enum NodeExecutable {
+    static let name = "ashita-node"
 
-extension Ashita {
-    struct Serve: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Run a node: the browser page, the JSON API and WebSockets on one port.",
-            discussion: """
-                Prints one line when the node listens, then logs to stderr. SIGINT or SIGTERM closes every \
-                client with close code 1001 and exits 0 (what is not done after 10 s is cancelled). On first start the node writes its operator token to \
-                DATA_DIR/operator-token (mode 0600) and its Ed25519 key to DATA_DIR/node-key; its id is derived \
-                from that key. Announced homes are relayed only once an ashita node answers there.
-                """)
-
-        @Argument(help: "The TCP port to listen on (1-65535; 0 picks a free one).")
-        var port: Int
-
-        @Option(help: "The address to listen on.")
-        var host = "127.0.0.1"
-
-        @Option(help: ArgumentHelp(
-            "The address announced to clients and other nodes, if it differs from the listen address.",
-            valueName: "host:port"))
-        var advertise: String?
-
-        @Option(help: ArgumentHelp(
-            "Where the node keeps its operator token and id. (default: $XDG_DATA_HOME/ashita/PORT, or ~/.local/share/ashita/PORT)",
-            valueName: "dir"))
-        var dataDir: String?
-
-        @Option(help: ArgumentHelp("How much to log on stderr: trace, debug, info, notice, warning, error, critical."))
-        var logLevel: Logger.Level = .info
-
-        @Option(help: ArgumentHelp("Serve HTTPS and WSS with this PEM certificate chain (needs --tls-key).", valueName: "file"))
-        var tlsCert: String?
-
-        @Option(help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "file"))
-        var tlsKey: String?
-
-        @OptionGroup(title: "Limits")
-        var limits: ServeLimits
-
-        func validate() throws {
-            guard (0...65535).contains(port) else {
-                throw ValidationError("port must be from 1 to 65535 (or 0 for any free port), got \(port)")
-            }
-            if let advertise {
-                do { _ = try NodeAddress(parsing: advertise) } catch { throw ValidationError("--advertise: \(error)") }
-            }
-            if host.isEmpty { throw ValidationError("--host must not be empty") }
-            if (tlsCert == nil) != (tlsKey == nil) {
-                throw ValidationError("--tls-cert and --tls-key go together: give both, or neither")
-            }
+    /// Replaces this process with `ashita-node`; returns only when that cannot be done.
+    static func replaceThisProcess() {
+        #if os(Linux)
+        guard let path = besideThisProgram(), access(path, X_OK) == 0 else {
+            printError("ashita: note: no \(name) beside this program, so the node runs in this process, with the client's libraries mapped too; install both (see the README)")
+            return
         }
+        // A new program keeps the calling thread's signal mask: the node must receive SIGINT and SIGTERM.
+        var nothing = sigset_t()
+        sigemptyset(&nothing)
+        pthread_sigmask(SIG_SETMASK, &nothing, nil)
+        let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
+        execv(path, arguments)
+        let reason = String(cString: strerror(errno))
+        arguments.forEach { free($0) }
+        printError("ashita: note: could not run \(path) (\(reason)), so the node runs in this process")
+        #endif
+    }
 
-        func run() async throws {
-            let level = logLevel
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
-            let logger = Logger(label: "ashita.node")
-            var configuration = NodeConfiguration(
-                host: host, port: port, advertise: try advertise.map { try NodeAddress(parsing: $0) },
-                dataDirectory: DataDirectory(path: dataDir ?? DataDirectory.defaultPath(port: port)))
-            configuration.version = ashitaVersion
-            configuration.limits = limits.limits
-            if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificate: tlsCert, privateKey: tlsKey) }
-
-            // The group registers SIGINT and SIGTERM before it runs the node, so a signal from the moment the node
-            // says it listens shuts it down gracefully (clients closed with 1001, exit 0).
-            let host = self.host
-            let node = NodeService(configuration, logger: logger) { server in
-                printLine("ashita node \(server.address) listening on \(server.usesTLS ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(server.localPort)/")
-                logger.info("data directory", metadata: ["path": "\(server.dataDirectory.path)", "id": "\(server.id)"])
-            }
-            var lifecycle = ServiceGroupConfiguration(
-                services: [node], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-            // A shutdown that hangs is cut short: cancelled after 10 s, the process ends after 5 more.
-            lifecycle.maximumGracefulShutdownDuration = .seconds(10)
-            lifecycle.maximumCancellationDuration = .seconds(5)
-            do {
-                try await ServiceGroup(configuration: lifecycle).run()
-            } catch let failure as NodeService.StartFailure {
-                throw fail(failure.reason)
-            } catch {
-                throw fail("node stopped: \(error)")
-            }
-        }
+    /// `ashita-node` in the directory of the running program (resolved through symbolic links).
+    private static func besideThisProgram() -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard length > 0 else { return nil }
+        let program = String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = program.lastIndex(of: "/") else { return nil }
+        return program[...slash] + name
     }
 }

@@ -10,8 +10,8 @@ final class AshitaProcess: Sendable {
     private let stderrText: AsyncStream<String>
     private let errorLines: AsyncStream<String>
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        let child = try ChildProcess(ashitaExecutable, arguments, environment: ashitaEnvironment(environment))
+    init(_ arguments: [String], environment: [String: String] = [:], executable: String = ashitaExecutable) throws {
+        let child = try ChildProcess(executable, arguments, environment: ashitaEnvironment(environment))
         self.child = child
         let (lines, lineSink) = AsyncStream.makeStream(of: String.self)
         self.lines = lines

@@ -57,6 +57,56 @@ import Testing
         }
     }
 
+    /// What the node's process has loaded: the path of every file /proc/PID/maps lists.
+    private func mappedFiles(_ pid: pid_t) throws -> Set<String> {
+        let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
+        return Set(maps.split(separator: "\n").compactMap { line in line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).first.map(String.init) })
+    }
+
+    private static let clientLibraries = ["libcurl", "libssl", "libcrypto", "libgnutls", "libnghttp", "libssh", "libldap", "librtmp", "libpsl"]
+
+    /// `ashita serve` becomes `ashita-node` in the same process (same id, same command line), which links none of
+    /// the client's libraries: neither libcurl nor a TLS stack of the system.
+    @Test func theNodeMapsNeitherLibcurlNorItsTLSStacks() async throws {
+        let (node, _) = try await serve()
+        let files = try mappedFiles(node.child.pid)
+        let loaded = files.filter { file in Self.clientLibraries.contains { file.contains("/\($0)") } }
+        #expect(loaded.isEmpty, "the node maps \(loaded.sorted())")
+        #expect(files.contains { $0.hasSuffix("/ashita-node") }, "\(files.sorted())")
+        let name = try String(contentsOfFile: "/proc/\(node.child.pid)/comm", encoding: .utf8)
+        #expect(name == "ashita-node\n")
+        let commandLine = try String(contentsOfFile: "/proc/\(node.child.pid)/cmdline", encoding: .utf8)
+        #expect(commandLine.split(separator: "\0").map(String.init) == [ashitaExecutable] + node.arguments, "ps shows what was run")
+        node.signal(SIGTERM)
+        #expect(try await node.exitStatus() == 0)
+    }
+
+    /// Installed as a symbolic link (as package managers and `ln -s` do), `ashita` still finds `ashita-node`
+    /// beside the file it links to.
+    @Test func aLinkToAshitaStillRunsTheNodeProgram() async throws {
+        let link = temporaryDirectory() + "/ashita"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: ashitaExecutable)
+        let node = try AshitaProcess(["serve", "0", "--data-dir", temporaryDirectory()], executable: link)
+        #expect(try await node.nextLine()?.contains(" listening on ") == true)
+        #expect(try String(contentsOfFile: "/proc/\(node.child.pid)/comm", encoding: .utf8) == "ashita-node\n")
+        node.signal(SIGTERM)
+        #expect(try await node.exitStatus() == 0)
+        #expect(try await node.stderr().contains("note:") == false)
+    }
+
+    /// A copied `ashita` without `ashita-node` beside it still runs a node, in its own process, and says why
+    /// that process is larger.
+    @Test func aCopyWithoutTheNodeProgramRunsTheNodeItselfAndSaysSo() async throws {
+        let copy = temporaryDirectory() + "/ashita"
+        try FileManager.default.copyItem(atPath: ashitaExecutable, toPath: copy)
+        let node = try AshitaProcess(["serve", "0", "--data-dir", temporaryDirectory()], executable: copy)
+        #expect(try await node.nextLine()?.contains(" listening on ") == true)
+        #expect(try String(contentsOfFile: "/proc/\(node.child.pid)/comm", encoding: .utf8) == "ashita\n")
+        node.signal(SIGTERM)
+        #expect(try await node.exitStatus() == 0)
+        #expect(try await node.stderr().hasPrefix("ashita: note: no ashita-node beside this program"))
+    }
+
     @Test func aBusyPortIsOneLineOnStderrAndExit1() async throws {
         let (node, port) = try await serve()
         let second = try await ashita("serve", "\(port)", "--data-dir", temporaryDirectory())

@@ -3,7 +3,9 @@ import AshitaNode
 import ArgumentParser
 
 /// `serve`'s limits: each bound the node keeps, with its safe default.
-struct ServeLimits: ParsableArguments {
+public struct ServeLimits: ParsableArguments {
+    public init() {}
+
     @Option(help: ArgumentHelp("WebSocket clients at once; more are closed with 1013.", valueName: "n"))
     var maxClients = NodeLimits().maxClients
 
@@ -89,7 +91,7 @@ struct ServeLimits: ParsableArguments {
             valueName: "cidr"))
     var allowChecksTo: [String] = []
 
-    func validate() throws {
+    public func validate() throws {
         for (name, value) in [
             ("--max-clients", maxClients), ("--max-connections", maxConnections),
             ("--max-connections-per-ip", maxConnectionsPerIp), ("--message-rate", messageRate),
@@ -120,7 +122,7 @@ struct ServeLimits: ParsableArguments {
         }
     }
 
-    var limits: NodeLimits {
+    public var limits: NodeLimits {
         var limits = NodeLimits()
         limits.maxClients = maxClients
         limits.maxConnectionsPerIP = maxConnectionsPerIp
