@@ -81,7 +81,7 @@ struct HTTPConnection {
         _ parts: inout NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator
     ) async throws -> HTTPRequestHead? {
         slot.idle()
-        return try await deadline(limits.headerTimeoutSeconds, closing: { $0.close(promise: nil) }) {
+        return try await deadline(limits.headerTimeout, closing: { $0.close(promise: nil) }) {
             while let part = try await parts.next() {
                 if case .head(let head) = part { return head }
             }
@@ -111,12 +111,12 @@ struct HTTPConnection {
             if let declared, declared > maxBody {
                 return .error(.payloadTooLarge, .bodyTooLarge, "request body over \(maxBody) bytes")
             }
-            try await deadline(limits.sendTimeoutSeconds) {
+            try await deadline(limits.sendTimeout) {
                 try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .continue)))
             }
         }
         var bodyBytes = 0
-        return try await deadline(limits.bodyTimeoutSeconds) { () async throws -> HTTPReply? in
+        return try await deadline(limits.bodyTimeout) { () async throws -> HTTPReply? in
             while let next = try await parts.next() {
                 switch next {
                 case .body(let chunk): bodyBytes += chunk.readableBytes
@@ -135,10 +135,10 @@ struct HTTPConnection {
     /// Runs `body`, dropping the connection (a reset, by default) if it takes longer than `seconds`: what
     /// `body` waits on then ends.
     private func deadline<T>(
-        _ seconds: Double, closing: @escaping @Sendable (any Channel) -> Void = abortConnection, _ body: () async throws -> T
+        _ limit: Duration, closing: @escaping @Sendable (any Channel) -> Void = abortConnection, _ body: () async throws -> T
     ) async throws -> T {
         let underlying = channel.channel
-        let timer = underlying.eventLoop.scheduleTask(in: TimeAmount(seconds: seconds)) { closing(underlying) }
+        let timer = underlying.eventLoop.scheduleTask(in: TimeAmount(limit)) { closing(underlying) }
         defer { timer.cancel() }
         return try await body()
     }
@@ -158,7 +158,7 @@ struct HTTPConnection {
         var parts: [HTTPServerResponsePart] = [.head(head)]
         if request.method != .HEAD && !body.isEmpty { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
         parts.append(.end(nil))
-        try await deadline(limits.sendTimeoutSeconds) { try await outbound.write(contentsOf: parts) }
+        try await deadline(limits.sendTimeout) { try await outbound.write(contentsOf: parts) }
     }
 
     /// `text/event-stream`: the backlog after `Last-Event-ID`, then live entries, a comment heartbeat in between.
@@ -211,7 +211,7 @@ struct HTTPConnection {
         if subscription.missed {
             preamble += ": some events since Last-Event-ID \(lastEventID ?? "") are no longer held\n\n"
         }
-        let sendTimeout = limits.sendTimeoutSeconds
+        let sendTimeout = limits.sendTimeout
         try await deadline(sendTimeout) {
             try await outbound.write(contentsOf: [
                 .head(HTTPResponseHead(version: request.version, status: .ok, headers: headers)),
@@ -221,11 +221,11 @@ struct HTTPConnection {
         for entry in subscription.backlog {
             try await deadline(sendTimeout) { try await outbound.write(.body(.byteBuffer(Self.encode(entry)))) }
         }
-        let heartbeat = hub.limits.eventStreamHeartbeatSeconds
+        let heartbeat = hub.limits.eventStreamHeartbeat
         // A reader that leaves the stream unread for `sendTimeout` is closed, whichever write finds it out.
         let underlying = channel.channel
         @Sendable func send(_ buffer: ByteBuffer) async throws {
-            let timer = underlying.eventLoop.scheduleTask(in: TimeAmount(seconds: sendTimeout)) { abortConnection(underlying) }
+            let timer = underlying.eventLoop.scheduleTask(in: TimeAmount(sendTimeout)) { abortConnection(underlying) }
             defer { timer.cancel() }
             try await outbound.write(.body(.byteBuffer(buffer)))
         }
@@ -240,7 +240,7 @@ struct HTTPConnection {
             }
             group.addTask {
                 while true {
-                    try await Task.sleep(for: .seconds(heartbeat))
+                    try await Task.sleep(for: heartbeat)
                     try await send(ByteBuffer(string: ": heartbeat\n\n"))
                 }
             }
@@ -250,7 +250,7 @@ struct HTTPConnection {
         }
         // The stream ended: the node stops, or the subscriber fell behind its buffer and was dropped. Either
         // way the connection closes after this (it said `Connection: close`), read or not.
-        try? await deadline(1) { try await outbound.write(.end(nil)) }
+        try? await deadline(.seconds(1)) { try await outbound.write(.end(nil)) }
     }
 
     /// The request line and headers as sent, near enough: what a header cap has to bound.

@@ -19,10 +19,10 @@ public struct NodeLimits: Sendable {
     public var maxConnections = 16_384
     /// TCP connections at once from one remote IP (HTTP and WebSocket); more are closed at once.
     public var maxConnectionsPerIP = 256
-    /// Seconds a WebSocket may stay without sending `auth` before it is closed with 1008.
-    public var authTimeoutSeconds = 10.0
-    /// Seconds between the node's pings on each WebSocket; a link that misses two pongs is closed.
-    public var pingIntervalSeconds = 20.0
+    /// How long a WebSocket may stay without sending `auth` before it is closed with 1008.
+    public var authTimeout: Duration = .seconds(10)
+    /// Time between the node's pings on each WebSocket; a link that misses two pongs is closed.
+    public var pingInterval: Duration = .seconds(20)
     /// Largest WebSocket message accepted (fragments included); larger closes with 1009.
     public var maxFrameBytes = 64 * 1024
     /// Bytes queued for one slow reader before it is closed with 1008 (the channel's high watermark).
@@ -37,18 +37,18 @@ public struct NodeLimits: Sendable {
     public var maxHeaderBytes = 16 * 1024
     /// Largest HTTP request body read; larger is answered 413.
     public var maxRequestBodyBytes = 16 * 1024
-    /// Seconds a connection has to send a complete request head, first or next (slowloris).
-    public var headerTimeoutSeconds = 10.0
-    /// Seconds a request body has to arrive once its head is in.
-    public var bodyTimeoutSeconds = 10.0
-    /// Seconds a peer may leave an HTTP answer or event-stream data unread before its connection is closed.
-    public var sendTimeoutSeconds = 10.0
+    /// How long a connection has to send a complete request head, first or next (slowloris).
+    public var headerTimeout: Duration = .seconds(10)
+    /// How long a request body has to arrive once its head is in.
+    public var bodyTimeout: Duration = .seconds(10)
+    /// How long a peer may leave an HTTP answer or event-stream data unread before its connection is closed.
+    public var sendTimeout: Duration = .seconds(10)
     /// Bytes of HTTP answers waiting for one slow reader before the node stops reading its requests.
     public var httpOutboundBytes = 64 * 1024
-    /// Seconds between comment heartbeats on an event stream.
-    public var eventStreamHeartbeatSeconds = 15
-    /// Seconds an announcement check may take at an address verified before; half of it elsewhere.
-    public var verifyTimeoutSeconds = 4.0
+    /// Time between comment heartbeats on an event stream.
+    public var eventStreamHeartbeat: Duration = .seconds(15)
+    /// How long an announcement check may take at an address verified before; half of it elsewhere.
+    public var verifyTimeout: Duration = .seconds(4)
     /// Largest answer an announcement check reads.
     public var verifyAnswerBytes = 16 * 1024
     /// How many checks run and wait, how fast the node contacts other hosts, how long results are kept.

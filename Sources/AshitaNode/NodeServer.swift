@@ -135,7 +135,7 @@ public final class NodeServer: Sendable {
             .init(
                 limits: limits.checks,
                 policy: AnnouncementPolicy.forNode(at: await Self.ownAddresses(advertised: address), allowing: limits.allowChecksTo),
-                timeout: TimeAmount(seconds: limits.verifyTimeoutSeconds), maxAnswerBytes: limits.verifyAnswerBytes),
+                timeout: TimeAmount(limits.verifyTimeout), maxAnswerBytes: limits.verifyAnswerBytes),
             logger: logger)
         let hub = MeshHub(
             configuration: meshConfiguration, limits: limits, key: contents.key,
@@ -195,7 +195,7 @@ public final class NodeServer: Sendable {
             requestLimit: limits.maxHeaderBytes + limits.maxRequestBodyBytes)
         try operations.addHandler(headLimiter)
         // Slowloris: the first request head must be complete within the header timeout.
-        let headTimer = channel.eventLoop.scheduleTask(in: TimeAmount(seconds: limits.headerTimeoutSeconds)) {
+        let headTimer = channel.eventLoop.scheduleTask(in: TimeAmount(limits.headerTimeout)) {
             channel.close(promise: nil)
         }
         let declined = NIOLoopBoundBox<HTTPRequestHead?>(nil, eventLoop: channel.eventLoop)
@@ -363,11 +363,6 @@ public final class NodeServer: Sendable {
         quiescing.initiateShutdown(promise: nil)
     }
 
-}
-
-extension TimeAmount {
-    /// A duration given in seconds (flags take seconds), to the nanosecond.
-    init(seconds value: Double) { self = .nanoseconds(Int64(value * 1e9)) }
 }
 
 public enum NodeStartError: Error, CustomStringConvertible {

@@ -24,11 +24,11 @@ struct WebSocketConnection {
             return
         }
         let limits = hub.limits
-        let authDeadline = underlying.eventLoop.scheduleTask(in: .milliseconds(Int64(limits.authTimeoutSeconds * 1000))) {
+        let authDeadline = underlying.eventLoop.scheduleTask(in: TimeAmount(limits.authTimeout)) {
             [hub] in
             Task { await hub.authDeadlinePassed(id) }
         }
-        let heartbeat = Heartbeat(channel: underlying, interval: limits.pingIntervalSeconds)
+        let heartbeat = Heartbeat(channel: underlying, interval: limits.pingInterval)
         var ending = Ending.lost
         do {
             try await channel.executeThenClose { inbound, _ in
@@ -151,9 +151,9 @@ struct Heartbeat: Sendable {
     private let unanswered: NIOLoopBoundBox<Int>
     private let task: RepeatedTask
 
-    init(channel: any Channel, interval: Double) {
+    init(channel: any Channel, interval: Duration) {
         let unanswered = NIOLoopBoundBox.makeBoxSendingValue(0, as: Int.self, eventLoop: channel.eventLoop)
-        let every = TimeAmount.milliseconds(Int64(interval * 1000))
+        let every = TimeAmount(interval)
         self.channel = channel
         self.unanswered = unanswered
         self.task = channel.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { task in

@@ -1,5 +1,6 @@
 import AshitaCore
 import AshitaNode
+import AshitaTerminal
 import ArgumentParser
 
 /// `serve`'s limits: each bound the node keeps, with its safe default.
@@ -24,10 +25,10 @@ public struct ServeLimits: ParsableArguments {
     var messageBurst = NodeLimits().messageBurst
 
     @Option(help: ArgumentHelp("Seconds a WebSocket has to send auth before it is closed.", valueName: "seconds"))
-    var authTimeout = NodeLimits().authTimeoutSeconds
+    var authTimeout = Seconds(NodeLimits().authTimeout)
 
     @Option(help: ArgumentHelp("Seconds between pings; two unanswered close the link.", valueName: "seconds"))
-    var pingInterval = NodeLimits().pingIntervalSeconds
+    var pingInterval = Seconds(NodeLimits().pingInterval)
 
     @Option(help: ArgumentHelp("Bytes queued for one slow reader before it is closed with 1008.", valueName: "bytes"))
     var maxOutboundBytes = NodeLimits().outboundBufferBytes
@@ -44,15 +45,15 @@ public struct ServeLimits: ParsableArguments {
     var maxEventStreamsPerIp = NodeLimits().maxEventStreamsPerIP
 
     @Option(help: ArgumentHelp("Seconds a connection has to send a complete request head.", valueName: "seconds"))
-    var headerTimeout = NodeLimits().headerTimeoutSeconds
+    var headerTimeout = Seconds(NodeLimits().headerTimeout)
 
     @Option(help: ArgumentHelp("Seconds a request body has to arrive once its head is in.", valueName: "seconds"))
-    var bodyTimeout = NodeLimits().bodyTimeoutSeconds
+    var bodyTimeout = Seconds(NodeLimits().bodyTimeout)
 
     @Option(help: ArgumentHelp(
         "Seconds a client may leave an HTTP answer or event-stream data unread before it is dropped.",
         valueName: "seconds"))
-    var sendTimeout = NodeLimits().sendTimeoutSeconds
+    var sendTimeout = Seconds(NodeLimits().sendTimeout)
 
     @Option(help: ArgumentHelp(
         "Bytes of HTTP answers queued for one client before the node stops reading its requests.", valueName: "bytes"))
@@ -73,7 +74,7 @@ public struct ServeLimits: ParsableArguments {
     @Option(help: ArgumentHelp(
         "Seconds an announcement check may take where a node answered before (half of it elsewhere).",
         valueName: "seconds"))
-    var checkTimeout = NodeLimits().verifyTimeoutSeconds
+    var checkTimeout = Seconds(NodeLimits().verifyTimeout)
 
     @Option(help: ArgumentHelp("Announcement checks in flight at once.", valueName: "n"))
     var maxChecks = NodeLimits().checks.maxInFlight
@@ -104,7 +105,7 @@ public struct ServeLimits: ParsableArguments {
         for (name, value) in [
             ("--auth-timeout", authTimeout), ("--ping-interval", pingInterval), ("--header-timeout", headerTimeout),
             ("--body-timeout", bodyTimeout), ("--send-timeout", sendTimeout), ("--check-timeout", checkTimeout),
-        ] where !(value >= 0.01 && value <= 86_400) {
+        ] where !value.isWithin(.milliseconds(10), .seconds(86_400)) {
             throw ValidationError("\(name) must be from 0.01 to 86400 seconds, got \(value)")
         }
         for (name, value, range) in [
@@ -128,22 +129,22 @@ public struct ServeLimits: ParsableArguments {
         limits.maxConnectionsPerIP = maxConnectionsPerIp
         limits.messageRate = messageRate
         limits.messageBurst = messageBurst
-        limits.authTimeoutSeconds = authTimeout
-        limits.pingIntervalSeconds = pingInterval
+        limits.authTimeout = authTimeout.duration
+        limits.pingInterval = pingInterval.duration
         limits.outboundBufferBytes = maxOutboundBytes
         limits.maxEventStreams = maxEventStreams
         limits.maxEventStreamsPerIP = maxEventStreamsPerIp
-        limits.headerTimeoutSeconds = headerTimeout
+        limits.headerTimeout = headerTimeout.duration
         limits.maxHeaderBytes = maxHeaderBytes
         limits.maxRequestBodyBytes = maxBodyBytes
         limits.maxFrameBytes = maxFrameBytes
         limits.verifyAnnouncements = !noVerifyAnnouncements
         limits.maxConnections = maxConnections
         limits.socketSendBufferBytes = socketSendBuffer
-        limits.bodyTimeoutSeconds = bodyTimeout
-        limits.sendTimeoutSeconds = sendTimeout
+        limits.bodyTimeout = bodyTimeout.duration
+        limits.sendTimeout = sendTimeout.duration
         limits.httpOutboundBytes = maxAnswerBytes
-        limits.verifyTimeoutSeconds = checkTimeout
+        limits.verifyTimeout = checkTimeout.duration
         limits.checks.maxInFlight = maxChecks
         limits.checks.contactRate = checkRate
         limits.checks.contactBurst = checkRate * 2

@@ -99,7 +99,7 @@ import Testing
         try await withNodes(2, configure: {
             $0.limits.verifyAnnouncements = true
             $0.limits.checks.maxInFlight = 2
-            $0.limits.verifyTimeoutSeconds = 4
+            $0.limits.verifyTimeout = .seconds(4)
         }) { nodes in
             let (node, real) = (nodes[0], nodes[1])
             let events = try await EventSubscription(node, types: "nodeDiscovered,nodeUnverified")
@@ -151,7 +151,7 @@ import Testing
             chatty.stop()
             silent.stop()
         }
-        try await withNode(configure: { $0.limits.verifyAnnouncements = true; $0.limits.verifyTimeoutSeconds = 1 }) { node in
+        try await withNode(configure: { $0.limits.verifyAnnouncements = true; $0.limits.verifyTimeout = .seconds(1) }) { node in
             _ = try await announceAndExpectRefusal(node, "127.0.0.1:\(chatty.port)")
             _ = try await announceAndExpectRefusal(node, "127.0.0.1:\(silent.port)")
             let reasons = try await allPeers(node).map { $0.reason ?? "" }

@@ -70,7 +70,7 @@ import Testing
     }
 
     @Test func sendsAHeartbeatComment() async throws {
-        try await withNode(configure: { $0.limits.eventStreamHeartbeatSeconds = 1 }) { node in
+        try await withNode(configure: { $0.limits.eventStreamHeartbeat = .seconds(1) }) { node in
             let stream = EventStreamReader.open("\(node.url)/api/v1/events")
             let heartbeat = try await within { () -> String? in
                 for try await item in stream { if case .comment("heartbeat") = item { return "heartbeat" } }
@@ -100,7 +100,7 @@ import Testing
     @Test func aSubscriberThatFallsBehindIsEndedAndResumesWithoutLossOrDuplicates() async throws {
         try await withNode(configure: {
             $0.limits.eventStreamBuffer = 8
-            $0.limits.sendTimeoutSeconds = 60
+            $0.limits.sendTimeout = .seconds(60)
             $0.limits.httpOutboundBytes = 4096
             $0.limits.socketSendBufferBytes = 4096
         }) { node in

@@ -23,7 +23,7 @@ import Testing
     }
 
     @Test func aBodyThatNeverArrivesIsCutOffAtItsDeadline() async throws {
-        try await withNode(configure: { $0.limits.bodyTimeoutSeconds = 0.5 }) { node in
+        try await withNode(configure: { $0.limits.bodyTimeout = .seconds(0.5) }) { node in
             // The head promises 10,000 bytes; 3 come. The header timeout (10 s) is not what ends it.
             let stalled = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 5))
             stalled.send("POST /api/v1/auth HTTP/1.1\r\nHost: x\r\nContent-Length: 10000\r\n\r\nabc")
@@ -35,7 +35,7 @@ import Testing
 
     @Test func aReaderThatNeverReadsItsAnswersIsClosed() async throws {
         try await withNode(configure: {
-            $0.limits.sendTimeoutSeconds = 0.5
+            $0.limits.sendTimeout = .seconds(0.5)
             $0.limits.httpOutboundBytes = 4096
             $0.limits.socketSendBufferBytes = 4096
         }) { node in
@@ -55,7 +55,7 @@ import Testing
 
     @Test func anEventStreamNobodyReadsIsClosed() async throws {
         try await withNode(configure: {
-            $0.limits.sendTimeoutSeconds = 0.5
+            $0.limits.sendTimeout = .seconds(0.5)
             $0.limits.httpOutboundBytes = 4096
             $0.limits.socketSendBufferBytes = 4096
         }) { node in
@@ -89,7 +89,7 @@ import Testing
     }
 
     @Test func aLongHeadIsRefusedAtItsByteLimitNotAtItsEnd() async throws {
-        try await withNode(configure: { $0.limits.headerTimeoutSeconds = 30 }) { node in
+        try await withNode(configure: { $0.limits.headerTimeout = .seconds(30) }) { node in
             // One header of 20 KB and no end: a few lines, many bytes.
             let attacker = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 5))
             attacker.send("GET /healthz HTTP/1.1\r\nX-Long: " + String(repeating: "x", count: 20_000))
@@ -112,7 +112,7 @@ import Testing
     }
 
     @Test func aMalformedRequestIsAnsweredAndClosedAtOnce() async throws {
-        try await withNode(configure: { $0.limits.headerTimeoutSeconds = 30 }) { node in
+        try await withNode(configure: { $0.limits.headerTimeout = .seconds(30) }) { node in
             let attacker = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 5))
             attacker.send("GARBAGE GARBAGE GARBAGE\r\n\r\n")
             let (text, closed) = await drain(attacker)
@@ -165,7 +165,7 @@ import Testing
     }
 
     @Test func aFloodOfIdleConnectionsCannotKeepOthersOut() async throws {
-        try await withNode(configure: { $0.limits.maxConnections = 40; $0.limits.headerTimeoutSeconds = 60 }) { node in
+        try await withNode(configure: { $0.limits.maxConnections = 40; $0.limits.headerTimeout = .seconds(60) }) { node in
             // 10 source addresses, 8 silent connections each (all the node takes): then more keep coming.
             var silent: [RawConnection] = []
             for host in 2...11 {
@@ -212,7 +212,7 @@ import Testing
     }
 
     @Test func afterARequestTheParserTakesForAnUpgradeTheConnectionCloses() async throws {
-        try await withNode(configure: { $0.limits.headerTimeoutSeconds = 30 }) { node in
+        try await withNode(configure: { $0.limits.headerTimeout = .seconds(30) }) { node in
             // Alone, then nothing: answered with Connection: close and closed, not kept for a next request.
             let quiet = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 5))
             quiet.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
@@ -238,7 +238,7 @@ import Testing
     }
 
     @Test func endlessTrailersAreRefused() async throws {
-        try await withNode(configure: { $0.limits.headerTimeoutSeconds = 30; $0.limits.bodyTimeoutSeconds = 30 }) { node in
+        try await withNode(configure: { $0.limits.headerTimeout = .seconds(30); $0.limits.bodyTimeout = .seconds(30) }) { node in
             let attacker = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 5))
             attacker.send("POST /api/v1/auth HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + String(repeating: "a:b\r\n", count: 40_000))
             let (text, closed) = await drain(attacker)

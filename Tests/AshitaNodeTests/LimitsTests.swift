@@ -18,7 +18,7 @@ import Testing
         try await withNode(configure: {
             $0.limits.messageRate = 1
             $0.limits.messageBurst = 3
-            $0.limits.authTimeoutSeconds = 3600
+            $0.limits.authTimeout = .seconds(3600)
         }) { node in
             let bystander = try await WebSocketPeer.joined(node, home: nil)
             let flooder = try await WebSocketPeer.to(node)
@@ -66,7 +66,7 @@ import Testing
     }
 
     @Test func aSocketThatNeverAuthenticatesIsClosed() async throws {
-        try await withNode(configure: { $0.limits.authTimeoutSeconds = 1 }) { node in
+        try await withNode(configure: { $0.limits.authTimeout = .seconds(1) }) { node in
             // The well-behaved client sends its auth in the same packet as its upgrade: its deadline cannot pass
             // first however busy the machine is.
             let early = try #require(RawConnection(port: node.localPort))
@@ -86,7 +86,7 @@ import Testing
     }
 
     @Test func aLinkThatMissesTwoPongsIsClosedAndAnnouncedGone() async throws {
-        try await withNode(configure: { $0.limits.pingIntervalSeconds = 1 }) { node in
+        try await withNode(configure: { $0.limits.pingInterval = .seconds(1) }) { node in
             let observer = try await WebSocketPeer.joined(node, home: nil)
             // A raw client, which reads but never answers a ping: a link gone silent.
             let silent = try #require(RawConnection(port: node.localPort))
@@ -195,7 +195,7 @@ import Testing
     }
 
     @Test func aRequestHeadThatNeverEndsIsCutOff() async throws {
-        try await withNode(configure: { $0.limits.headerTimeoutSeconds = 1 }) { node in
+        try await withNode(configure: { $0.limits.headerTimeout = .seconds(1) }) { node in
             let slowloris = try #require(RawConnection(port: node.localPort))
             slowloris.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
             let (bytes, closed) = await onDedicatedThread { slowloris.readUntilClosed() }

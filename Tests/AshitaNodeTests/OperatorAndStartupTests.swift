@@ -69,7 +69,7 @@ import Testing
     /// the shutdown can end it) and an event stream are closed, and the node's `run` returns.
     @Test func shutdownClosesIdleHTTPConnectionsAndEventStreams() async throws {
         let connections = try await within(20, "the node to shut down with HTTP connections open") {
-            try await withNode(configure: { $0.limits.headerTimeoutSeconds = 3600 }) { node in
+            try await withNode(configure: { $0.limits.headerTimeout = .seconds(3600) }) { node in
                 let idle = try #require(RawConnection(port: node.localPort))
                 #expect(idle.send("GET /healthz HTTP/1.1\r\nHost: node\r\n\r\n"))
                 #expect(idle.readHead()?.hasPrefix("HTTP/1.1 200") == true)

@@ -21,7 +21,7 @@ func withNodes<T: Sendable>(
         configuration.limits.verifyAnnouncements = false
         // Checks where they are on: a slow machine running the whole suite must not make a loopback check time
         // out (tests of the timeout set their own).
-        configuration.limits.verifyTimeoutSeconds = 20
+        configuration.limits.verifyTimeout = .seconds(20)
         configure(&configuration)
         servers.append(try await NodeServer.start(configuration, logger: logger))
     }
