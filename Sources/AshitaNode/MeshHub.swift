@@ -92,7 +92,7 @@ actor MeshHub {
     /// the disk. Connections finish on their own.
     func shutdown() async {
         shuttingDown = true
-        for client in clients.values { sinks.close(client.channel, .goingAway) }
+        for client in clients.values { sinks.close(client, .goingAway) }
         sinks.submit()
         for subscriber in subscribers.values { subscriber.continuation.finish() }
         subscribers = [:]
@@ -140,7 +140,7 @@ actor MeshHub {
                 logger.debug("closing client", metadata: ["client": "\(id)", "code": "\(reason.code)"])
                 if let client = clients[id], closing[id] == nil {
                     closing[id] = reason
-                    sinks.close(client.channel, reason)
+                    sinks.close(client, reason)
                 }
             case .journal(let entry):
                 publish(entry)

@@ -52,8 +52,7 @@ public final class NodeServer: Sendable {
 
     enum Connection {
         case webSocket(
-            NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, outlet: NIOLoopBound<EncodedFrameOutlet>,
-            closes: NIOLoopBound<CloseRecorder>, slot: ConnectionSlot)
+            NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, outbound: NIOLoopBound<WebSocketOutbound>, slot: ConnectionSlot)
         /// `declined`: a request that asked for an upgrade the node refused; it still needs its answer.
         case http(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, declined: HTTPRequestHead?, slot: ConnectionSlot)
         /// Over the connection budget: it closes as soon as it is active, unanswered.
@@ -230,19 +229,16 @@ public final class NodeServer: Sendable {
                         NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 256,
                             maxAccumulatedFrameSize: limits.maxFrameBytes))
-                    let closes = CloseRecorder()
-                    try operations.addHandler(closes)
-                    let outlet = EncodedFrameOutlet()
+                    let outbound = WebSocketOutbound(eventLoop: channel.eventLoop)
                     // Pre-encoded frames go in at the head of the pipeline, but under TLS after the TLS handler.
                     if let tls = try? operations.handler(type: NIOSSLServerHandler.self) {
-                        try operations.addHandler(outlet, position: .after(tls))
+                        try operations.addHandler(outbound, position: .after(tls))
                     } else {
-                        try operations.addHandler(outlet, position: .first)
+                        try operations.addHandler(outbound, position: .first)
                     }
                     return .webSocket(
                         try NIOAsyncChannel(wrappingChannelSynchronously: channel),
-                        outlet: NIOLoopBound(outlet, eventLoop: channel.eventLoop),
-                        closes: NIOLoopBound(closes, eventLoop: channel.eventLoop), slot: slot)
+                        outbound: NIOLoopBound(outbound, eventLoop: channel.eventLoop), slot: slot)
                 }
             })
         let configuration = NIOTypedHTTPServerUpgradeConfiguration<Connection>(
@@ -320,9 +316,9 @@ public final class NodeServer: Sendable {
                     group.addTask { [hub, router, logger] in
                         do {
                             switch try await upgrade.get() {
-                            case .webSocket(let channel, let outlet, let closes, let slot):
+                            case .webSocket(let channel, let outbound, let slot):
                                 await WebSocketConnection(
-                                    channel: channel, outlet: outlet, closes: closes, slot: slot,
+                                    channel: channel, outbound: outbound, slot: slot,
                                     remote: Self.remoteIP(channel.channel), hub: hub, logger: logger
                                 ).run()
                             case .http(let channel, let declined, let slot):

@@ -3,13 +3,12 @@ import Logging
 import NIOCore
 import NIOWebSocket
 
-/// One client's WebSocket, from upgrade to close: frames in go to the hub; frames out are written by the hub
-/// straight onto the channel. When the socket closes, the hub forgets the client.
+/// One client's WebSocket, from upgrade to close: frames in go to the hub; everything out goes through the
+/// connection's one writer, `WebSocketOutbound`. When the socket closes, the hub forgets the client.
 struct WebSocketConnection {
     let channel: NIOAsyncChannel<WebSocketFrame, WebSocketFrame>
-    let outlet: NIOLoopBound<EncodedFrameOutlet>
-    /// What close frame the node sent, if any: why the node ended the connection, for the journal.
-    let closes: NIOLoopBound<CloseRecorder>
+    /// The connection's one writer, on its event loop.
+    let outbound: NIOLoopBound<WebSocketOutbound>
     /// Its place in the connection budget: displaceable until it authenticates.
     let slot: ConnectionSlot
     let remote: String
@@ -18,8 +17,8 @@ struct WebSocketConnection {
 
     func run() async {
         let underlying = channel.channel
-        guard let id = await hub.connect(remote: remote, client: ClientSink(channel: underlying, outlet: outlet)) else {
-            try? await underlying.writeAndFlush(closeFrame(code: 1001, reason: "node is shutting down")).get()
+        guard let id = await hub.connect(remote: remote, client: ClientSink(outbound: outbound, eventLoop: underlying.eventLoop)) else {
+            try? await sendCloseFrame(.goingAway)
             try? await underlying.close()
             return
         }
@@ -28,21 +27,21 @@ struct WebSocketConnection {
             [hub] in
             Task { await hub.authDeadlinePassed(id) }
         }
-        let heartbeat = Heartbeat(channel: underlying, interval: limits.pingInterval)
+        let outbound = self.outbound
+        let pingInterval = TimeAmount(limits.pingInterval)
+        underlying.eventLoop.execute { outbound.value.startHeartbeat(every: pingInterval) }
         var ending = Ending.lost
         do {
             try await channel.executeThenClose { inbound, _ in
-                ending = try await read(inbound, id: id, heartbeat: heartbeat)
+                ending = try await read(inbound, id: id)
             }
         } catch {
             logger.debug("connection ended", metadata: ["client": "\(id)", "error": "\(error)"])
         }
         authDeadline.cancel()
-        heartbeat.stop()
         // Why it ended, when the node ended it: a close the node sent (the hub's, a slow reader's, a dead link's),
         // or the answer to a client's close that broke the rules. A client's own close is no reason of the node's.
-        let closes = self.closes
-        let sent = try? await underlying.eventLoop.submit { closes.value.sent }.get()
+        let sent = try? await underlying.eventLoop.submit { outbound.value.closeSent }.get()
         let reason: CloseReason? =
             switch ending {
             case .lost: sent
@@ -60,10 +59,9 @@ struct WebSocketConnection {
 
     /// Returns when the client closes or breaks the protocol; whatever the hub queued in answer (an error, a
     /// close frame) is already on the event loop ahead of the socket's close.
-    private func read(
-        _ inbound: NIOAsyncChannelInboundStream<WebSocketFrame>, id: ClientID, heartbeat: Heartbeat
-    ) async throws -> Ending {
+    private func read(_ inbound: NIOAsyncChannelInboundStream<WebSocketFrame>, id: ClientID) async throws -> Ending {
         let underlying = channel.channel
+        let outbound = self.outbound
         var authenticated = false
         var closing = false
         do {
@@ -86,20 +84,14 @@ struct WebSocketConnection {
                     // Control frames cost the sender its message rate like any frame; a flood is closed.
                     outcome = await hub.receive(id, .control)
                     guard outcome.accepted else { break }
-                    // A pong is output like any other: a reader that does not take it is closed, not buffered
-                    // for. Checked on the event loop, where writability is current.
-                    let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
-                    underlying.eventLoop.execute {
-                        guard underlying.isActive else { return }
-                        guard underlying.isWritable else { return closeGracefully(underlying, .tooSlow) }
-                        underlying.writeAndFlush(pong, promise: nil)
-                    }
+                    let payload = frame.unmaskedData
+                    underlying.eventLoop.execute { outbound.value.pong(payload) }
                 case .pong:
-                    heartbeat.answered()
+                    underlying.eventLoop.execute { outbound.value.pongReceived() }
                     outcome = await hub.receive(id, .control)
                 case .connectionClose:
                     let (answer, refused) = Self.closeAnswer(to: frame.unmaskedData)
-                    try? await underlying.writeAndFlush(closeFrame(code: answer.code, reason: answer.reason)).get()
+                    try? await sendCloseFrame(answer)
                     return .clientClosed(refusal: refused ? answer : nil)
                 default:
                     // The validator lets no other opcode through.
@@ -122,7 +114,13 @@ struct WebSocketConnection {
     }
 
     private func closeForProtocolError(_ reason: String) async {
-        try? await channel.channel.writeAndFlush(closeFrame(code: 1002, reason: "protocol error: \(reason)")).get()
+        try? await sendCloseFrame(CloseReason(code: 1002, reason: "protocol error: \(reason)"))
+    }
+
+    /// A close frame, written before the socket closes (the connection closes it once this returns).
+    private func sendCloseFrame(_ reason: CloseReason) async throws {
+        let outbound = self.outbound
+        try await channel.channel.eventLoop.flatSubmit { outbound.value.writeCloseFrame(reason) }.get()
     }
 
     /// The answer to a client's close frame (RFC 6455, sections 5.5.1 and 7.4): its code echoed when valid;
@@ -142,36 +140,4 @@ struct WebSocketConnection {
         }
         return (CloseReason(code: code, reason: ""), false)
     }
-}
-
-/// The node's pings on one WebSocket: one every `interval`; when two in a row go unanswered the link is dead
-/// (a peer that vanished without a FIN) and is closed, so its home is announced `nodeLeft`.
-struct Heartbeat: Sendable {
-    private let channel: any Channel
-    private let unanswered: NIOLoopBoundBox<Int>
-    private let task: RepeatedTask
-
-    init(channel: any Channel, interval: Duration) {
-        let unanswered = NIOLoopBoundBox.makeBoxSendingValue(0, as: Int.self, eventLoop: channel.eventLoop)
-        let every = TimeAmount(interval)
-        self.channel = channel
-        self.unanswered = unanswered
-        self.task = channel.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { task in
-            guard channel.isActive else { return task.cancel() }
-            if unanswered.value >= 2 {
-                task.cancel()
-                closeGracefully(channel, .noPong)
-                return
-            }
-            unanswered.value += 1
-            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer(string: "ashita")), promise: nil)
-        }
-    }
-
-    func answered() {
-        let unanswered = self.unanswered
-        channel.eventLoop.execute { unanswered.value = 0 }
-    }
-
-    func stop() { task.cancel() }
 }
