@@ -29,22 +29,29 @@ struct ClientSinks {
     mutating func submit() {
         for (_, batch) in pending {
             let operations = batch.operations
-            batch.loop.execute {
-                var touched: [ObjectIdentifier: WebSocketOutbound] = [:]
-                for operation in operations {
-                    switch operation {
-                    case .write(let client, let frame):
-                        let outbound = client.outbound.value
-                        outbound.send(encoded: frame)
-                        touched[ObjectIdentifier(outbound)] = outbound
-                    case .close(let client, let reason):
-                        client.outbound.value.close(reason)
-                    }
-                }
-                for outbound in touched.values { outbound.flush() }
+            // The hub's own loop is served at once; the others get one task each.
+            if batch.loop.inEventLoop {
+                Self.carryOut(operations)
+            } else {
+                batch.loop.execute { Self.carryOut(operations) }
             }
         }
         pending = [:]
+    }
+
+    private static func carryOut(_ operations: [Operation]) {
+        var touched: [ObjectIdentifier: WebSocketOutbound] = [:]
+        for operation in operations {
+            switch operation {
+            case .write(let client, let frame):
+                let outbound = client.outbound.value
+                outbound.send(encoded: frame)
+                touched[ObjectIdentifier(outbound)] = outbound
+            case .close(let client, let reason):
+                client.outbound.value.close(reason)
+            }
+        }
+        for outbound in touched.values { outbound.flush() }
     }
 }
 

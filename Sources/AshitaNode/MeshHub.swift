@@ -6,7 +6,12 @@ import NIOWebSocket
 
 /// The node's one owner of mesh state: it feeds what connections receive into the pure `Mesh` and carries out
 /// the effects, in order. Sending never waits on a socket: frames go to the event loops in batches.
+///
+/// It runs on one of the node's event loops (its serial executor), so a fan-out reaches the sockets of that
+/// loop without leaving its thread, and those of the other loops with one hop each.
 actor MeshHub {
+    nonisolated let eventLoop: any EventLoop
+    nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
     private var mesh: Mesh
     private var clients: [ClientID: ClientSink] = [:]
     /// Clients the node is closing, and why: what they still send is dropped unread.
@@ -28,8 +33,9 @@ actor MeshHub {
 
     init(
         configuration: MeshConfiguration, limits: NodeLimits, key: NodeKey, knownNodes: KnownNodes,
-        knownNodesWriter: StateFileWriter, verifier: AnnouncementVerifier, logger: Logger
+        knownNodesWriter: StateFileWriter, verifier: AnnouncementVerifier, eventLoop: any EventLoop, logger: Logger
     ) {
+        self.eventLoop = eventLoop
         let boot = String(Timestamp.now().milliseconds, radix: 36)
         self.mesh = Mesh(configuration: configuration, boot: boot)
         self.limits = limits

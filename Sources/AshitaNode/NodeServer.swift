@@ -140,7 +140,7 @@ public final class NodeServer: Sendable {
             configuration: meshConfiguration, limits: limits, key: contents.key,
             knownNodes: contents.knownNodes,
             knownNodesWriter: StateFileWriter(file: configuration.dataDirectory.knownNodesPath, logger: logger),
-            verifier: verifier, logger: logger)
+            verifier: verifier, eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: logger)
         return NodeServer(
             address: address, localPort: localPort, dataDirectory: configuration.dataDirectory, id: contents.key.id,
             usesTLS: usesTLS, lock: contents.lock, hub: hub,
