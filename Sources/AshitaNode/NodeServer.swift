@@ -313,7 +313,8 @@ public final class NodeServer: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             try await serverChannel.executeThenClose { inbound in
                 for try await upgrade in inbound {
-                    group.addTask { [hub, router, logger] in
+                    // On the connection's own event loop, where its socket's reads arrive and writes go.
+                    group.addTask(executorPreference: EventLoopTaskExecutor(upgrade.eventLoop)) { [hub, router, logger] in
                         do {
                             switch try await upgrade.get() {
                             case .webSocket(let channel, let outbound, let slot):
