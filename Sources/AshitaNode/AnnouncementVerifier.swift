@@ -25,6 +25,8 @@ final class AnnouncementVerifier: Sendable {
         /// How long one contact may take for an address a check has verified before; unknown ones get half.
         var timeout: TimeAmount
         var maxAnswerBytes: Int
+        /// Rates and caches count on its monotonic clock: they must not jump with the wall clock.
+        var clock: NodeClock
     }
 
     private let settings: Settings
@@ -49,7 +51,7 @@ final class AnnouncementVerifier: Sendable {
 
     /// Runs until `stop()`, reporting each decided address with `report`.
     func run(report: @escaping @Sendable (NodeAddress, AnnouncementChecks.Outcome) async -> Void) async {
-        var checks = AnnouncementChecks(limits: settings.limits, policy: settings.policy, at: Self.now())
+        var checks = AnnouncementChecks(limits: settings.limits, policy: settings.policy, at: settings.clock.monotonicTimestamp())
         var known: Set<NodeAddress> = []
         var failures = FailureSummary()
         var timerDue: Timestamp?
@@ -57,7 +59,7 @@ final class AnnouncementVerifier: Sendable {
         let (sink, timeout) = (self.sink, settings.timeout)
         await withDiscardingTaskGroup { group in
             for await event in events {
-                let now = Self.now()
+                let now = settings.clock.monotonicTimestamp()
                 var reports: [AnnouncementChecks.Report] = []
                 switch event {
                 case .submit(let address, let announcer, let isKnown):
@@ -106,9 +108,6 @@ final class AnnouncementVerifier: Sendable {
             group.cancelAll()
         }
     }
-
-    /// Monotonic milliseconds: rates and caches must not jump with the wall clock.
-    static func now() -> Timestamp { Timestamp(milliseconds: Int64(monotonicSeconds() * 1000)) }
 
     /// The addresses a name resolves to, in the resolver's order; empty when it does not resolve. Blocking.
     static func resolve(_ host: String) -> [IPAddress] {

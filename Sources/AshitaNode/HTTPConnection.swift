@@ -166,7 +166,7 @@ struct HTTPConnection {
         types: Set<String>?, lastEventID: String?, head request: HTTPRequestHead,
         to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     ) async throws {
-        let subscription: MeshHub.Subscription
+        let subscription: EventStreams.Subscription
         switch await hub.subscribe(types: types, lastEventID: lastEventID, remote: remote) {
         case .accepted(let accepted):
             subscription = accepted
@@ -196,7 +196,7 @@ struct HTTPConnection {
     }
 
     private func stream(
-        _ subscription: MeshHub.Subscription,
+        _ subscription: EventStreams.Subscription,
         lastEventID: String?, head request: HTTPRequestHead,
         to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     ) async throws {

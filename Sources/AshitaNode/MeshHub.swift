@@ -18,12 +18,12 @@ actor MeshHub {
     private var closing: [ClientID: CloseReason] = [:]
     private var sinks = ClientSinks()
     private var flushQueued = false
-    private var subscribers: [UInt64: EventSubscriber] = [:]
+    private var streams: EventStreams
     private var nextClientID: ClientID = 1
-    private var nextSubscriberID: UInt64 = 1
     private var shuttingDown = false
     private let logger: Logger
-    private let started = monotonicSeconds()
+    private let clock: NodeClock
+    private let started: Duration
     let limits: NodeLimits
     private let key: NodeKey
     private let publicKeyHex: String
@@ -33,12 +33,16 @@ actor MeshHub {
 
     init(
         configuration: MeshConfiguration, limits: NodeLimits, key: NodeKey, knownNodes: KnownNodes,
-        knownNodesWriter: StateFileWriter, verifier: AnnouncementVerifier, eventLoop: any EventLoop, logger: Logger
+        knownNodesWriter: StateFileWriter, verifier: AnnouncementVerifier, clock: NodeClock, eventLoop: any EventLoop,
+        logger: Logger
     ) {
         self.eventLoop = eventLoop
-        let boot = String(Timestamp.now().milliseconds, radix: 36)
+        self.clock = clock
+        self.started = clock.monotonic()
+        let boot = String(clock.wall().milliseconds, radix: 36)
         self.mesh = Mesh(configuration: configuration, boot: boot)
         self.limits = limits
+        self.streams = EventStreams(limits: limits)
         self.key = key
         self.publicKeyHex = Hex.encode(key.publicKey)
         self.knownNodes = knownNodes
@@ -57,7 +61,7 @@ actor MeshHub {
         let id = nextClientID
         nextClientID += 1
         clients[id] = client
-        apply(mesh.connect(id, remote: remote, at: .now()))
+        apply(mesh.connect(id, remote: remote, at: clock.wall()))
         return id
     }
 
@@ -72,7 +76,7 @@ actor MeshHub {
 
     func receive(_ id: ClientID, _ frame: InboundFrame) -> FrameOutcome {
         guard closing[id] == nil else { return FrameOutcome(accepted: false, authenticated: false, closing: true) }
-        let effects = mesh.receive(id, frame, at: .now())
+        let effects = mesh.receive(id, frame, at: clock.wall())
         apply(effects)
         return FrameOutcome(
             accepted: effects.isEmpty, authenticated: mesh.clients[id]?.isAuthenticated ?? false, closing: closing[id] != nil)
@@ -84,14 +88,14 @@ actor MeshHub {
     }
 
     func rejectOversized(_ id: ClientID) {
-        apply(mesh.rejectOversized(id, size: limits.maxFrameBytes + 1, limit: limits.maxFrameBytes, at: .now()))
+        apply(mesh.rejectOversized(id, size: limits.maxFrameBytes + 1, limit: limits.maxFrameBytes, at: clock.wall()))
     }
 
     /// The connection ended; `closedWith` is the reason when the connection itself closed it (a protocol error).
     func disconnect(_ id: ClientID, closedWith edgeReason: CloseReason? = nil) {
         clients[id] = nil
         let reason = closing.removeValue(forKey: id) ?? edgeReason
-        apply(mesh.disconnect(id, closedWith: reason, at: .now()))
+        apply(mesh.disconnect(id, closedWith: reason, at: clock.wall()))
     }
 
     /// Closes every client with 1001 and ends every event stream, then waits for state being saved to reach
@@ -100,8 +104,7 @@ actor MeshHub {
         shuttingDown = true
         for client in clients.values { sinks.close(client, .goingAway) }
         sinks.submit()
-        for subscriber in subscribers.values { subscriber.continuation.finish() }
-        subscribers = [:]
+        streams.endAll()
         verifier.stop()
         knownNodesWriter.finish()
     }
@@ -118,7 +121,7 @@ actor MeshHub {
         switch result {
         case .success(let facts):
             if facts.id != nil, facts.id != identity.id {
-                let (changed, previous) = knownNodes.record(address, facts, at: .now())
+                let (changed, previous) = knownNodes.record(address, facts, at: clock.wall())
                 if let previous {
                     logger.warning(
                         "a known address answers with another node id",
@@ -128,9 +131,9 @@ actor MeshHub {
                 if changed { knownNodesWriter.save(knownNodes.encoded()) }
             }
             guard !shuttingDown else { return }
-            apply(mesh.verified(address, facts, at: .now()))
+            apply(mesh.verified(address, facts, at: clock.wall()))
         case .failure(let failure):
-            apply(mesh.verificationFailed(address, reason: failure.reason, at: .now()))
+            apply(mesh.verificationFailed(address, reason: failure.reason, at: clock.wall()))
         }
     }
 
@@ -188,65 +191,19 @@ actor MeshHub {
 
     // MARK: Event stream subscribers
 
-    struct EventSubscriber {
-        var types: Set<String>?
-        var continuation: AsyncStream<ByteBuffer>.Continuation
-        /// Whose it is, as per-address limits count (an IPv6 address by its /64).
-        var key: String
-    }
-
     /// What a new `/api/v1/events` subscriber gets: the backlog after its `Last-Event-ID`, then live entries.
-    /// The live stream is bounded; a subscriber that falls behind is ended and resumes with its last id.
-    func subscribe(types: Set<String>?, lastEventID: String?, remote: String) -> SubscribeResult {
+    func subscribe(types: Set<String>?, lastEventID: String?, remote: String) -> EventStreams.SubscribeResult {
         guard !shuttingDown else { return .refused(.shuttingDown) }
-        guard subscribers.count < limits.maxEventStreams else { return .refused(.full) }
-        let key = IPAddress.limitKey(remote)
-        guard subscribers.values.count(where: { $0.key == key }) < limits.maxEventStreamsPerIP else {
-            return .refused(.fullForAddress)
-        }
-        let (stream, continuation) = AsyncStream.makeStream(
-            of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(limits.eventStreamBuffer))
-        let id = nextSubscriberID
-        nextSubscriberID += 1
-        subscribers[id] = EventSubscriber(types: types, continuation: continuation, key: key)
-        let (backlog, missed) = mesh.journal.entries(after: lastEventID)
-        return .accepted(
-            Subscription(
-                backlog: backlog.filter { types?.contains($0.type) ?? true }, missed: missed,
-                position: mesh.journal.position, live: stream, id: id))
-    }
-
-    struct Subscription {
-        var backlog: [JournalEntry]
-        var missed: Bool
-        var position: String
-        /// Each entry as the stream sends it (`id:`, `event:`, `data:`), encoded once for every subscriber.
-        var live: AsyncStream<ByteBuffer>
-        var id: UInt64
-    }
-
-    enum SubscribeResult {
-        case accepted(Subscription)
-        case refused(Refusal)
-
-        enum Refusal { case shuttingDown, full, fullForAddress }
+        return streams.subscribe(types: types, lastEventID: lastEventID, remote: remote, journal: mesh.journal)
     }
 
     func unsubscribe(_ id: UInt64) {
-        subscribers.removeValue(forKey: id)?.continuation.finish()
+        streams.unsubscribe(id)
     }
 
     private func publish(_ entry: JournalEntry) {
         logger.debug("event", metadata: ["type": "\(entry.type)", "id": "\(entry.id)"])
-        guard !subscribers.isEmpty else { return }
-        // Encoded once; every subscriber's buffer holds the same bytes.
-        let encoded = HTTPConnection.encode(entry)
-        for (id, subscriber) in subscribers where subscriber.types?.contains(entry.type) ?? true {
-            if case .dropped = subscriber.continuation.yield(encoded) {
-                subscriber.continuation.finish()
-                subscribers[id] = nil
-            }
-        }
+        streams.publish(entry)
     }
 
     // MARK: Reading state for the HTTP API
@@ -255,7 +212,7 @@ actor MeshHub {
     func status() -> NodeStatus {
         NodeStatus(
             node: identity.nodeIp, id: identity.id, version: identity.version,
-            uptimeSeconds: Int(monotonicSeconds() - started), clients: mesh.clients.count, peers: mesh.peers.count,
+            uptimeSeconds: Int((clock.monotonic() - started).components.seconds), clients: mesh.clients.count, peers: mesh.peers.count,
             operators: mesh.operatorCount, publicKey: publicKeyHex, tls: identity.tls)
     }
 
@@ -296,6 +253,6 @@ actor MeshHub {
     }
 
     func checkOperatorToken(_ token: String, from remote: String) -> Mesh.TokenCheck {
-        mesh.checkOperatorToken(token, from: remote, at: .now())
+        mesh.checkOperatorToken(token, from: remote, at: clock.wall())
     }
 }

@@ -19,6 +19,8 @@ public struct NodeConfiguration: Sendable {
     public var version = ashitaVersion
     /// PEM certificate chain and private key: serve HTTPS and WSS instead of HTTP and WS.
     public var tls: TLSFiles?
+    /// Where the node reads the time.
+    public var clock = NodeClock.system
 
     public init(host: String, port: Int, advertise: NodeAddress? = nil, dataDirectory: DataDirectory) {
         self.host = host
@@ -134,13 +136,14 @@ public final class NodeServer: Sendable {
             .init(
                 limits: limits.checks,
                 policy: AnnouncementPolicy.forNode(at: await Self.ownAddresses(advertised: address), allowing: limits.allowChecksTo),
-                timeout: TimeAmount(limits.verifyTimeout), maxAnswerBytes: limits.verifyAnswerBytes),
+                timeout: TimeAmount(limits.verifyTimeout), maxAnswerBytes: limits.verifyAnswerBytes,
+                clock: configuration.clock),
             logger: logger)
         let hub = MeshHub(
             configuration: meshConfiguration, limits: limits, key: contents.key,
             knownNodes: contents.knownNodes,
             knownNodesWriter: StateFileWriter(file: configuration.dataDirectory.knownNodesPath, logger: logger),
-            verifier: verifier, eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: logger)
+            verifier: verifier, clock: configuration.clock, eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: logger)
         return NodeServer(
             address: address, localPort: localPort, dataDirectory: configuration.dataDirectory, id: contents.key.id,
             usesTLS: usesTLS, lock: contents.lock, hub: hub,
