@@ -28,7 +28,8 @@ actor MeshHub {
     private let key: NodeKey
     private let publicKeyHex: String
     let verifier: AnnouncementVerifier
-    private var knownNodes: KnownNodes
+    private var knownNodes: KnownNodesBook
+    /// The known-nodes file's writer, whose loop the node's run owns.
     let knownNodesWriter: StateFileWriter
 
     init(
@@ -45,7 +46,7 @@ actor MeshHub {
         self.streams = EventStreams(limits: limits)
         self.key = key
         self.publicKeyHex = Hex.encode(key.publicKey)
-        self.knownNodes = knownNodes
+        self.knownNodes = KnownNodesBook(knownNodes, writer: knownNodesWriter, logger: logger)
         self.knownNodesWriter = knownNodesWriter
         self.verifier = verifier
         self.logger = logger
@@ -98,9 +99,9 @@ actor MeshHub {
         apply(mesh.disconnect(id, closedWith: reason, at: clock.wall()))
     }
 
-    /// Closes every client with 1001 and ends every event stream, then waits for state being saved to reach
-    /// the disk. Connections finish on their own.
-    func shutdown() async {
+    /// Closes every client with 1001, ends every event stream, stops the checks and finishes the known-nodes
+    /// writer (the node's run waits for it to reach the disk). Connections finish on their own.
+    func shutdown() {
         shuttingDown = true
         for client in clients.values { sinks.close(client, .goingAway) }
         sinks.submit()
@@ -112,23 +113,17 @@ actor MeshHub {
     // MARK: Verifying announcements
 
     private func verify(_ address: NodeAddress, announcer: String) {
-        verifier.submit(address, announcer: announcer, known: knownNodes.nodes[address.description] != nil)
+        verifier.submit(address, announcer: announcer, known: knownNodes.contains(address))
     }
 
-    /// What the check of `address` found (the verifier's report).
-    func report(_ address: NodeAddress, _ result: AnnouncementChecks.Outcome) async {
+    /// What the check of `address` found (the verifier's report). Like every change of the hub's state, it runs
+    /// to its end without suspending.
+    func report(_ address: NodeAddress, _ result: AnnouncementChecks.Outcome) {
         guard !shuttingDown else { return }
         switch result {
         case .success(let facts):
             if facts.id != nil, facts.id != identity.id {
-                let (changed, previous) = knownNodes.record(address, facts, at: clock.wall())
-                if let previous {
-                    logger.warning(
-                        "a known address answers with another node id",
-                        metadata: ["node": "\(address)", "was": "\(previous)", "now": "\(facts.id ?? "")"])
-                }
-                // Handed to the writer before anyone hears of the peer: a clean stop after that keeps it.
-                if changed { knownNodesWriter.save(knownNodes.encoded()) }
+                knownNodes.record(address, facts, at: clock.wall())
             }
             guard !shuttingDown else { return }
             apply(mesh.verified(address, facts, at: clock.wall()))
