@@ -21,6 +21,9 @@ public struct NodeConfiguration: Sendable {
     public var tls: TLSFiles?
     /// Where the node reads the time.
     public var clock = NodeClock.system
+    /// The event loops the node runs on: its sockets, its connections' tasks and its hub. The process's shared
+    /// loops by default; the tests give each node loops of its own, so one test's load cannot stall another's node.
+    public var eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
     public init(host: String, port: Int, advertise: NodeAddress? = nil, dataDirectory: DataDirectory) {
         self.host = host
@@ -82,9 +85,9 @@ public final class NodeServer: Sendable {
             limit: DescriptorLimit.connections(wanted: limits.maxConnections, logger: logger),
             limitPerIP: limits.maxConnectionsPerIP)
         let channel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>
-        let quiescing = ServerQuiescingHelper(group: MultiThreadedEventLoopGroup.singleton)
+        let quiescing = ServerQuiescingHelper(group: configuration.eventLoopGroup)
         do {
-            var bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            var bootstrap = ServerBootstrap(group: configuration.eventLoopGroup)
                 .serverChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
@@ -143,7 +146,7 @@ public final class NodeServer: Sendable {
             configuration: meshConfiguration, limits: limits, key: contents.key,
             knownNodes: contents.knownNodes,
             knownNodesWriter: StateFileWriter(file: configuration.dataDirectory.knownNodesPath, logger: logger),
-            verifier: verifier, clock: configuration.clock, eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: logger)
+            verifier: verifier, clock: configuration.clock, eventLoop: configuration.eventLoopGroup.next(), logger: logger)
         return NodeServer(
             address: address, localPort: localPort, dataDirectory: configuration.dataDirectory, id: contents.key.id,
             usesTLS: usesTLS, lock: contents.lock, hub: hub,

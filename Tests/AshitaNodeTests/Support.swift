@@ -4,6 +4,7 @@ import AshitaCore
 import AshitaNode
 import Foundation
 import Logging
+import NIOPosix
 import Testing
 
 let testLogger = Logger(label: "ashita.test")
@@ -15,9 +16,12 @@ func withNodes<T: Sendable>(
     configure: (inout NodeConfiguration) -> Void = { _ in }, _ body: @Sendable ([NodeServer]) async throws -> T
 ) async throws -> T {
     var servers: [NodeServer] = []
+    // Loops of their own: a test that loads its node's loops must not stall the nodes of tests running beside it.
+    let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     for i in 0..<count {
         var configuration = NodeConfiguration(
             host: "127.0.0.1", port: 0, dataDirectory: DataDirectory(path: dataDirectories?[i] ?? temporaryDirectory()))
+        configuration.eventLoopGroup = loops
         configuration.limits.verifyAnnouncements = false
         // Checks where they are on: a slow machine running the whole suite must not make a loopback check time
         // out (tests of the timeout set their own).
@@ -36,6 +40,7 @@ func withNodes<T: Sendable>(
         }
         for server in started { await server.shutdown() }
         try await group.waitForAll()
+        try await loops.shutdownGracefully()
         return try result.get()
     }
 }
