@@ -205,40 +205,12 @@ actor MeshHub {
 
     /// This node as `/api/v1/node` describes it (a challenge's signature is the router's to add).
     func status() -> NodeStatus {
-        NodeStatus(
-            node: identity.nodeIp, id: identity.id, version: identity.version,
-            uptimeSeconds: Int((clock.monotonic() - started).components.seconds), clients: mesh.clients.count, peers: mesh.peers.count,
-            operators: mesh.operatorCount, publicKey: publicKeyHex, tls: identity.tls)
+        mesh.status(uptimeSeconds: Int((clock.monotonic() - started).components.seconds), publicKey: publicKeyHex)
     }
 
-    /// Verified peers; with `all` (the operator's view) also those pending or unverified, with their status.
-    func peerList(all: Bool = false) -> PeerList {
-        PeerList(
-            node: identity.nodeIp,
-            peers: (all ? mesh.allPeers : mesh.peers).map { peer in
-                let (status, reason): (String?, String?) =
-                    switch (all, peer.verification) {
-                    case (false, _): (nil, nil)
-                    case (true, .verified): ("verified", nil)
-                    case (true, .pending): ("pending", nil)
-                    case (true, .failed(let why)): ("unverified", why)
-                    case (true, .isSelf): ("self", "this node's own id answers there")
-                    }
-                return .init(
-                    node: peer.address.description, since: peer.since.iso8601, clients: peer.clients.count,
-                    direction: "inbound", id: peer.facts?.id, tls: peer.facts.map(\.tls), status: status, reason: reason)
-            })
-    }
+    func peerList(all: Bool = false) -> PeerList { mesh.peerList(all: all) }
 
-    func clientList() -> ClientList {
-        ClientList(
-            node: identity.nodeIp,
-            clients: mesh.clients.values.sorted { $0.id < $1.id }.map { client in
-                .init(
-                    id: client.id, remote: client.remote, home: client.home??.description,
-                    observer: client.home == .some(nil), operator: client.isOperator, since: client.since.iso8601)
-            })
-    }
+    func clientList() -> ClientList { mesh.clientList() }
 
     /// Disconnects every client announcing `home`; returns how many.
     func kick(_ home: NodeAddress) -> Int {
