@@ -12,11 +12,11 @@ struct ClientSinks {
     private var pending: [ObjectIdentifier: (loop: any EventLoop, operations: [Operation])] = [:]
 
     mutating func write(_ frame: ByteBuffer, to client: ClientSink) {
-        append(.write(client, frame), on: client.eventLoop)
+        append(.write(client, frame), on: client.outbound.eventLoop)
     }
 
     mutating func close(_ client: ClientSink, _ reason: CloseReason) {
-        append(.close(client, reason), on: client.eventLoop)
+        append(.close(client, reason), on: client.outbound.eventLoop)
     }
 
     private mutating func append(_ operation: Operation, on loop: any EventLoop) {
@@ -55,8 +55,7 @@ struct ClientSinks {
     }
 }
 
-/// Where the hub writes one client's frames: the connection's one writer, on its event loop.
+/// Where the hub writes one client's frames: the connection's one writer, bound to its event loop.
 struct ClientSink: Sendable {
     let outbound: NIOLoopBound<WebSocketOutbound>
-    let eventLoop: any EventLoop
 }

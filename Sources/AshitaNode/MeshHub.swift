@@ -25,7 +25,6 @@ actor MeshHub {
     private let clock: NodeClock
     private let started: Duration
     let limits: NodeLimits
-    private let key: NodeKey
     private let publicKeyHex: String
     let verifier: AnnouncementVerifier
     private var knownNodes: KnownNodesBook
@@ -44,7 +43,6 @@ actor MeshHub {
         self.mesh = Mesh(configuration: configuration, boot: boot)
         self.limits = limits
         self.streams = EventStreams(limits: limits)
-        self.key = key
         self.publicKeyHex = Hex.encode(key.publicKey)
         self.knownNodes = KnownNodesBook(knownNodes, writer: knownNodesWriter, logger: logger)
         self.knownNodesWriter = knownNodesWriter
@@ -125,7 +123,6 @@ actor MeshHub {
             if facts.id != nil, facts.id != identity.id {
                 knownNodes.record(address, facts, at: clock.wall())
             }
-            guard !shuttingDown else { return }
             apply(mesh.verified(address, facts, at: clock.wall()))
         case .failure(let failure):
             apply(mesh.verificationFailed(address, reason: failure.reason, at: clock.wall()))

@@ -17,7 +17,7 @@ struct WebSocketConnection {
 
     func run() async {
         let underlying = channel.channel
-        guard let id = await hub.connect(remote: remote, client: ClientSink(outbound: outbound, eventLoop: underlying.eventLoop)) else {
+        guard let id = await hub.connect(remote: remote, client: ClientSink(outbound: outbound)) else {
             try? await sendCloseFrame(.goingAway)
             try? await underlying.close()
             return

@@ -62,8 +62,7 @@ final class WebSocketOutbound: ChannelOutboundHandler, RemovableChannelHandler {
     /// The answer to a ping: output like any other, so a client that does not read its pongs is closed, not
     /// buffered for.
     func pong(_ payload: ByteBuffer) {
-        guard let context, closeSent == nil, context.channel.isActive else { return }
-        guard context.channel.isWritable else { return close(.tooSlow) }
+        guard let context, mayWrite(context.channel) else { return }
         context.channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .pong, data: payload), promise: nil)
     }
 

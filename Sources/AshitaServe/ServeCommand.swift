@@ -5,10 +5,6 @@ import ArgumentParser
 import Logging
 import ServiceLifecycle
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// `ashita serve`: its flags and the node they run. Both executables parse it: `ashita` (for help, completions
