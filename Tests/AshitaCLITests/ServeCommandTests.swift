@@ -63,6 +63,22 @@ import Testing
         return Set(maps.split(separator: "\n").compactMap { line in line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).first.map(String.init) })
     }
 
+    /// The program a process runs now, as the kernel names it (`comm`).
+    private func programName(_ pid: pid_t) throws -> String {
+        try String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)
+    }
+
+    /// Runs `executable serve 0` to its listening line and stops it with SIGTERM (exit 0): which program the
+    /// node ran in, and what it said on stderr.
+    private func serveThrough(_ executable: String) async throws -> (program: String, stderr: String) {
+        let node = try AshitaProcess(["serve", "0", "--data-dir", temporaryDirectory()], executable: executable)
+        #expect(try await node.nextLine()?.contains(" listening on ") == true)
+        let program = try programName(node.child.pid)
+        node.signal(SIGTERM)
+        #expect(try await node.exitStatus() == 0)
+        return (program, try await node.stderr())
+    }
+
     private static let clientLibraries = ["libcurl", "libssl", "libcrypto", "libgnutls", "libnghttp", "libssh", "libldap", "librtmp", "libpsl"]
 
     /// `ashita serve` becomes `ashita-node` in the same process (same id, same command line), which links none of
@@ -73,8 +89,7 @@ import Testing
         let loaded = files.filter { file in Self.clientLibraries.contains { file.contains("/\($0)") } }
         #expect(loaded.isEmpty, "the node maps \(loaded.sorted())")
         #expect(files.contains { $0.hasSuffix("/ashita-node") }, "\(files.sorted())")
-        let name = try String(contentsOfFile: "/proc/\(node.child.pid)/comm", encoding: .utf8)
-        #expect(name == "ashita-node\n")
+        #expect(try programName(node.child.pid) == "ashita-node\n")
         let commandLine = try String(contentsOfFile: "/proc/\(node.child.pid)/cmdline", encoding: .utf8)
         #expect(commandLine.split(separator: "\0").map(String.init) == [ashitaExecutable] + node.arguments, "ps shows what was run")
         node.signal(SIGTERM)
@@ -86,12 +101,9 @@ import Testing
     @Test func aLinkToAshitaStillRunsTheNodeProgram() async throws {
         let link = temporaryDirectory() + "/ashita"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: ashitaExecutable)
-        let node = try AshitaProcess(["serve", "0", "--data-dir", temporaryDirectory()], executable: link)
-        #expect(try await node.nextLine()?.contains(" listening on ") == true)
-        #expect(try String(contentsOfFile: "/proc/\(node.child.pid)/comm", encoding: .utf8) == "ashita-node\n")
-        node.signal(SIGTERM)
-        #expect(try await node.exitStatus() == 0)
-        #expect(try await node.stderr().contains("note:") == false)
+        let (program, stderr) = try await serveThrough(link)
+        #expect(program == "ashita-node\n")
+        #expect(stderr.contains("note:") == false)
     }
 
     /// A copied `ashita` without `ashita-node` beside it still runs a node, in its own process, and says why
@@ -99,12 +111,9 @@ import Testing
     @Test func aCopyWithoutTheNodeProgramRunsTheNodeItselfAndSaysSo() async throws {
         let copy = temporaryDirectory() + "/ashita"
         try FileManager.default.copyItem(atPath: ashitaExecutable, toPath: copy)
-        let node = try AshitaProcess(["serve", "0", "--data-dir", temporaryDirectory()], executable: copy)
-        #expect(try await node.nextLine()?.contains(" listening on ") == true)
-        #expect(try String(contentsOfFile: "/proc/\(node.child.pid)/comm", encoding: .utf8) == "ashita\n")
-        node.signal(SIGTERM)
-        #expect(try await node.exitStatus() == 0)
-        #expect(try await node.stderr().hasPrefix("ashita: note: no ashita-node beside this program"))
+        let (program, stderr) = try await serveThrough(copy)
+        #expect(program == "ashita\n")
+        #expect(stderr.hasPrefix("ashita: note: no ashita-node beside this program"))
     }
 
     @Test func aBusyPortIsOneLineOnStderrAndExit1() async throws {
