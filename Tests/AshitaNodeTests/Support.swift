@@ -15,9 +15,25 @@ func withNodes<T: Sendable>(
     _ count: Int, dataDirectories: [String]? = nil, logger: Logger = testLogger,
     configure: (inout NodeConfiguration) -> Void = { _ in }, _ body: @Sendable ([NodeServer]) async throws -> T
 ) async throws -> T {
-    var servers: [NodeServer] = []
     // Loops of their own: a test that loads its node's loops must not stall the nodes of tests running beside it.
     let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    // The nodes are gone (deinitialised) before their loops shut down.
+    let result: Result<T, any Error>
+    do {
+        result = .success(
+            try await withNodes(count, on: loops, dataDirectories: dataDirectories, logger: logger, configure: configure, body))
+    } catch {
+        result = .failure(error)
+    }
+    try await loops.shutdownGracefully()
+    return try result.get()
+}
+
+private func withNodes<T: Sendable>(
+    _ count: Int, on loops: MultiThreadedEventLoopGroup, dataDirectories: [String]?, logger: Logger,
+    configure: (inout NodeConfiguration) -> Void, _ body: @Sendable ([NodeServer]) async throws -> T
+) async throws -> T {
+    var servers: [NodeServer] = []
     for i in 0..<count {
         var configuration = NodeConfiguration(
             host: "127.0.0.1", port: 0, dataDirectory: DataDirectory(path: dataDirectories?[i] ?? temporaryDirectory()))
@@ -40,7 +56,6 @@ func withNodes<T: Sendable>(
         }
         for server in started { await server.shutdown() }
         try await group.waitForAll()
-        try await loops.shutdownGracefully()
         return try result.get()
     }
 }
