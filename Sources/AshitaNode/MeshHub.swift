@@ -3,6 +3,7 @@ import AshitaCore
 import Logging
 import NIOCore
 import NIOWebSocket
+import Synchronization
 
 /// The node's one owner of mesh state: it feeds what connections receive into the pure `Mesh` and carries out
 /// the effects, in order. Sending never waits on a socket: frames go to the event loops in batches.
@@ -19,7 +20,8 @@ actor MeshHub {
     private var sinks = ClientSinks()
     private var flushQueued = false
     private var streams: EventStreams
-    private var nextClientID: ClientID = 1
+    /// Where connections take their ids, before they reach the hub.
+    nonisolated let clientIDs = ClientIDs()
     private var shuttingDown = false
     private let logger: Logger
     private let clock: NodeClock
@@ -54,14 +56,18 @@ actor MeshHub {
 
     // MARK: WebSocket clients
 
-    /// Registers a connection; nil while the node is shutting down.
-    func connect(remote: String, client: ClientSink) -> ClientID? {
-        guard !shuttingDown else { return nil }
-        let id = nextClientID
-        nextClientID += 1
+    /// Runs `work` on the hub's event loop, isolated to the hub, after everything enqueued before it: how a
+    /// channel handler reaches the hub, with no task.
+    nonisolated func enqueue(_ work: @escaping @Sendable (isolated MeshHub) -> Void) {
+        eventLoop.execute { self.assumeIsolated { work($0) } }
+    }
+
+    /// Registers a connection with an id from `clientIDs`; false while the node is shutting down.
+    func connect(_ id: ClientID, remote: String, client: ClientSink) -> Bool {
+        guard !shuttingDown else { return false }
         clients[id] = client
         apply(mesh.connect(id, remote: remote, at: clock.wall()))
-        return id
+        return true
     }
 
     /// What a frame did, for the connection: whether a control frame is within the rate (so it is
@@ -74,7 +80,7 @@ actor MeshHub {
     }
 
     func receive(_ id: ClientID, _ frame: InboundFrame) -> FrameOutcome {
-        guard closing[id] == nil else { return FrameOutcome(accepted: false, authenticated: false, closing: true) }
+        guard clients[id] != nil, closing[id] == nil else { return FrameOutcome(accepted: false, authenticated: false, closing: true) }
         let effects = mesh.receive(id, frame, at: clock.wall())
         apply(effects)
         return FrameOutcome(
@@ -149,22 +155,25 @@ actor MeshHub {
                 verify(address, announcer: announcer)
             }
         }
-        if effects.contains(where: { if case .close = $0 { true } else { false } }) {
-            // A close must reach the socket before the connection task closes it.
+        // A close goes to the socket's loop at once, ahead of whatever the connection reads next; at shutdown
+        // nothing may be left queued on the loop once the node's run returns.
+        if shuttingDown || effects.contains(where: { if case .close = $0 { true } else { false } }) {
             sinks.submit()
         } else {
             queueFlush()
         }
     }
 
-    /// Hands what the hub wrote to the event loops once the messages already waiting on this actor are handled:
+    /// Returns once the work enqueued before it is done: at shutdown, the last connections' goodbyes.
+    func drained() {}
+
+    /// Hands what the hub wrote to the event loops once the work already waiting on the hub's loop is done:
     /// under load a burst of auths then costs each client one flush (one syscall) instead of one per frame; when
-    /// idle it costs one actor hop.
+    /// idle it costs one turn of the loop.
     private func queueFlush() {
         guard !flushQueued else { return }
         flushQueued = true
-        // Unstructured on purpose: it is a turn of this actor's own queue, not work to await.
-        Task { self.flush() }
+        enqueue { $0.flush() }
     }
 
     private func flush() {
@@ -219,4 +228,11 @@ actor MeshHub {
     func checkOperatorToken(_ token: String, from remote: String) -> Mesh.TokenCheck {
         mesh.checkOperatorToken(token, from: remote, at: clock.wall())
     }
+}
+
+/// Client ids, unique for the node's life, taken by connections on any thread.
+final class ClientIDs: Sendable {
+    private let last = Atomic<ClientID>(0)
+
+    func next() -> ClientID { last.add(1, ordering: .relaxed).newValue }
 }

@@ -24,6 +24,9 @@ public struct NodeConfiguration: Sendable {
     /// The event loops the node runs on: its sockets, its connections' tasks and its hub. The process's shared
     /// loops by default; the tests give each node loops of its own, so one test's load cannot stall another's node.
     public var eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    /// The loop the mesh's state runs on; one of `eventLoopGroup`'s when nil. A node with many clients may give it
+    /// a thread of its own.
+    public var meshEventLoop: (any EventLoop)?
 
     public init(host: String, port: Int, advertise: NodeAddress? = nil, dataDirectory: DataDirectory) {
         self.host = host
@@ -56,8 +59,8 @@ public final class NodeServer: Sendable {
     private let quiescing: ServerQuiescingHelper
 
     enum Connection {
-        case webSocket(
-            NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, outbound: NIOLoopBound<WebSocketOutbound>, slot: ConnectionSlot)
+        /// Its session waits, reads held, for the node to `attach` it.
+        case webSocket(NIOLoopBound<WebSocketSession>, remote: String)
         /// `declined`: a request that asked for an upgrade the node refused; it still needs its answer.
         case http(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, declined: HTTPRequestHead?, slot: ConnectionSlot)
         /// Over the connection budget: it closes as soon as it is active, unanswered.
@@ -146,7 +149,7 @@ public final class NodeServer: Sendable {
             configuration: meshConfiguration, limits: limits, key: contents.key,
             knownNodes: contents.knownNodes,
             knownNodesWriter: StateFileWriter(file: configuration.dataDirectory.knownNodesPath, logger: logger),
-            verifier: verifier, clock: configuration.clock, eventLoop: configuration.eventLoopGroup.next(), logger: logger)
+            verifier: verifier, clock: configuration.clock, eventLoop: configuration.meshEventLoop ?? configuration.eventLoopGroup.next(), logger: logger)
         return NodeServer(
             address: address, localPort: localPort, dataDirectory: configuration.dataDirectory, id: contents.key.id,
             usesTLS: usesTLS, lock: contents.lock, hub: hub,
@@ -242,9 +245,9 @@ public final class NodeServer: Sendable {
                     } else {
                         try operations.addHandler(outbound, position: .first)
                     }
-                    return .webSocket(
-                        try NIOAsyncChannel(wrappingChannelSynchronously: channel),
-                        outbound: NIOLoopBound(outbound, eventLoop: channel.eventLoop), slot: slot)
+                    let session = WebSocketSession(outbound: outbound, slot: slot)
+                    try operations.addHandler(session)
+                    return .webSocket(NIOLoopBound(session, eventLoop: channel.eventLoop), remote: Self.remoteIP(channel))
                 }
             })
         let configuration = NIOTypedHTTPServerUpgradeConfiguration<Connection>(
@@ -310,6 +313,11 @@ public final class NodeServer: Sendable {
                     await hub.verifier.run { address, outcome in await hub.report(address, outcome) }
                 }
                 try await serveConnections()
+                // WebSockets have no task of their own: the node waits for their sockets to close.
+                let closed = serverChannel.channel.eventLoop.makePromise(of: Void.self)
+                quiescing.initiateShutdown(promise: closed)
+                try? await closed.futureResult.get()
+                await hub.drained()
                 group.cancelAll()
             }
         }
@@ -323,11 +331,10 @@ public final class NodeServer: Sendable {
                     group.addTask(executorPreference: EventLoopTaskExecutor(upgrade.eventLoop)) { [hub, router, logger] in
                         do {
                             switch try await upgrade.get() {
-                            case .webSocket(let channel, let outbound, let slot):
-                                await WebSocketConnection(
-                                    channel: channel, outbound: outbound, slot: slot,
-                                    remote: Self.remoteIP(channel.channel), hub: hub, logger: logger
-                                ).run()
+                            case .webSocket(let session, let remote):
+                                // From here the connection is its pipeline: no task stays with it.
+                                let node = WebSocketSession.Node(hub: hub, remote: remote, logger: logger)
+                                session.eventLoop.execute { session.value.attach(node) }
                             case .http(let channel, let declined, let slot):
                                 await HTTPConnection(
                                     channel: channel, slot: slot, remote: Self.remoteIP(channel.channel), hub: hub, router: router,

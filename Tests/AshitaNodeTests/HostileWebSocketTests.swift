@@ -4,6 +4,7 @@ import AshitaNode
 import AshitaSystem
 import AshitaTestSupport
 import Foundation
+import NIOPosix
 import Testing
 
 /// Frames RFC 6455 says a server must refuse, and floods of control frames, sent over raw sockets (a real
@@ -118,6 +119,33 @@ import Testing
             let close = await onDedicatedThread { flooder.readUntilCloseFrame() }
             #expect(close?.code == CloseReason.policyViolation.code && close?.reason == CloseReason.policyViolation.reason, "\(String(describing: close))")
         }
+    }
+
+    /// A client that sends faster than the mesh's thread takes frames is held back in its own TCP window: with the
+    /// mesh's thread stopped, the node reads no more than a few frames ahead, and the client's sends stall long
+    /// before the 24 MB of pings it has are gone. Once the thread goes on, the flood is closed as usual.
+    @Test func framesWaitingForTheMeshStopTheReading() async throws {
+        let meshLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let gate = DispatchSemaphore(value: 0)
+        try await withNode(configure: {
+            $0.meshEventLoop = meshLoops.next()
+            $0.limits.messageRate = 1
+            $0.limits.messageBurst = 10
+        }) { node in
+            let flooder = try #require(RawConnection(port: node.localPort, receiveTimeoutSeconds: 2, sendBuffer: 65536))
+            #expect(await onDedicatedThread { flooder.upgradeToWebSocket() })
+            meshLoops.next().execute { gate.wait() }
+            let ping = RawConnection.frame(opcode: 0x9, payload: [UInt8](repeating: 0x61, count: 125))
+            let limit = 24 << 20
+            let sent = await onDedicatedThread { flooder.sendRepeatedly(ping, upTo: limit) }
+            gate.signal()
+            // What the kernel buffers hold (the client's 64 KiB, the node's receive window): a few MB at most.
+            #expect(sent < 8 << 20, "\(sent) bytes sent while the mesh's thread stood still")
+            #expect(await onDedicatedThread { flooder.readUntilCloseFrame() }?.code == 1008)
+            let bystander = try await WebSocketPeer.joined(node, home: nil)
+            try await bystander.expectNothingButPong()
+        }
+        try await meshLoops.shutdownGracefully()
     }
 
     /// Frames that ride in the same packet as the upgrade request reach the WebSocket side as frames (a node that

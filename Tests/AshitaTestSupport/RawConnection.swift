@@ -73,6 +73,22 @@ public final class RawConnection: Sendable {
     @discardableResult
     public func send(_ text: String) -> Bool { send(Array(text.utf8)) }
 
+    /// Sends `bytes` again and again until `limit` bytes are sent or a send cannot go on (the other side stopped
+    /// reading for the send timeout, or closed); returns how many bytes went.
+    public func sendRepeatedly(_ bytes: [UInt8], upTo limit: Int) -> Int {
+        var total = 0
+        while total < limit {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            total += n
+            // A partial send: the rest of this copy first, so the stream stays whole frames.
+            if n < bytes.count, !send(Array(bytes[n...])) { break }
+            if n < bytes.count { total += bytes.count - n }
+        }
+        return total
+    }
+
     /// What arrives until the other side closes (or the receive timeout passes): the bytes and whether it
     /// was a close.
     public func readUntilClosed(limit: Int = 1 << 20) -> (bytes: [UInt8], closed: Bool) {
