@@ -104,8 +104,11 @@ public final class NodeServer: Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 // HTTP is read a little at a time: the parser turns everything it is given into requests, which
-                // wait in memory while earlier answers are unsent, so what it is given is what can pile up.
-                .childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.httpReadBytes))
+                // wait in memory while earlier answers are unsent, so what it is given is what can pile up. Reads
+                // start at 1 KiB and grow only while they come full: an idle WebSocket keeps a 1 KiB buffer.
+                .childChannelOption(
+                    .recvAllocator,
+                    value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 1024, maximum: Self.httpReadBytes))
                 .childChannelOption(.maxMessagesPerRead, value: 1)
                 .childChannelOption(
                     .writeBufferWaterMark,
