@@ -1,17 +1,28 @@
 import AshitaSystem
+import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Gives memory freed after a burst back to the system. glibc keeps freed heap in its arenas, so a node that
-/// served a burst (thousands of clients joining, hundreds of thousands of queued frames) kept that RSS after
-/// the clients left; `malloc_trim` returns the free pages. Cheap when there is little to return.
-public enum MemoryReclaimer {
-    static func run(every interval: Duration) async {
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: interval) } catch { return }
-            guard let trim = mallocTrim else { return }
+/// Gives memory freed after a burst back to the system, as a service of the process's `ServiceGroup` (it ends
+/// at the group's graceful shutdown). glibc keeps freed heap in its arenas, so a node that served a burst
+/// (thousands of clients joining, hundreds of thousands of queued frames) kept that RSS after the clients left;
+/// `malloc_trim` returns the free pages. Cheap when there is little to return.
+public struct MemoryReclaimer: Service {
+    private let interval: Duration
+
+    public init(every interval: Duration = .seconds(5)) { self.interval = interval }
+
+    /// Returns at once where there is no `malloc_trim` (not glibc).
+    public func run() async {
+        guard let trim = Self.mallocTrim else { return }
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
+            } catch {
+                return
+            }
             // It walks the heap holding the arena locks: off the cooperative pool.
             await onDedicatedThread { _ = trim(0) }
         }

@@ -311,7 +311,6 @@ public final class NodeServer: Sendable {
             owner.addTask { [hub] in await hub.knownNodesWriter.run() }
             defer { hub.knownNodesWriter.finish() }
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await MemoryReclaimer.run(every: .seconds(5)) }
                 group.addTask { [hub] in
                     await hub.verifier.run { address, outcome in await hub.report(address, outcome) }
                 }

@@ -86,8 +86,13 @@ public struct ServeCommand: AsyncParsableCommand {
             printLine("ashita node \(server.address) listening on \(server.usesTLS ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(server.localPort)/")
             logger.info("data directory", metadata: ["path": "\(server.dataDirectory.path)", "id": "\(server.id)"])
         }
+        // Shut down last-first: the node, then the reclaimer (which may end at once where it has nothing to do).
         var lifecycle = ServiceGroupConfiguration(
-            services: [node], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [
+                .init(service: MemoryReclaimer(), successTerminationBehavior: .ignore),
+                .init(service: node),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         // A shutdown that hangs is cut short: cancelled after 10 s, the process ends after 5 more.
         lifecycle.maximumGracefulShutdownDuration = .seconds(10)
         lifecycle.maximumCancellationDuration = .seconds(5)
