@@ -12,10 +12,17 @@ public enum Exit {
     public static let noPermission: Int32 = 77
 }
 
-/// Prints `ashita: MESSAGE` on stderr and exits with `code`: one line that says what happened and what to do.
-public func fail(_ message: String, code: Int32 = Exit.failure) -> ExitCode {
-    printError("ashita: \(message)")
-    return ExitCode(code)
+/// A command that failed: one line that says what happened and what to do, and the exit code. Thrown as a value;
+/// `CommandEntry` prints it once, as `ashita: MESSAGE` on stderr, and exits with `code`.
+public struct CommandFailure: Error, CustomStringConvertible {
+    public var message: String
+    public var code: Int32
+    public var description: String { message }
+}
+
+/// The failure to throw: `throw fail("…", code: Exit.unavailable)`.
+public func fail(_ message: String, code: Int32 = Exit.failure) -> CommandFailure {
+    CommandFailure(message: message, code: code)
 }
 
 /// One line on stderr, with anything a node said in it made safe for a terminal.

@@ -84,7 +84,7 @@ extension Ashita {
             if let file = tokenFile ?? dataDir.map({ "\($0)/operator-token" }) {
                 do {
                     guard let read = try SecureFiles.readText(file) else {
-                        throw fail("\(file) does not exist; give the node's token file (DATA_DIR/operator-token)", code: Exit.noPermission)
+                        throw fail("\(file) does not exist; give the node's token file (DATA_DIR/operator-token)", code: Exit.usage)
                     }
                     text = read
                 } catch let error as FileError {

@@ -17,12 +17,15 @@ struct NodeOptions: ParsableArguments {
     @Flag(help: "Print JSON on stdout (one object, or one per line for streams) instead of text for people.")
     var json = false
 
-    @Option(help: ArgumentHelp("Seconds to wait for a connection to the node.", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to wait for a connection to the node.", valueName: "seconds"))
     var timeout: Double = 5
 
     func validate() throws {
         _ = try resolvedNode()
-        guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout must be from 0 to 3600 seconds, got \(timeout)") }
+        guard timeout > 0, timeout <= 3600 else {
+            let shown = timeout.isFinite && timeout == timeout.rounded() ? String(Int(timeout)) : "\(timeout)"
+            throw ValidationError("--timeout must be more than 0 and at most 3600 seconds, got \(shown)")
+        }
     }
 
     /// The address argument, or `$ASHITA_NODE`, validated with the protocol's rules.

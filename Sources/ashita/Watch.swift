@@ -25,7 +25,7 @@ extension Ashita {
         @Option(help: ArgumentHelp("Only these event types, comma-separated (e.g. nodeDiscovered,nodeLeft).", valueName: "types"))
         var types: String?
 
-        @Option(help: ArgumentHelp("Exit after this many events.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Exit after this many events.", valueName: "n"))
         var count: Int?
 
         @Flag(help: "First print the events the node still holds (its last 1024), then follow.")
@@ -34,6 +34,9 @@ extension Ashita {
         func validate() throws {
             if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
             if let types {
+                guard !types.split(separator: ",").isEmpty else {
+                    throw ValidationError("--types names no event type; known: \(JournalType.all.joined(separator: ","))")
+                }
                 let unknown = types.split(separator: ",").map(String.init).filter { !JournalType.all.contains($0) }
                 if let first = unknown.first {
                     throw ValidationError("unknown event type '\(first)'; known: \(JournalType.all.joined(separator: ","))")

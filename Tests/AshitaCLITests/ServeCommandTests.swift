@@ -137,16 +137,24 @@ import Testing
         (["serve", "8000", "--message-rate", "0"], "--message-rate must be from 1 to 1000000, got 0"),
         (["serve", "8000", "--auth-timeout=-1"], "--auth-timeout must be from 0.01 to 86400 seconds"),
         (["serve", "8000", "--auth-timeout", "nan"], "--auth-timeout"),
-        (["serve", "8000", "--ping-interval", "0.001"], "--ping-interval must be from 0.01 to 86400 seconds, got 0.001\n"),
-        (["serve", "8000", "--send-timeout", "0"], "--send-timeout must be from 0.01 to 86400 seconds, got 0\n"),
+        (["serve", "8000", "--ping-interval", "0.001"], "--ping-interval must be from 0.01 to 86400 seconds, got 0.001;"),
+        (["serve", "8000", "--send-timeout", "0"], "--send-timeout must be from 0.01 to 86400 seconds, got 0;"),
         (["serve", "8000", "--max-connections", "0"], "--max-connections must be from 1 to 1000000, got 0"),
         (["serve", "8000", "--allow-checks-to", "everywhere"], "--allow-checks-to takes a network as ADDRESS/BITS"),
         (["serve", "8000", "--allow-checks-to", "10.0.0.0/33"], "--allow-checks-to takes a network as ADDRESS/BITS"),
+        (["frob"], "'frob' is not a command; the commands are serve, connect, peers, auth, watch; see 'ashita --help'"),
+        (["peers", "127.0.0.1:1", "--timeout", "0"], "--timeout must be more than 0 and at most 3600 seconds, got 0; see 'ashita peers --help'"),
+        (["peers", "127.0.0.1:1", "--timeout", "-1"], "--timeout must be more than 0 and at most 3600 seconds, got -1;"),
+        (["watch", "127.0.0.1:1", "--count", "-1"], "--count must be at least 1, got -1; see 'ashita watch --help'"),
+        (["watch", "127.0.0.1:1", "--types", ","], "--types names no event type"),
+        (["auth", "127.0.0.1:1", "--token-file", "/nonexistent/token"], "/nonexistent/token does not exist"),
     ])
     func badArgumentsExit64WithUsage(_ arguments: [String], _ message: String) async throws {
         let result = try await ashita(arguments)
         #expect(result.status == 64)
         #expect(result.stdout.isEmpty)
+        // One line, as every error: what is wrong and where to read more.
+        #expect(result.stderr.hasPrefix("ashita: ") && result.stderr.filter { $0 == "\n" }.count == 1, "\(result.stderr)")
         #expect(result.stderr.contains(message), "\(result.stderr)")
     }
 
