@@ -310,7 +310,7 @@ _ashita_connect() {
 
 _ashita_peers() {
     repeating_flags=()
-    non_repeating_flags=(--json --clients --version -h --help)
+    non_repeating_flags=(--json --clients --all --node --version -h --help)
     repeating_options=()
     non_repeating_options=(--cacert --timeout --kick)
     __ashita_offer_flags_options 1

@@ -39,6 +39,16 @@ enum Output {
         }
     }
 
+    /// "42s", "5m 3s", "3h 12m", "2d 4h".
+    static func duration(seconds: Int) -> String {
+        switch seconds {
+        case ..<60: "\(seconds)s"
+        case ..<3600: "\(seconds / 60)m \(seconds % 60)s"
+        case ..<86400: "\(seconds / 3600)h \(seconds % 3600 / 60)m"
+        default: "\(seconds / 86400)d \(seconds % 86400 / 3600)h"
+        }
+    }
+
     /// `HH:MM:SS` of a journal time, for one line per event.
     static func clock(_ iso8601: String) -> String {
         guard iso8601.count >= 19 else { return iso8601 }

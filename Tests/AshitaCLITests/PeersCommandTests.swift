@@ -9,7 +9,8 @@ import Testing
             let node = nodes[0]
             let empty = try await ashita("peers", node.address)
             #expect(empty.status == 0)
-            #expect(empty.stdout == "no peers\n")
+            // Nothing on stdout (`| wc -l` counts 0), and no note either: stderr is no terminal here.
+            #expect(empty.stdout.isEmpty)
             #expect(empty.stderr.isEmpty)
 
             let client = try await node.join(home: "127.0.0.1:9000")
@@ -69,6 +70,42 @@ import Testing
             #expect(result.status == 69, "\(command): \(result.stderr)")
             #expect(result.stdout.isEmpty)
             #expect(result.stderr.hasPrefix("ashita: 127.0.0.1:\(server.port)"), "\(result.stderr)")
+        }
+    }
+
+    @Test func theNodeItselfForPeopleAndForScripts() async throws {
+        try await withServedNodes(1) { nodes in
+            let node = nodes[0]
+            let direct = try jsonObject(try await CurlHTTPClient().get("\(node.url)/api/v1/node").text)
+            let json = try await ashita("peers", node.address, "--node", "--json")
+            #expect(json.status == 0)
+            let document = try jsonObject(json.stdout)
+            #expect(document["id"] as? String == direct["id"] as? String)
+            #expect(document["node"] as? String == node.address)
+            let human = try await ashita("peers", node.address, "--node")
+            #expect(human.status == 0)
+            let lines = human.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.first == "node        \(node.address)", "\(lines)")
+            #expect(lines.contains("id          \(try #require(direct["id"] as? String))"))
+            #expect(lines.contains { $0.hasPrefix("uptime      ") && $0.hasSuffix("s") })
+        }
+    }
+
+    @Test func allListsPendingAndUnverifiedHomesForTheOperator() async throws {
+        try await withServedNodes(1) { nodes in
+            let node = nodes[0]
+            let refused = try await ashita("peers", node.address, "--all")
+            #expect(refused.status == 77, "the operator's view needs the credential")
+            let client = try await node.join(home: "127.0.0.1:9000")
+            let result = try await ashita(["peers", node.address, "--all"], environment: ["ASHITA_TOKEN": node.token])
+            #expect(result.status == 0, "\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.first?.hasPrefix("NODE            STATUS") == true, "\(lines)")
+            #expect(lines.dropFirst().contains { $0.hasPrefix("127.0.0.1:9000  ") }, "\(lines)")
+            let json = try await ashita(["peers", node.address, "--all", "--json"], environment: ["ASHITA_TOKEN": node.token])
+            let peers = try #require(try jsonObject(json.stdout)["peers"] as? [[String: Any]])
+            #expect(peers.first?["status"] as? String != nil, "the operator's view says each home's status")
+            await client.close()
         }
     }
 
