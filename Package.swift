@@ -138,7 +138,8 @@ let package = Package(
         // The client's parts that need no node: event-stream parsing, resume position, credentials.
         .testTarget(name: "AshitaClientTests", dependencies: ["AshitaCore", "AshitaSystem", "AshitaClient"]),
         // Runs the built `ashita` executable as a process against real nodes.
-        .testTarget(name: "AshitaCLITests", dependencies: ["AshitaCore", "AshitaSystem", "AshitaClient", "AshitaTestSupport"]),
+        .testTarget(
+            name: "AshitaCLITests", dependencies: ["AshitaCore", "AshitaSystem", "AshitaClient", "AshitaTestSupport", "LoopbackSockets"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -34,13 +34,25 @@ public struct CredentialStore: Sendable {
         }
     }
 
+    /// The one key of a node however it was typed: a name is already in one spelling (`NodeAddress`), and
+    /// `localhost` (or a name under it) is the loopback address it stands for, so `auth 127.0.0.1:8000` serves
+    /// `peers localhost:8000`.
+    public static func key(_ node: NodeAddress) -> String {
+        let host = node.bareHost
+        if host == "localhost" || host.hasSuffix(".localhost") { return "127.0.0.1:\(node.port)" }
+        return node.description
+    }
+
     public func token(for node: NodeAddress) throws(FileError) -> String? {
-        try load().nodes[node.description]?.token
+        let nodes = try load().nodes
+        // Files written before keys were normalised hold the address as typed.
+        return (nodes[Self.key(node)] ?? nodes[node.description])?.token
     }
 
     public func save(_ token: String, for node: NodeAddress, at now: Timestamp) throws(FileError) {
         var document = try load()
-        document.nodes[node.description] = Entry(token: token, saved: now.iso8601)
+        document.nodes[node.description] = nil
+        document.nodes[Self.key(node)] = Entry(token: token, saved: now.iso8601)
         try store(document)
     }
 
@@ -48,7 +60,8 @@ public struct CredentialStore: Sendable {
     @discardableResult
     public func remove(_ node: NodeAddress) throws(FileError) -> Bool {
         var document = try load()
-        guard document.nodes.removeValue(forKey: node.description) != nil else { return false }
+        let removed = [Self.key(node), node.description].compactMap { document.nodes.removeValue(forKey: $0) }
+        guard !removed.isEmpty else { return false }
         try store(document)
         return true
     }

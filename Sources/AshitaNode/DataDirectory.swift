@@ -19,13 +19,7 @@ public struct DataDirectory: Sendable {
     }
 
     /// `$XDG_DATA_HOME/ashita/PORT`, or `~/.local/share/ashita/PORT`.
-    public static func defaultPath(port: Int) -> String {
-        if let xdg = getenv("XDG_DATA_HOME").map({ String(cString: $0) }), xdg.hasPrefix("/") {
-            return "\(xdg)/ashita/\(port)"
-        }
-        let home = getenv("HOME").map { String(cString: $0) } ?? "."
-        return "\(home)/.local/share/ashita/\(port)"
-    }
+    public static func defaultPath(port: Int) -> String { DefaultPaths.nodeData(port: port) }
 
     public var tokenPath: String { "\(path)/operator-token" }
     public var keyPath: String { "\(path)/node-key" }
@@ -40,6 +34,8 @@ public struct DataDirectory: Sendable {
         public var lock: DataDirectoryLock
         /// Something the operator should hear of: a damaged file set aside.
         public var warnings: [String] = []
+        /// The operator token was made at this start (the directory's first).
+        public var tokenCreated = false
     }
 
     /// Takes the directory's lock, then loads the operator token, the node key and the known nodes, creating
@@ -58,6 +54,7 @@ public struct DataDirectory: Sendable {
         let lock = DataDirectoryLock(fd: fd)
         do throws(FileError) {
             SecureFiles.removeLeftoverTemporaries(in: path)
+            let tokenCreated = try SecureFiles.readText(tokenPath, limit: 4096, access: .secret) == nil
             let token = try loadOrCreateHex(tokenPath, what: "operator token", byteCount: OperatorToken.byteCount) {
                 var rng = SystemRandomNumberGenerator()
                 return (0..<OperatorToken.byteCount).map { _ in UInt8.random(in: .min ... .max, using: &rng) }
@@ -70,7 +67,8 @@ public struct DataDirectory: Sendable {
             }
             let (knownNodes, setAside) = try KnownNodes.load(knownNodesPath)
             return Contents(
-                operatorToken: token, key: key, knownNodes: knownNodes, lock: lock, warnings: setAside.map { [$0] } ?? [])
+                operatorToken: token, key: key, knownNodes: knownNodes, lock: lock, warnings: setAside.map { [$0] } ?? [],
+                tokenCreated: tokenCreated)
         } catch {
             lock.release()
             throw error

@@ -49,6 +49,8 @@ public final class NodeServer: Sendable {
     /// The node's id, derived from its Ed25519 public key.
     public let id: String
     public let usesTLS: Bool
+    /// This start made the operator token: the data directory's first start.
+    public let tokenCreated: Bool
     private let lock: DataDirectoryLock
     private let hub: MeshHub
     private let router: Router
@@ -155,14 +157,14 @@ public final class NodeServer: Sendable {
             verifier: verifier, clock: configuration.clock, eventLoop: configuration.meshEventLoop ?? configuration.eventLoopGroup.next(), logger: logger)
         return NodeServer(
             address: address, localPort: localPort, dataDirectory: configuration.dataDirectory, id: contents.key.id,
-            usesTLS: usesTLS, lock: contents.lock, hub: hub,
+            usesTLS: usesTLS, tokenCreated: contents.tokenCreated, lock: contents.lock, hub: hub,
             router: Router(hub: hub, page: PageResources(advertised: address), key: contents.key), serverChannel: channel,
             quiescing: quiescing, logger: logger)
     }
 
     private init(
         address: NodeAddress, localPort: Int, dataDirectory: DataDirectory, id: String, usesTLS: Bool,
-        lock: DataDirectoryLock, hub: MeshHub, router: Router,
+        tokenCreated: Bool, lock: DataDirectoryLock, hub: MeshHub, router: Router,
         serverChannel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>, quiescing: ServerQuiescingHelper,
         logger: Logger
     ) {
@@ -171,6 +173,7 @@ public final class NodeServer: Sendable {
         self.dataDirectory = dataDirectory
         self.id = id
         self.usesTLS = usesTLS
+        self.tokenCreated = tokenCreated
         self.lock = lock
         self.hub = hub
         self.router = router

@@ -64,6 +64,18 @@ public struct ServeCommand: AsyncParsableCommand {
         }
     }
 
+    /// The one command that makes this shell the node's operator: `ashita auth` finds the token of a local node
+    /// in the default data directory by itself; any other needs `--data-dir`.
+    static func authCommand(_ server: NodeServer, listeningOn host: String) -> String {
+        let local = ["0.0.0.0", "::", "localhost"].contains(host) || IPAddress(host)?.scope == .loopback
+        let shownHost = local ? "127.0.0.1" : host.contains(":") ? "[\(host)]" : host
+        let address = "\(server.usesTLS ? "https://" : "")\(shownHost):\(server.localPort)"
+        if local && server.dataDirectory.path == DataDirectory.defaultPath(port: server.localPort) {
+            return "ashita auth \(address)"
+        }
+        return "ashita auth \(address) --data-dir \(server.dataDirectory.path)"
+    }
+
     public func run() async throws {
         let level = logLevel
         LoggingSystem.bootstrap { label in
@@ -85,6 +97,10 @@ public struct ServeCommand: AsyncParsableCommand {
         let node = NodeService(configuration, logger: logger) { server in
             printLine("ashita node \(server.address) listening on \(server.usesTLS ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(server.localPort)/")
             logger.info("data directory", metadata: ["path": "\(server.dataDirectory.path)", "id": "\(server.id)"])
+            if server.tokenCreated {
+                printError("ashita: first start: the operator token is in \(server.dataDirectory.tokenPath) (mode 0600); "
+                    + "authenticate with: \(Self.authCommand(server, listeningOn: host))")
+            }
         }
         // Shut down last-first: the node, then the reclaimer (which may end at once where it has nothing to do).
         var lifecycle = ServiceGroupConfiguration(

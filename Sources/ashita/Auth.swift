@@ -13,8 +13,9 @@ extension Ashita {
         static let configuration = CommandConfiguration(
             abstract: "Authenticate as a node's operator and keep the credential for later commands.",
             discussion: """
-                The token comes from --token-file, else $ASHITA_TOKEN, else --data-dir of a node on this machine \
-                (DIR/operator-token); never from an argument, which others could read in 'ps'. It is checked \
+                The token comes from --token-file or --data-dir of a node on this machine (DIR/operator-token), \
+                else $ASHITA_TOKEN, else, for a node on a loopback address, the default data directory of its \
+                port (where 'ashita serve PORT' keeps it); never from an argument, which others could read in 'ps'. It is checked \
                 over HTTP (POST /api/v1/auth) and over WebSocket (auth must answer nodeOperatorConnected), then \
                 saved in $XDG_CONFIG_HOME/ashita/credentials.json (mode 0600), one entry per node.
                 """)
@@ -48,10 +49,11 @@ extension Ashita {
                                   json: Report(node: node.description, removed: removed))
                 }
                 if status {
-                    guard let token = try store.token(for: node) else {
+                    guard try store.token(for: node) != nil else {
                         throw fail("no credential for \(node); run 'ashita auth \(node)' first", code: Exit.noPermission)
                     }
-                    try await options.api.verify(token: token)
+                    let api = options.api
+                    try await withOperatorToken(for: node) { token in try await api.verify(token: token) }
                     return report("the stored credential for \(node) works", json: Report(node: node.description, operator: true))
                 }
                 let token = try readToken()
@@ -92,12 +94,26 @@ extension Ashita {
                 }
             } else if let environment = getenv("ASHITA_TOKEN") {
                 text = String(cString: environment)
+            } else if let local = try localNodeToken() {
+                text = local
             } else {
                 throw fail("no token: use --token-file FILE, --data-dir DIR, or set ASHITA_TOKEN", code: Exit.usage)
             }
             let token = text.trimmingWhitespace()
             guard !token.isEmpty else { throw fail("the token is empty", code: Exit.noPermission) }
             return token
+        }
+
+        /// The token of a node on this machine (a loopback address) that keeps it in the default data directory of
+        /// its port, as `ashita serve PORT` does; nil for any other node, or when there is none.
+        private func localNodeToken() throws -> String? {
+            let node = options.node
+            guard node.bareHost == "localhost" || node.ip?.scope == .loopback else { return nil }
+            let file = DefaultPaths.nodeData(port: node.port) + "/operator-token"
+            switch Result(catching: { () throws(FileError) in try SecureFiles.readText(file, access: .secret) }) {
+            case .success(let text): return text
+            case .failure(let error): throw fail(error.description, code: Exit.noPermission)
+            }
         }
 
         /// The same token over WebSocket must be answered with nodeOperatorConnected.
@@ -130,16 +146,28 @@ extension Ashita {
     }
 }
 
-/// The operator token for a node: $ASHITA_TOKEN, else the one 'ashita auth' stored.
-func operatorToken(for node: NodeAddress) throws -> String {
-    if let environment = getenv("ASHITA_TOKEN") { return String(cString: environment).trimmingWhitespace() }
+/// Runs an operator request with the token from $ASHITA_TOKEN, else the one 'ashita auth' stored. A stored
+/// credential the node refuses (its token changed) is dropped at once, and the user told: the next command has no
+/// credential to send, so a monitoring loop cannot run into the node's lockout of failed logins.
+func withOperatorToken<T>(for node: NodeAddress, _ request: (String) async throws -> T) async throws -> T {
+    if let environment = getenv("ASHITA_TOKEN") { return try await request(String(cString: environment).trimmingWhitespace()) }
+    let store = CredentialStore()
+    let stored: String?
     do {
-        guard let token = try CredentialStore().token(for: node) else {
-            throw fail("no operator credential for \(node); run 'ashita auth \(node)' first", code: Exit.noPermission)
-        }
-        return token
-    } catch let error as FileError {
+        stored = try store.token(for: node)
+    } catch {
         throw fail(error.description)
+    }
+    guard let token = stored else {
+        throw fail("no operator credential for \(node); run 'ashita auth \(node)' first", code: Exit.noPermission)
+    }
+    do {
+        return try await request(token)
+    } catch NodeAPIError.unauthorized {
+        _ = try? store.remove(node)
+        throw fail(
+            "\(node) refused the saved operator credential (its token changed?), so it is removed; "
+                + "run 'ashita auth \(node)' with the node's current token", code: Exit.noPermission)
     }
 }
 

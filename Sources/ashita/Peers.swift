@@ -44,12 +44,15 @@ extension Ashita {
             let api = options.api
             do {
                 if let kick {
-                    let result = try await api.kick(try NodeAddress(parsing: kick), token: try operatorToken(for: options.node))
+                    let home = try NodeAddress(parsing: kick)
+                    let result = try await withOperatorToken(for: options.node) { try await api.kick(home, token: $0) }
                     if options.json { return writeRaw(result.raw) }
                     let n = result.value.disconnected
                     printLine("disconnected \(n) client\(n == 1 ? "" : "s") announcing \(result.value.home)")
                 } else if clients {
-                    let list = try await api.get("/api/v1/clients", as: ClientList.self, token: try operatorToken(for: options.node))
+                    let list = try await withOperatorToken(for: options.node) {
+                        try await api.get("/api/v1/clients", as: ClientList.self, token: $0)
+                    }
                     if options.json { return writeRaw(list.raw) }
                     guard !list.value.clients.isEmpty else { return noteEmpty("no clients") }
                     printLine(Output.table(
@@ -63,7 +66,9 @@ extension Ashita {
                     if options.json { return writeRaw(status.raw) }
                     printLine(Self.describe(status.value))
                 } else if all {
-                    let list = try await api.get("/api/v1/peers?all=1", as: PeerList.self, token: try operatorToken(for: options.node))
+                    let list = try await withOperatorToken(for: options.node) {
+                        try await api.get("/api/v1/peers?all=1", as: PeerList.self, token: $0)
+                    }
                     if options.json { return writeRaw(list.raw) }
                     guard !list.value.peers.isEmpty else { return noteEmpty("no peers, pending or unverified homes") }
                     printLine(Output.table(
