@@ -200,6 +200,7 @@ _ashita_serve() {
         return
         ;;
     '--data-dir')
+        __ashita_add_completions -d
         return
         ;;
     '--log-level')
@@ -207,9 +208,11 @@ _ashita_serve() {
         return
         ;;
     '--tls-cert')
+        __ashita_add_completions -f
         return
         ;;
     '--tls-key')
+        __ashita_add_completions -f
         return
         ;;
     '--max-clients')
@@ -294,6 +297,7 @@ _ashita_connect() {
     # Offer option value completions
     case "${prev}" in
     '--cacert')
+        __ashita_add_completions -o plusdirs -fX '!*.@(pem|crt)'
         return
         ;;
     '--timeout')
@@ -318,6 +322,7 @@ _ashita_peers() {
     # Offer option value completions
     case "${prev}" in
     '--cacert')
+        __ashita_add_completions -o plusdirs -fX '!*.@(pem|crt)'
         return
         ;;
     '--timeout')
@@ -339,15 +344,18 @@ _ashita_auth() {
     # Offer option value completions
     case "${prev}" in
     '--cacert')
+        __ashita_add_completions -o plusdirs -fX '!*.@(pem|crt)'
         return
         ;;
     '--timeout')
         return
         ;;
     '--token-file')
+        __ashita_add_completions -f
         return
         ;;
     '--data-dir')
+        __ashita_add_completions -d
         return
         ;;
     esac
@@ -363,12 +371,14 @@ _ashita_watch() {
     # Offer option value completions
     case "${prev}" in
     '--cacert')
+        __ashita_add_completions -o plusdirs -fX '!*.@(pem|crt)'
         return
         ;;
     '--timeout')
         return
         ;;
     '--types')
+        __ashita_add_completions -W "$(__ashita_custom_complete ---completion watch -- --types "${COMP_CWORD}" "$(__ashita_cursor_index_in_current_word)")"
         return
         ;;
     '--count')

@@ -34,16 +34,18 @@ public struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Where the node keeps its operator token and id. (default: $XDG_DATA_HOME/ashita/PORT, or ~/.local/share/ashita/PORT)",
-        valueName: "dir"))
+        valueName: "dir"), completion: .directory)
     var dataDir: String?
 
     @Option(help: ArgumentHelp("How much to log on stderr: trace, debug, info, notice, warning, error, critical."))
     var logLevel: Logger.Level = .info
 
-    @Option(help: ArgumentHelp("Serve HTTPS and WSS with this PEM certificate chain (needs --tls-key).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp("Serve HTTPS and WSS with this PEM certificate chain (needs --tls-key).", valueName: "file"),
+        completion: .file())
     var tlsCert: String?
 
-    @Option(help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "file"))
+    @Option(help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "file"), completion: .file())
     var tlsKey: String?
 
     @OptionGroup(title: "Limits")

@@ -22,10 +22,12 @@ extension Ashita {
 
         @OptionGroup var options: NodeOptions
 
-        @Option(help: ArgumentHelp("Read the operator token from this file.", valueName: "file"))
+        @Option(help: ArgumentHelp("Read the operator token from this file.", valueName: "file"), completion: .file())
         var tokenFile: String?
 
-        @Option(help: ArgumentHelp("Read the token from a local node's data directory (DIR/operator-token).", valueName: "dir"))
+        @Option(
+            help: ArgumentHelp("Read the token from a local node's data directory (DIR/operator-token).", valueName: "dir"),
+            completion: .directory)
         var dataDir: String?
 
         @Flag(help: "Remove the stored credential for the node.")

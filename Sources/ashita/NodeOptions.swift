@@ -11,7 +11,9 @@ struct NodeOptions: ParsableArguments {
     @Argument(help: ArgumentHelp("The node, as host:port, or https://host:port for TLS. (default: $ASHITA_NODE)", valueName: "addr"))
     var address: String?
 
-    @Option(help: ArgumentHelp("Trust the CA certificates in this PEM file for https:// nodes (a private CA).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp("Trust the CA certificates in this PEM file for https:// nodes (a private CA).", valueName: "file"),
+        completion: .file(extensions: ["pem", "crt"]))
     var cacert: String?
 
     @Flag(help: "Print JSON on stdout (one object, or one per line for streams) instead of text for people.")

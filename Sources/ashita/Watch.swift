@@ -22,7 +22,9 @@ extension Ashita {
 
         @OptionGroup var options: NodeOptions
 
-        @Option(help: ArgumentHelp("Only these event types, comma-separated (e.g. nodeDiscovered,nodeLeft).", valueName: "types"))
+        @Option(
+            help: ArgumentHelp("Only these event types, comma-separated (e.g. nodeDiscovered,nodeLeft).", valueName: "types"),
+            completion: .custom { _, _, typed in completeTypes(typed) })
         var types: String?
 
         @Option(parsing: .unconditional, help: ArgumentHelp("Exit after this many events.", valueName: "n"))
@@ -98,6 +100,14 @@ extension Ashita {
                     delay = min(delay * 2, 10)
                 }
             }
+        }
+
+        /// Completions of a comma-separated list of types: the types not yet in it that start as its last one does.
+        static func completeTypes(_ typed: String) -> [String] {
+            let head = typed.lastIndex(of: ",").map { String(typed[...$0]) } ?? ""
+            let partial = typed.dropFirst(head.count)
+            let listed = Set(head.split(separator: ",").map(String.init))
+            return JournalType.all.filter { $0.hasPrefix(partial) && !listed.contains($0) }.map { head + $0 }
         }
 
         /// `07:31:02  nodeDiscovered  127.0.0.1:9000`
