@@ -49,10 +49,15 @@ enum Output {
         }
     }
 
-    /// `HH:MM:SS` of a journal time, for one line per event.
+    /// `HH:MM:SS ZONE` of a journal time in the local time zone (`TZ` respected), for one line per event: the
+    /// zone is named, so a time is never read in the wrong one. JSON keeps the node's RFC 3339 UTC.
     static func clock(_ iso8601: String) -> String {
-        guard iso8601.count >= 19 else { return iso8601 }
-        let start = iso8601.index(iso8601.startIndex, offsetBy: 11)
-        return String(iso8601[start..<iso8601.index(start, offsetBy: 8)])
+        guard let time = Timestamp(iso8601: iso8601) else { return iso8601 }
+        var seconds = time_t(time.milliseconds / 1000)
+        var local = tm()
+        guard localtime_r(&seconds, &local) != nil else { return iso8601 }
+        var buffer = [CChar](repeating: 0, count: 64)
+        let count = strftime(&buffer, buffer.count, "%H:%M:%S %Z", &local)
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

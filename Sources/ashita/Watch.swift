@@ -14,8 +14,8 @@ extension Ashita {
         static let configuration = CommandConfiguration(
             abstract: "Stream a node's events as they happen.",
             discussion: """
-                One line per event: time, type, details; with --json one JSON object per line (NDJSON) with id, \
-                time, type and content. When the node goes away or restarts, watch says so on stderr, retries \
+                One line per event: local time (TZ respected) and its zone, type, details; with --json one JSON \
+                object per line (NDJSON) with id, time (RFC 3339, UTC), type and content. When the node goes away or restarts, watch says so on stderr, retries \
                 with backoff and resumes after the last event it printed, never printing one twice. Stops on \
                 SIGINT or SIGTERM (exit 0), or after --count events.
                 """)

@@ -17,9 +17,13 @@ import Testing
             #expect(objects.map { $0["type"] as? String } == ["nodeDiscovered", "nodeLeft"])
             #expect(objects.allSatisfy { $0["id"] is String && $0["time"] is String && ($0["content"] as? [String: String])?["nodeIp"] == "w.example:1" })
 
-            let text = try await ashita("watch", node.address, "--replay", "--types", "nodeDiscovered", "--count", "1")
+            // For people, the local time (TZ respected) with its zone named; JSON keeps UTC.
+            let text = try await ashita(["watch", node.address, "--replay", "--types", "nodeDiscovered", "--count", "1"], environment: ["TZ": "JST-9"])
             #expect(text.status == 0)
-            #expect(text.stdout.wholeMatch(of: /\d\d:\d\d:\d\d  nodeDiscovered          w\.example:1\n/) != nil, "\(text.stdout)")
+            let utc = try #require(objects.first?["time"] as? String)
+            let hour = (Int(utc.dropFirst(11).prefix(2))! + 9) % 24
+            let expected = String(format: "%02d", hour) + utc.dropFirst(13).prefix(6) + " JST  nodeDiscovered          w.example:1\n"
+            #expect(text.stdout == expected, "UTC \(utc)")
             #expect(text.stderr.isEmpty)
         }
     }

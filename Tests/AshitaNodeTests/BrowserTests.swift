@@ -65,6 +65,9 @@ import Testing
                 #expect(peerB.string?.hasPrefix("\(a) — 1 client") == true, "\(peerB)")
                 // The sockets table and the event log render what happened.
                 #expect(try await pageA.evaluate("document.querySelectorAll('#sockets tbody tr').length").int == 2)
+                // Times are the reader's local ones, 24-hour, with the zone named.
+                let opened = try await pageA.evaluate("document.querySelector('#sockets tbody tr td:nth-child(3)').textContent").string ?? ""
+                #expect(opened.wholeMatch(of: /\d\d:\d\d:\d\d \S+/) != nil, "\(opened)")
                 let log = try await pageA.evaluate("document.getElementById('log').textContent").string ?? ""
                 #expect(log.contains("nodeDiscovered") && log.contains(b))
 

@@ -139,6 +139,13 @@
 
   // ---- rendering ----
 
+  // A time in the reader's own zone, 24-hour, with the zone named ("15:30:57 CET").
+  function clock(date) {
+    return date.toLocaleTimeString([], {
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZoneName: "short",
+    });
+  }
+
   function el(tag, text, className) {
     const node = document.createElement(tag);
     if (text !== undefined) node.textContent = text;
@@ -151,7 +158,7 @@
     const list = document.getElementById("log");
     if (!list) return;
     const item = el("li");
-    item.append(el("span", new Date().toLocaleTimeString() + " ", "muted"), el("span", from + " "),
+    item.append(el("span", clock(new Date()) + " ", "muted"), el("span", from + " "),
       el("span", type, "type"), el("span", " " + details));
     list.prepend(item);
     while (list.children.length > MAX_LOG) list.lastChild.remove();
@@ -167,7 +174,7 @@
       const state = STATES[ashita.socket[addr].readyState];
       const row = el("tr");
       row.dataset.node = addr;
-      row.append(el("td", addr), el("td", state, "state-" + state), el("td", ashita.opened[addr].toLocaleTimeString()));
+      row.append(el("td", addr), el("td", state, "state-" + state), el("td", clock(ashita.opened[addr])));
       body.append(row);
     });
   }
@@ -178,7 +185,7 @@
     if (peers.length === 0) list.append(el("li", "none yet", "muted"));
     peers.forEach(function (peer) {
       const item = el("li", peer.node + " — " + peer.clients + (peer.clients === 1 ? " client" : " clients") + ", since " +
-        new Date(peer.since).toLocaleTimeString());
+        clock(new Date(peer.since)));
       item.dataset.node = peer.node;
       list.append(item);
     });
