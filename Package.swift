@@ -64,6 +64,7 @@ let package = Package(
             name: "AshitaClient",
             dependencies: [
                 "AshitaCore", "AshitaSystem", "CCurl", "CCurlShim",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

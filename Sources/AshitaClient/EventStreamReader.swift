@@ -1,4 +1,11 @@
+import AshitaCore
 import AshitaSystem
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import Synchronization
 
 /// Reads a node's `/api/v1/events` through libcurl on a thread of its own and hands over what arrives, parsed,
@@ -13,7 +20,13 @@ public enum EventStreamReader {
 
         public var description: String {
             switch self {
-            case .http(let status, let body): "event stream answered HTTP \(status): \(body)"
+            case .http(let status, let body):
+                // A node's own error document says why; any other page (a web server's HTML 404) is not repeated.
+                if let document = try? JSONDecoder().decode(ErrorDocument.self, from: Data(body.utf8)) {
+                    "event stream answered HTTP \(status): \(document.error.message)"
+                } else {
+                    "event stream answered HTTP \(status)"
+                }
             case .notEventStream(let type): "answered with \(type.isEmpty ? "no content type" : type), not an event stream"
             case .overflow(let overflow): "\(overflow), which no ashita node sends"
             }

@@ -15,6 +15,8 @@ public enum NodeAPIError: Error, Equatable, CustomStringConvertible {
     case refused(NodeAddress, status: Int, message: String)
     /// TLS failed: the certificate is not trusted or not for this address, or the node does not speak TLS.
     case tls(NodeAddress, reason: String)
+    /// A plain address given for a node that speaks TLS.
+    case speaksTLS(NodeAddress)
 
     public var description: String {
         switch self {
@@ -30,13 +32,15 @@ public enum NodeAPIError: Error, Equatable, CustomStringConvertible {
             "\(node) answered \(status): \(message)"
         case .tls(let node, let reason):
             "TLS with \(node) failed (\(reason)) — for a node with a private CA pass --cacert FILE; for a node without TLS use host:port, not https://"
+        case .speaksTLS(let node):
+            "\(node) speaks TLS — use https://\(node)"
         }
     }
 
     /// 69 (EX_UNAVAILABLE) unreachable or not ashita; 77 (EX_NOPERM) authentication; 1 anything else.
     public var exitCode: Int32 {
         switch self {
-        case .unreachable, .notAshita, .tls: 69
+        case .unreachable, .notAshita, .tls, .speaksTLS: 69
         case .unauthorized, .rateLimited: 77
         case .refused: 1
         }
@@ -90,7 +94,8 @@ public struct NodeAPI: Sendable {
                 ? try await http.post(baseURL + path, headers: headers) : try await http.get(baseURL + path, headers: headers)
         } catch {
             switch error {
-            case .unreachable(_, let reason, _): throw .unreachable(node, reason: reason)
+            case .unreachable(_, let reason, let code):
+                throw await NodeAPIError.unreachable(endpoint, reason: reason, curlCode: code, timeoutSeconds: http.timeoutSeconds)
             case .tls(_, let reason): throw .tls(node, reason: reason)
             case .tooLarge: throw .notAshita(node, detail: "answer too large")
             case .stopped, .transfer: throw .notAshita(node, detail: error.description)
@@ -108,6 +113,49 @@ public struct NodeAPI: Sendable {
                 throw .notAshita(node, detail: "HTTP \(response.status)")
             }
             throw .refused(node, status: response.status, message: body.error.message)
+        }
+    }
+}
+
+extension NodeAPIError {
+    /// Why `endpoint` could not be reached over HTTP. A TLS node meets a plain request with an empty reply (curl's
+    /// 52) or a reset (56): then, when a TLS handshake works there, the answer is to use `https://`.
+    public static func unreachable(
+        _ endpoint: NodeEndpoint, reason: String, curlCode: Int, timeoutSeconds: Double
+    ) async -> NodeAPIError {
+        guard [52, 56].contains(curlCode) else { return .unreachable(endpoint.address, reason: reason) }
+        return await closedEarly(endpoint, reason: reason, timeoutSeconds: timeoutSeconds)
+    }
+
+    /// Why a WebSocket to `endpoint` failed, in the same terms as the HTTP API's failures.
+    public static func webSocket(_ error: any Error, to endpoint: NodeEndpoint, timeoutSeconds: Double) async -> NodeAPIError {
+        switch error as? WebSocketClientError {
+        case .unreachable(_, let reason)?: .unreachable(endpoint.address, reason: reason)
+        case .notUpgraded?: .notAshita(endpoint.address, detail: "it answered the WebSocket request without taking it")
+        case .closedDuringHandshake(let target)?:
+            await closedEarly(endpoint, reason: WebSocketClientError.closedDuringHandshake(target).description, timeoutSeconds: timeoutSeconds)
+        case let other?: .unreachable(endpoint.address, reason: other.description)
+        case nil: .unreachable(endpoint.address, reason: "\(error)")
+        }
+    }
+
+    /// Something at `endpoint` closed without answering: `https://` is the answer when it speaks TLS.
+    private static func closedEarly(_ endpoint: NodeEndpoint, reason: String, timeoutSeconds: Double) async -> NodeAPIError {
+        guard !endpoint.tls, await answersTLS(endpoint.address, timeoutSeconds: timeoutSeconds) else {
+            return .unreachable(endpoint.address, reason: reason)
+        }
+        return .speaksTLS(endpoint.address)
+    }
+
+    /// Whether a TLS handshake with `node` succeeds (its certificate unchecked: only whether it speaks TLS).
+    private static func answersTLS(_ node: NodeAddress, timeoutSeconds: Double) async -> Bool {
+        var probe = CurlHTTPClient(timeoutSeconds: min(timeoutSeconds, 5))
+        probe.verifyCertificates = false
+        do {
+            _ = try await probe.get("https://\(node)/api/v1/health", headers: [])
+            return true
+        } catch {
+            return false
         }
     }
 }

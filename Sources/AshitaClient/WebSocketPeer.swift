@@ -1,4 +1,5 @@
 import AshitaCore
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -17,12 +18,15 @@ public enum WebSocketClientError: Error, Equatable, CustomStringConvertible {
     case unreachable(String, reason: String)
     case notUpgraded(String)
     case timedOut(String)
+    /// The other side closed the connection before answering the handshake.
+    case closedDuringHandshake(String)
 
     public var description: String {
         switch self {
         case .unreachable(let target, let reason): "cannot reach \(target) (\(reason))"
         case .notUpgraded(let target): "\(target) did not accept a WebSocket (is it an ashita node?)"
         case .timedOut(let target): "\(target) did not answer the WebSocket handshake in time"
+        case .closedDuringHandshake(let target): "\(target) closed the connection without answering the WebSocket handshake"
         }
     }
 }
@@ -103,7 +107,9 @@ public final class WebSocketPeer: Sendable {
             let refused = error.connectionErrors.contains { ($0.error as? IOError)?.errnoCode == ECONNREFUSED }
             throw WebSocketClientError.unreachable(target, reason: refused ? "connection refused" : "\(error)")
         }
+        let watchdogFired = NIOLockedValueBox(false)
         let watchdog = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            watchdogFired.withLockedValue { $0 = true }
             channel.close(promise: nil)
         }
         defer { watchdog.cancel() }
@@ -111,8 +117,11 @@ public final class WebSocketPeer: Sendable {
         do {
             result = try await upgrade.get()
         } catch {
+            let active = channel.isActive
             channel.close(promise: nil)
-            throw channel.isActive ? WebSocketClientError.notUpgraded(target) : WebSocketClientError.timedOut(target)
+            if active { throw WebSocketClientError.notUpgraded(target) }
+            throw watchdogFired.withLockedValue { $0 }
+                ? WebSocketClientError.timedOut(target) : WebSocketClientError.closedDuringHandshake(target)
         }
         guard result == .upgraded else {
             channel.close(promise: nil)

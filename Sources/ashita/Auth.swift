@@ -126,7 +126,8 @@ extension Ashita {
                     host: node.bareHost, port: node.port, timeout: .seconds(Int64(options.timeout.rounded(.up))),
                     tls: options.endpoint.tls, caFile: options.cacert)
             } catch {
-                throw fail("\(error)", code: Exit.unavailable)
+                let why = await NodeAPIError.webSocket(error, to: options.endpoint, timeoutSeconds: options.timeout)
+                throw fail(why.description, code: why.exitCode)
             }
             try await peer.send(ClientMessage.auth(home: nil, token: token).text)
             while let event = await peer.nextEvent() {

@@ -61,7 +61,8 @@ extension Ashita {
                             try await walker.run(from: start)
                         } catch is CancellationError {
                         } catch {
-                            throw fail(NodeAPIError.unreachable(start.address, reason: Self.reason(error)).description, code: Exit.unavailable)
+                            let why = await NodeAPIError.webSocket(error, to: start, timeoutSeconds: options.timeout)
+                            throw fail(why.description, code: why.exitCode)
                         }
                     }
                     for await notice in notices { Self.show(notice, json: json) }
@@ -78,7 +79,8 @@ extension Ashita {
                     host: start.bareHost, port: start.port, timeout: settings.timeout, tls: endpoint.tls,
                     caFile: settings.caFile)
             } catch {
-                throw fail(NodeAPIError.unreachable(start, reason: Self.reason(error)).description, code: Exit.unavailable)
+                let why = await NodeAPIError.webSocket(error, to: endpoint, timeoutSeconds: options.timeout)
+                throw fail(why.description, code: why.exitCode)
             }
             try await peer.send(ClientMessage.auth(home: settings.home, token: nil).text)
             // The greeting is part of the set-up: it comes within --timeout, or the node is not answering.

@@ -52,6 +52,7 @@ extension Ashita {
             let url = "\(options.endpoint.httpBase)/api/v1/events\(query)"
             let client = CurlHTTPClient(timeoutSeconds: options.timeout, caFile: options.cacert)
             let (json, limit, replay) = (options.json, count, replay)
+            let (endpoint, timeout) = (options.endpoint, options.timeout)
             try await untilSignalled {
                 var state = EventStreamPosition(replay: replay)
                 var delay = 0.5
@@ -89,7 +90,9 @@ extension Ashita {
                             throw fail(NodeAPIError.tls(node, reason: why).description, code: Exit.unavailable)
                         }
                         guard state.everConnected else {
-                            throw fail(NodeAPIError.unreachable(node, reason: reason(error)).description, code: Exit.unavailable)
+                            let code = if case .unreachable(_, _, let code) = error { code } else { 0 }
+                            let why = await NodeAPIError.unreachable(endpoint, reason: reason(error), curlCode: code, timeoutSeconds: timeout)
+                            throw fail(why.description, code: why.exitCode)
                         }
                         printError("ashita: lost \(node) (\(reason(error))); retrying in \(seconds(delay))")
                     } catch let error as EventStreamReader.Failure {

@@ -65,11 +65,24 @@ import Testing
         let server = try PlainHTTPServer(
             response: "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\nConnection: close\r\n\r\n<p>hello</p>\n")
         defer { server.stop() }
-        for command in ["peers", "watch"] {
+        for command in ["peers", "watch", "connect"] {
             let result = try await ashita(command, "127.0.0.1:\(server.port)")
             #expect(result.status == 69, "\(command): \(result.stderr)")
             #expect(result.stdout.isEmpty)
-            #expect(result.stderr.hasPrefix("ashita: 127.0.0.1:\(server.port)"), "\(result.stderr)")
+            #expect(result.stderr.hasPrefix("ashita: 127.0.0.1:\(server.port) does not answer like an ashita node"), "\(result.stderr)")
+        }
+    }
+
+    /// A web server's error page is not repeated in the one-line error.
+    @Test func aWebServersErrorPageStaysOutOfTheError() async throws {
+        let page = "<!DOCTYPE html>\n<html><body><h1>404 Not Found</h1>\n<p>nothing here</p></body></html>\n"
+        let server = try PlainHTTPServer(
+            response: "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: \(page.utf8.count)\r\nConnection: close\r\n\r\n\(page)")
+        defer { server.stop() }
+        for command in ["peers", "watch", "connect"] {
+            let result = try await ashita(command, "127.0.0.1:\(server.port)")
+            #expect(result.status == 69, "\(command): \(result.stderr)")
+            #expect(!result.stderr.contains("<") && result.stderr.filter { $0 == "\n" }.count == 1, "\(command): \(result.stderr)")
         }
     }
 

@@ -25,9 +25,13 @@ import Testing
         #expect(untrusted.status == 69)
         #expect(untrusted.stderr.contains("TLS with 127.0.0.1:\(node.port) failed"), "\(untrusted.stderr)")
         #expect(untrusted.stderr.contains("--cacert"))
-        // Plain HTTP to a TLS node gets nothing useful.
-        let plain = try await ashita(["peers", node.address, "--json"], environment: ["HOME": home])
-        #expect(plain.status == 69)
+        // A plain address for a TLS node: every command says to use https://, and no token is sent.
+        for command in [["peers"], ["watch"], ["connect", "--once"], ["auth"]] {
+            let plain = try await ashita(
+                [command[0], node.address] + command.dropFirst(), environment: ["HOME": home, "ASHITA_TOKEN": "wrong"])
+            #expect(plain.status == 69)
+            #expect(plain.stderr == "ashita: \(node.address) speaks TLS — use https://\(node.address)\n", "\(command): \(plain.stderr)")
+        }
         try await node.stop()
     }
 
