@@ -314,9 +314,9 @@ _ashita_connect() {
 
 _ashita_peers() {
     repeating_flags=()
-    non_repeating_flags=(--json --clients --all --node --version -h --help)
+    non_repeating_flags=(--json --clients --all --node --bans --version -h --help)
     repeating_options=()
-    non_repeating_options=(--cacert --timeout --kick)
+    non_repeating_options=(--cacert --timeout --kick --ban --unban)
     __ashita_offer_flags_options 1
 
     # Offer option value completions
@@ -329,6 +329,12 @@ _ashita_peers() {
         return
         ;;
     '--kick')
+        return
+        ;;
+    '--ban')
+        return
+        ;;
+    '--unban')
         return
         ;;
     esac

@@ -78,10 +78,15 @@ public struct NodeAPI: Sendable {
     }
 
     public func kick(_ home: NodeAddress, token: String) async throws(NodeAPIError) -> (raw: [UInt8], value: KickResult) {
-        let response = try await send("POST", "/api/v1/kick?home=\(home)", token: token)
+        try await post("/api/v1/kick?home=\(home)", as: KickResult.self, token: token)
+    }
+
+    /// An operator's POST: the document's bytes as the node sent them, and decoded.
+    public func post<T: Decodable>(_ path: String, as: T.Type, token: String) async throws(NodeAPIError) -> (raw: [UInt8], value: T) {
+        let response = try await send("POST", path, token: token)
         try check(response)
-        guard let result = try? JSONDecoder().decode(KickResult.self, from: Data(response.body)) else {
-            throw .notAshita(node, detail: "unexpected answer to /api/v1/kick")
+        guard let result = try? JSONDecoder().decode(T.self, from: Data(response.body)) else {
+            throw .notAshita(node, detail: "unexpected answer to \(path.split(separator: "?").first ?? "")")
         }
         return (response.body, result)
     }

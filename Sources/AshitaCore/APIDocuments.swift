@@ -107,13 +107,39 @@ public struct ClientList: Codable, Sendable, Equatable {
 }
 
 /// `POST /api/v1/kick?home=HOST:PORT` (operator only).
+/// `POST /api/v1/kick`: who was disconnected (a home's clients, or one client by id), how many, and what was banned.
 public struct KickResult: Codable, Sendable, Equatable {
-    public var home: String
+    public var home: String?
+    public var client: ClientID?
     public var disconnected: Int
+    /// With `ban=SECONDS`: the bans now in force for it.
+    public var banned: [BanList.Ban]?
 
-    public init(home: String, disconnected: Int) {
+    public init(home: String? = nil, client: ClientID? = nil, disconnected: Int, banned: [BanList.Ban]? = nil) {
         self.home = home
+        self.client = client
         self.disconnected = disconnected
+        self.banned = banned
+    }
+}
+
+/// `GET /api/v1/bans`, and the data directory's `bans.json`: the bans in force, soonest to end first.
+public struct BanDocument: Codable, Sendable, Equatable {
+    public var bans: [BanList.Ban]
+
+    public init(bans: [BanList.Ban]) { self.bans = bans }
+}
+
+/// `POST /api/v1/unban`: whether a ban was in force and is now lifted.
+public struct UnbanResult: Codable, Sendable, Equatable {
+    public var kind: BanList.Kind
+    public var target: String
+    public var removed: Bool
+
+    public init(kind: BanList.Kind, target: String, removed: Bool) {
+        self.kind = kind
+        self.target = target
+        self.removed = removed
     }
 }
 

@@ -28,6 +28,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case methodNotAllowed = "method-not-allowed"
     /// HTTP: the request is malformed.
     case badRequest = "bad-request"
+    /// The operator banned this home or address for a while.
+    case banned
 }
 
 /// What a client did wrong, as the node answers it.

@@ -20,6 +20,7 @@ public struct CloseReason: Equatable, Sendable {
     public static let authTimeout = CloseReason(code: 1008, reason: "no auth in time")
     public static let noPong = CloseReason(code: 1001, reason: "no pong to two pings")
     public static let full = CloseReason(code: 1013, reason: "node is full; try another node")
+    public static let banned = CloseReason(code: 1008, reason: "banned by the node's operator")
 }
 
 /// What the mesh asks the edges to do after a change. Fan-outs name their recipients so the edge can encode
@@ -135,8 +136,11 @@ public struct Mesh: Sendable {
     var peerOrder: [NodeAddress] = []
     var authenticated: Set<ClientID> = []
     var authFailures: FailureLimiter
+    /// What the operator banned; the edge keeps it in the data directory.
+    public internal(set) var bans: BanList
 
-    public init(configuration: MeshConfiguration, boot: String) {
+    public init(configuration: MeshConfiguration, boot: String, bans: BanList = BanList()) {
+        self.bans = bans
         self.configuration = configuration
         self.journal = EventJournal(boot: boot, capacity: configuration.journalCapacity)
         self.authFailures = FailureLimiter(
@@ -149,6 +153,7 @@ public struct Mesh: Sendable {
     public mutating func connect(_ id: ClientID, remote: String, at now: Timestamp) -> [MeshEffect] {
         precondition(clients[id] == nil, "client \(id) connected twice")
         guard clients.count < configuration.maxClients else { return [.close(id, .full)] }
+        guard !bans.isBanned(.address, IPAddress.limitKey(remote), at: now) else { return [.close(id, .banned)] }
         clients[id] = Client(
             id: id, remote: remote, since: now,
             messages: TokenBucket(rate: configuration.messageRate, burst: configuration.messageBurst, at: now))
@@ -249,6 +254,9 @@ public struct Mesh: Sendable {
                 return reject(id, ProtocolViolation(.unauthorized, "operator token rejected"), now)
             }
             isOperator = true
+        }
+        if let home, bans.isBanned(.home, home.description, at: now) {
+            return reject(id, ProtocolViolation(.banned, "\(home) is banned on this node"), now, closing: .banned)
         }
         if let home, !clients[id]!.announced.contains(home),
             clients[id]!.announced.count >= configuration.maxAnnouncementsPerClient

@@ -108,4 +108,35 @@ extension Mesh {
     public func kick(_ home: NodeAddress) -> [MeshEffect] {
         (peerTable[home]?.clients.sorted() ?? []).map { .close($0, .kicked) }
     }
+
+    /// Disconnects one client, an observer or one not yet authenticated included; no effects when there is none.
+    public func kick(client id: ClientID) -> [MeshEffect] {
+        clients[id] == nil ? [] : [.close(id, .kicked)]
+    }
+
+    /// The remote address (as bans count it) and home of a client, if it is connected.
+    public func banTargets(of id: ClientID) -> (address: String, home: NodeAddress?)? {
+        guard let client = clients[id] else { return nil }
+        return (client.limitKey, client.home ?? nil)
+    }
+
+    /// Bans `target` (normalized, see `BanList.normalized`) until `end` and disconnects every client it covers:
+    /// those announcing a banned home, those connected from a banned address.
+    public mutating func ban(_ kind: BanList.Kind, _ target: String, until end: Timestamp, at now: Timestamp)
+        -> (result: BanList.AddResult, effects: [MeshEffect])
+    {
+        let result = bans.add(kind, target, until: end, at: now)
+        guard result == .added else { return (result, []) }
+        let covered: [ClientID] =
+            switch kind {
+            case .home: peerTable.first { $0.key.description == target }?.value.clients.sorted() ?? []
+            case .address: clients.values.filter { $0.limitKey == target }.map(\.id).sorted()
+            }
+        return (result, covered.map { .close($0, .banned) })
+    }
+
+    /// Lifts a ban; whether one was in force.
+    public mutating func unban(_ kind: BanList.Kind, _ target: String, at now: Timestamp) -> Bool {
+        bans.remove(kind, target, at: now)
+    }
 }

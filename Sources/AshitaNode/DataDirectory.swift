@@ -24,6 +24,7 @@ public struct DataDirectory: Sendable {
     public var tokenPath: String { "\(path)/operator-token" }
     public var keyPath: String { "\(path)/node-key" }
     public var knownNodesPath: String { "\(path)/known-nodes.json" }
+    public var bansPath: String { "\(path)/bans.json" }
     public var lockPath: String { "\(path)/lock" }
 
     /// What a node needs from its directory to start.
@@ -31,6 +32,8 @@ public struct DataDirectory: Sendable {
         public var operatorToken: String
         public var key: NodeKey
         public var knownNodes: KnownNodes
+        /// The operator's bans still in force.
+        public var bans: BanList
         public var lock: DataDirectoryLock
         /// Something the operator should hear of: a damaged file set aside.
         public var warnings: [String] = []
@@ -43,7 +46,7 @@ public struct DataDirectory: Sendable {
     /// file: the node never silently makes itself a new identity or token. A directory or file another user
     /// owns or may write, a symbolic link or something other than a regular file stops it too. A damaged
     /// known-nodes file is set aside: strangers influence what it holds, and nothing they send may stop a start.
-    public func open() throws(FileError) -> Contents {
+    public func open(at now: Timestamp = .now()) throws(FileError) -> Contents {
         try SecureFiles.makeDirectories(path)
         guard let fd = try SecureFiles.lockExclusively(lockPath) else {
             let holder = (try? SecureFiles.readText(lockPath))?.split(separator: "\n").first.map { " (pid \($0))" } ?? ""
@@ -66,9 +69,10 @@ public struct DataDirectory: Sendable {
                 throw FileError(file: keyPath, problem: "does not hold a usable Ed25519 key", remedy: Self.keyRemedy)
             }
             let (knownNodes, setAside) = try KnownNodes.load(knownNodesPath)
+            let (bans, bansSetAside) = try BansFile.load(bansPath, at: now)
             return Contents(
-                operatorToken: token, key: key, knownNodes: knownNodes, lock: lock, warnings: setAside.map { [$0] } ?? [],
-                tokenCreated: tokenCreated)
+                operatorToken: token, key: key, knownNodes: knownNodes, bans: bans,
+                lock: lock, warnings: [setAside, bansSetAside].compactMap { $0 }, tokenCreated: tokenCreated)
         } catch {
             lock.release()
             throw error

@@ -32,17 +32,20 @@ actor MeshHub {
     private var knownNodes: KnownNodesBook
     /// The known-nodes file's writer, whose loop the node's run owns.
     let knownNodesWriter: StateFileWriter
+    /// The bans file's writer, likewise.
+    let bansWriter: StateFileWriter
 
     init(
         configuration: MeshConfiguration, limits: NodeLimits, key: NodeKey, knownNodes: KnownNodes,
-        knownNodesWriter: StateFileWriter, verifier: AnnouncementVerifier, clock: NodeClock, eventLoop: any EventLoop,
-        logger: Logger
+        knownNodesWriter: StateFileWriter, bans: BanList, bansWriter: StateFileWriter, verifier: AnnouncementVerifier,
+        clock: NodeClock, eventLoop: any EventLoop, logger: Logger
     ) {
         self.eventLoop = eventLoop
         self.clock = clock
         self.started = clock.monotonic()
         let boot = String(clock.wall().milliseconds, radix: 36)
-        self.mesh = Mesh(configuration: configuration, boot: boot)
+        self.mesh = Mesh(configuration: configuration, boot: boot, bans: bans)
+        self.bansWriter = bansWriter
         self.limits = limits
         self.streams = EventStreams(limits: limits)
         self.publicKeyHex = Hex.encode(key.publicKey)
@@ -112,6 +115,7 @@ actor MeshHub {
         streams.endAll()
         verifier.stop()
         knownNodesWriter.finish()
+        bansWriter.finish()
     }
 
     // MARK: Verifying announcements
@@ -223,6 +227,40 @@ actor MeshHub {
         let effects = mesh.kick(home)
         apply(effects)
         return effects.count
+    }
+
+    /// Disconnects one client by id; whether it was connected.
+    func kick(client id: ClientID) -> Bool {
+        let effects = mesh.kick(client: id)
+        apply(effects)
+        return !effects.isEmpty
+    }
+
+    /// The remote address (as bans count it) and home of a connected client.
+    func banTargets(of id: ClientID) -> (address: String, home: NodeAddress?)? { mesh.banTargets(of: id) }
+
+    /// Bans `target` for `seconds` (disconnecting whoever it covers) and saves the list; nil when the list is full.
+    func ban(_ kind: BanList.Kind, _ target: String, seconds: Int64) -> (ban: BanList.Ban, disconnected: Int)? {
+        let now = clock.wall()
+        let end = now.adding(milliseconds: seconds * 1000)
+        let (result, effects) = mesh.ban(kind, target, until: end, at: now)
+        guard result == .added else { return nil }
+        apply(effects)
+        saveBans(at: now)
+        return (BanList.Ban(kind: kind, target: target, until: end.iso8601), effects.count)
+    }
+
+    func unban(_ kind: BanList.Kind, _ target: String) -> Bool {
+        let now = clock.wall()
+        let removed = mesh.unban(kind, target, at: now)
+        if removed { saveBans(at: now) }
+        return removed
+    }
+
+    func banList() -> BanDocument { BanDocument(bans: mesh.bans.list(at: clock.wall())) }
+
+    private func saveBans(at now: Timestamp) {
+        bansWriter.save(BansFile.encoded(mesh.bans, at: now))
     }
 
     func checkOperatorToken(_ token: String, from remote: String) -> Mesh.TokenCheck {

@@ -72,7 +72,8 @@ public final class NodeServer: Sendable {
     public static func start(_ configuration: NodeConfiguration, logger: Logger) async throws -> NodeServer {
         // Files, fsync and flock block: off the cooperative pool, which every connection of the process needs.
         let directory = configuration.dataDirectory
-        let contents = try await onDedicatedThread { Result { () throws(FileError) in try directory.open() } }.get()
+        let now = configuration.clock.wall()
+        let contents = try await onDedicatedThread { Result { () throws(FileError) in try directory.open(at: now) } }.get()
         do {
             return try await start(configuration, contents: contents, logger: logger)
         } catch {
@@ -154,6 +155,7 @@ public final class NodeServer: Sendable {
             configuration: meshConfiguration, limits: limits, key: contents.key,
             knownNodes: contents.knownNodes,
             knownNodesWriter: StateFileWriter(file: configuration.dataDirectory.knownNodesPath, logger: logger),
+            bans: contents.bans, bansWriter: StateFileWriter(file: configuration.dataDirectory.bansPath, logger: logger),
             verifier: verifier, clock: configuration.clock, eventLoop: configuration.meshEventLoop ?? configuration.eventLoopGroup.next(), logger: logger)
         return NodeServer(
             address: address, localPort: localPort, dataDirectory: configuration.dataDirectory, id: contents.key.id,
@@ -312,7 +314,11 @@ public final class NodeServer: Sendable {
             // The state writer outlives the connections: what the hub saved up to its shutdown reaches the disk
             // before `run` returns.
             owner.addTask { [hub] in await hub.knownNodesWriter.run() }
-            defer { hub.knownNodesWriter.finish() }
+            owner.addTask { [hub] in await hub.bansWriter.run() }
+            defer {
+                hub.knownNodesWriter.finish()
+                hub.bansWriter.finish()
+            }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { [hub] in
                     await hub.verifier.run { address, outcome in await hub.report(address, outcome) }

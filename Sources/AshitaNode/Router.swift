@@ -51,10 +51,16 @@ struct Router {
             return .json(await hub.clientList())
         case (.POST, "/api/v1/kick"):
             if let refusal = await authorize(head, remote: remote) { return refusal }
-            guard let text = query["home"], let home = try? NodeAddress(parsing: text) else {
-                return .error(.badRequest, .badNode, "give the home to disconnect as ?home=HOST:PORT")
+            return await kick(query)
+        case (.GET, "/api/v1/bans"):
+            if let refusal = await authorize(head, remote: remote) { return refusal }
+            return .json(await hub.banList())
+        case (.POST, "/api/v1/unban"):
+            if let refusal = await authorize(head, remote: remote) { return refusal }
+            guard let (kind, target) = Self.banTarget(query) else {
+                return .error(.badRequest, .badRequest, "give what to unban as ?home=HOST:PORT or ?address=IP")
             }
-            return .json(KickResult(home: home.description, disconnected: await hub.kick(home)))
+            return .json(UnbanResult(kind: kind, target: target, removed: await hub.unban(kind, target)))
         case (.GET, _), (.HEAD, _):
             if let resource = page.resource(at: path) {
                 return .full(status: .ok, contentType: resource.contentType, body: resource.body, headers: PageResources.headers)
@@ -67,8 +73,54 @@ struct Router {
         }
     }
 
+    /// `?home=HOST:PORT` or `?client=ID`, and with `&ban=SECONDS` a ban: of the home, or of the client's address
+    /// and its home.
+    private func kick(_ query: [String: String]) async -> HTTPReply {
+        var seconds: Int64?
+        if let text = query["ban"] {
+            guard let value = Int64(text), (1...BanList.maxSeconds).contains(value) else {
+                return .error(.badRequest, .badRequest, "ban must be whole seconds from 1 to \(BanList.maxSeconds), got \(quoted(text))")
+            }
+            seconds = value
+        }
+        if let text = query["client"] {
+            guard let id = ClientID(text) else {
+                return .error(.badRequest, .badRequest, "client must be a client id (a number), got \(quoted(text))")
+            }
+            guard let targets = await hub.banTargets(of: id) else {
+                return .error(.notFound, .notFound, "no client \(id) is connected; see /api/v1/clients")
+            }
+            guard let seconds else { return .json(KickResult(client: id, disconnected: await hub.kick(client: id) ? 1 : 0)) }
+            var banned: [BanList.Ban] = []
+            var disconnected = 0
+            for (kind, target) in [(BanList.Kind.address, targets.address)] + (targets.home.map { [(.home, $0.description)] } ?? []) {
+                guard let (ban, count) = await hub.ban(kind, target, seconds: seconds) else { return Self.banListFull }
+                banned.append(ban)
+                disconnected += count
+            }
+            return .json(KickResult(client: id, disconnected: disconnected, banned: banned))
+        }
+        guard let text = query["home"], let home = try? NodeAddress(parsing: text) else {
+            return .error(.badRequest, .badNode, "give whom to disconnect as ?home=HOST:PORT or ?client=ID")
+        }
+        guard let seconds else { return .json(KickResult(home: home.description, disconnected: await hub.kick(home))) }
+        guard let (ban, count) = await hub.ban(.home, home.description, seconds: seconds) else { return Self.banListFull }
+        return .json(KickResult(home: home.description, disconnected: count, banned: [ban]))
+    }
+
+    static let banListFull = HTTPReply.error(
+        .conflict, .busy, "\(BanList.capacity) bans are in force; lift some (POST /api/v1/unban) first")
+
+    /// `?home=HOST:PORT` or `?address=IP`, in the one spelling the ban list keeps.
+    static func banTarget(_ query: [String: String]) -> (BanList.Kind, String)? {
+        for kind in BanList.Kind.allCases {
+            if let text = query[kind.rawValue], let target = BanList.normalized(kind, text) { return (kind, target) }
+        }
+        return nil
+    }
+
     static let knownPaths: Set<String> = [
-        "/healthz", "/api/v1/node", "/api/v1/peers", "/api/v1/events", "/api/v1/auth", "/api/v1/clients", "/api/v1/kick",
+        "/healthz", "/api/v1/node", "/api/v1/peers", "/api/v1/events", "/api/v1/auth", "/api/v1/clients", "/api/v1/kick", "/api/v1/bans", "/api/v1/unban",
     ]
 
 

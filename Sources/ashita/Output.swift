@@ -39,6 +39,13 @@ enum Output {
         }
     }
 
+    /// How long until an RFC 3339 time: "5m 3s"; "ended" once past.
+    static func left(_ iso8601: String, now: Timestamp = .now()) -> String {
+        guard let then = Timestamp(iso8601: iso8601) else { return iso8601 }
+        let seconds = (then.milliseconds - now.milliseconds) / 1000
+        return seconds > 0 ? duration(seconds: Int(seconds)) : "ended"
+    }
+
     /// "42s", "5m 3s", "3h 12m", "2d 4h".
     static func duration(seconds: Int) -> String {
         switch seconds {
@@ -51,13 +58,18 @@ enum Output {
 
     /// `HH:MM:SS ZONE` of a journal time in the local time zone (`TZ` respected), for one line per event: the
     /// zone is named, so a time is never read in the wrong one. JSON keeps the node's RFC 3339 UTC.
-    static func clock(_ iso8601: String) -> String {
+    static func clock(_ iso8601: String) -> String { local(iso8601, format: "%H:%M:%S %Z") }
+
+    /// `YYYY-MM-DD HH:MM:SS ZONE` in the local time zone, for times that may be days away.
+    static func dateTime(_ iso8601: String) -> String { local(iso8601, format: "%Y-%m-%d %H:%M:%S %Z") }
+
+    private static func local(_ iso8601: String, format: String) -> String {
         guard let time = Timestamp(iso8601: iso8601) else { return iso8601 }
         var seconds = time_t(time.milliseconds / 1000)
         var local = tm()
         guard localtime_r(&seconds, &local) != nil else { return iso8601 }
         var buffer = [CChar](repeating: 0, count: 64)
-        let count = strftime(&buffer, buffer.count, "%H:%M:%S %Z", &local)
+        let count = strftime(&buffer, buffer.count, format, &local)
         return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

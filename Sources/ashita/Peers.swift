@@ -14,8 +14,10 @@ extension Ashita {
             discussion: """
                 A peer is a node whose clients are connected to this one. --json prints the node's \
                 /api/v1/peers document as it is (with --node, /api/v1/node). An empty list prints nothing on \
-                stdout. --all, --clients and --kick need the operator credential that 'ashita auth ADDR' stores \
-                (or ASHITA_TOKEN).
+                stdout. --all, --clients, --kick, --bans and --unban need the operator credential that \
+                'ashita auth ADDR' stores (or ASHITA_TOKEN). --kick takes a client id (from --clients; observers \
+                too) or a home; with --ban DURATION the node also refuses, for that long and across restarts, \
+                the home (for a home), or the client's address and home (for a client id).
                 """)
 
         @OptionGroup var options: NodeOptions
@@ -29,14 +31,35 @@ extension Ashita {
         @Flag(help: "Show the node itself: address, id, version, uptime, clients, peers, operators.")
         var node = false
 
-        @Option(help: ArgumentHelp("Disconnect every client announcing this home (operator only).", valueName: "host:port"))
+        @Option(help: ArgumentHelp(
+            "Disconnect one client by its id, or every client announcing a home (operator only).", valueName: "id|host:port"))
         var kick: String?
 
+        @Option(help: ArgumentHelp(
+            "With --kick: also ban it for this long (90, 90s, 10m, 2h, 7d; at most 366d), kept across restarts.",
+            valueName: "duration"))
+        var ban: String?
+
+        @Flag(help: "List the bans in force and when each ends (operator only).")
+        var bans = false
+
+        @Option(help: ArgumentHelp("Lift the ban of a home or of an address (operator only).", valueName: "host:port|ip"))
+        var unban: String?
+
         func validate() throws {
-            let views = [clients, kick != nil, all, node].filter { $0 }.count
-            if views > 1 { throw ValidationError("--clients, --kick, --all and --node do not go together: pick one") }
-            if let kick {
-                do { _ = try NodeAddress(parsing: kick) } catch { throw ValidationError("--kick: \(error)") }
+            let views = [clients, kick != nil, all, node, bans, unban != nil].filter { $0 }.count
+            if views > 1 { throw ValidationError("--clients, --kick, --all, --node, --bans and --unban do not go together: pick one") }
+            if let kick, ClientID(kick) == nil {
+                do { _ = try NodeAddress(parsing: kick) } catch { throw ValidationError("--kick takes a client id or a home: \(error)") }
+            }
+            if let ban {
+                guard kick != nil else { throw ValidationError("--ban goes with --kick") }
+                guard Self.seconds(ban) != nil else {
+                    throw ValidationError("--ban takes a duration such as 90, 90s, 10m, 2h or 7d, from 1s to 366d; got '\(ban)'")
+                }
+            }
+            if let unban, Self.unbanTarget(unban) == nil {
+                throw ValidationError("--unban takes a home (host:port) or an address (IP); got '\(unban)'")
             }
         }
 
@@ -44,11 +67,28 @@ extension Ashita {
             let api = options.api
             do {
                 if let kick {
-                    let home = try NodeAddress(parsing: kick)
-                    let result = try await withOperatorToken(for: options.node) { try await api.kick(home, token: $0) }
+                    let target = try ClientID(kick).map { "client=\($0)" } ?? "home=\(NodeAddress(parsing: kick))"
+                    let banned = ban.flatMap(Self.seconds).map { "&ban=\($0)" } ?? ""
+                    let result = try await withOperatorToken(for: options.node) {
+                        try await api.post("/api/v1/kick?\(target)\(banned)", as: KickResult.self, token: $0)
+                    }
                     if options.json { return writeRaw(result.raw) }
-                    let n = result.value.disconnected
-                    printLine("disconnected \(n) client\(n == 1 ? "" : "s") announcing \(result.value.home)")
+                    printLine(Self.describe(result.value))
+                } else if bans {
+                    let list = try await withOperatorToken(for: options.node) {
+                        try await api.get("/api/v1/bans", as: BanDocument.self, token: $0)
+                    }
+                    if options.json { return writeRaw(list.raw) }
+                    guard !list.value.bans.isEmpty else { return noteEmpty("no bans") }
+                    printLine(Output.table(
+                        ["KIND", "TARGET", "UNTIL", "LEFT"],
+                        list.value.bans.map { [$0.kind.rawValue, $0.target, Output.dateTime($0.until), Output.left($0.until)] }))
+                } else if let unban, let (kind, target) = Self.unbanTarget(unban) {
+                    let result = try await withOperatorToken(for: options.node) {
+                        try await api.post("/api/v1/unban?\(kind.rawValue)=\(target)", as: UnbanResult.self, token: $0)
+                    }
+                    if options.json { return writeRaw(result.raw) }
+                    printLine(result.value.removed ? "lifted the ban of \(target)" : "\(target) was not banned")
                 } else if clients {
                     let list = try await withOperatorToken(for: options.node) {
                         try await api.get("/api/v1/clients", as: ClientList.self, token: $0)
@@ -95,6 +135,32 @@ extension Ashita {
         /// An empty list prints nothing on stdout (so `| wc -l` counts 0); a person at a terminal is told on stderr.
         private func noteEmpty(_ note: String) {
             if isatty(2) == 1 { printError("ashita: \(note)") }
+        }
+
+        /// "90", "90s", "10m", "2h", "7d" as seconds; nil for anything else, or outside 1 s to 366 days.
+        static func seconds(_ text: String) -> Int64? {
+            let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+            let (digits, unit) = text.last.flatMap { units[$0] }.map { (text.dropLast(), $0) } ?? (Substring(text), 1)
+            guard let value = Int64(digits), value > 0, value <= BanList.maxSeconds / unit else { return nil }
+            return value * unit
+        }
+
+        /// A home or an address, in the one spelling the node keeps.
+        static func unbanTarget(_ text: String) -> (BanList.Kind, String)? {
+            if let address = BanList.normalized(.address, text) { return (.address, address) }
+            return BanList.normalized(.home, text).map { (.home, $0) }
+        }
+
+        static func describe(_ result: KickResult) -> String {
+            let n = result.disconnected
+            let who = result.client.map { "client \($0)" } ?? "\(n) client\(n == 1 ? "" : "s") announcing \(result.home ?? "")"
+            var line = result.client == nil ? "disconnected \(who)" : (n > 0 ? "disconnected \(who)" : "\(who) was not connected")
+            if let banned = result.banned, !banned.isEmpty {
+                line += "; banned " + banned.map { "\($0.kind.rawValue) \($0.target)" }.joined(separator: " and ")
+                    + " until " + Output.dateTime(banned[0].until)
+                if result.client != nil && n > 1 { line += " (\(n) connections closed)" }
+            }
+            return line
         }
 
         /// `/api/v1/node` as aligned lines for people.

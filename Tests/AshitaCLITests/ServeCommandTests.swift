@@ -148,6 +148,11 @@ import Testing
         (["watch", "127.0.0.1:1", "--count", "-1"], "--count must be at least 1, got -1; see 'ashita watch --help'"),
         (["watch", "127.0.0.1:1", "--types", ","], "--types names no event type"),
         (["auth", "127.0.0.1:1", "--token-file", "/nonexistent/token"], "/nonexistent/token does not exist"),
+        (["peers", "127.0.0.1:1", "--ban", "10m"], "--ban goes with --kick"),
+        (["peers", "127.0.0.1:1", "--kick", "3", "--ban", "forever"], "--ban takes a duration such as 90, 90s, 10m, 2h or 7d"),
+        (["peers", "127.0.0.1:1", "--kick", "3", "--ban", "367d"], "from 1s to 366d; got '367d'"),
+        (["peers", "127.0.0.1:1", "--unban", "nope"], "--unban takes a home (host:port) or an address (IP)"),
+        (["peers", "127.0.0.1:1", "--bans", "--clients"], "do not go together"),
     ])
     func badArgumentsExit64WithUsage(_ arguments: [String], _ message: String) async throws {
         let result = try await ashita(arguments)

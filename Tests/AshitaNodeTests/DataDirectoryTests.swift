@@ -96,6 +96,22 @@ import Glibc
         #expect(FileManager.default.fileExists(atPath: "\(dir)/known-nodes.json.damaged"))
     }
 
+    /// The bans file is the operator's, but a damaged one must not stop a start either: set aside, no bans.
+    @Test(arguments: [
+        "{", #"{"bans":[{"kind":"home","target":"nope","until":"2099-01-01T00:00:00.000Z"}]}"#,
+        #"{"bans":[{"kind":"moon","target":"10.0.0.1","until":"2099-01-01T00:00:00.000Z"}]}"#,
+        String(repeating: " ", count: 600 << 10),
+    ])
+    func aDamagedBansFileIsSetAsideAndTheNodeStarts(_ contents: String) async throws {
+        let dir = temporaryDirectory()
+        try writeFile("\(dir)/bans.json", contents)
+        try await withNodes(1, dataDirectories: [dir]) { nodes in
+            let status = try await CurlHTTPClient().get("\(nodes[0].url)/healthz").status
+            #expect(status == 200)
+        }
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/bans.json.damaged"))
+    }
+
     @Test func aRestartAfterANameFloodStarts() async throws {
         let dir = temporaryDirectory()
         try await withNodes(2, dataDirectories: [dir, temporaryDirectory()], configure: { $0.limits.verifyAnnouncements = true }) { nodes in
