@@ -107,8 +107,10 @@ final class WebSocketOutbound: ChannelOutboundHandler, RemovableChannelHandler {
         let channel = context.channel
         if (try? channel.pipeline.syncOperations.handler(type: InboundDiscarder.self)) == nil {
             try? channel.pipeline.syncOperations.addHandler(InboundDiscarder(), position: .first)
-            // Dropped bytes are read in large gulps: a flooder costs few system calls.
-            try? channel.syncOptions?.setOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 1 << 16))
+            // Dropped bytes are read in gulps that grow to 64 KiB while reads come full: a flooder costs few system
+            // calls, and a quiet client (thousands of them at shutdown) no more than the 1 KiB it had.
+            try? channel.syncOptions?.setOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 1024, maximum: 1 << 16))
         }
         let deadline = channel.eventLoop.scheduleTask(in: grace) { abortConnection(channel) }
         channel.closeFuture.whenComplete { _ in deadline.cancel() }
