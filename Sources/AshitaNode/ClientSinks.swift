@@ -1,22 +1,48 @@
 import AshitaCore
 import NIOCore
 
-/// Hands the hub's frames to the clients' writers, grouped by event loop: a fan-out to thousands is one task per
-/// event loop, each socket flushed once, instead of a wake-up and a syscall per frame.
+/// The hub's way to its clients' sockets: which connection is which client, which of them the node is closing
+/// (and why), and the frames on their way, handed to the connections' writers grouped by event loop: a fan-out to
+/// thousands is one task per event loop, each socket flushed once, instead of a wake-up and a syscall per frame.
 struct ClientSinks {
     private enum Operation {
         case write(ClientSink, ByteBuffer)
         case close(ClientSink, CloseReason)
     }
 
+    private var sinks: [ClientID: ClientSink] = [:]
+    /// Clients the node is closing, and why: what they still send is dropped unread.
+    private var closing: [ClientID: CloseReason] = [:]
     private var pending: [ObjectIdentifier: (loop: any EventLoop, operations: [Operation])] = [:]
 
-    mutating func write(_ frame: ByteBuffer, to client: ClientSink) {
+    mutating func register(_ id: ClientID, _ sink: ClientSink) { sinks[id] = sink }
+
+    /// The connection ended: forgotten, with the reason the node was closing it for, if it was.
+    mutating func forget(_ id: ClientID) -> CloseReason? {
+        sinks[id] = nil
+        return closing.removeValue(forKey: id)
+    }
+
+    /// Registered, and not being closed by the node: what it sends still counts.
+    func isOpen(_ id: ClientID) -> Bool { sinks[id] != nil && closing[id] == nil }
+
+    func isClosing(_ id: ClientID) -> Bool { closing[id] != nil }
+
+    mutating func write(_ frame: ByteBuffer, to id: ClientID) {
+        guard let client = sinks[id] else { return }
         append(.write(client, frame), on: client.outbound.eventLoop)
     }
 
-    mutating func close(_ client: ClientSink, _ reason: CloseReason) {
+    /// Closes a client with `reason`, once: a second close of the same client is ignored.
+    mutating func close(_ id: ClientID, _ reason: CloseReason) {
+        guard let client = sinks[id], closing[id] == nil else { return }
+        closing[id] = reason
         append(.close(client, reason), on: client.outbound.eventLoop)
+    }
+
+    /// Closes every client with `reason` (the node is shutting down).
+    mutating func closeAll(_ reason: CloseReason) {
+        for id in sinks.keys.sorted() { close(id, reason) }
     }
 
     private mutating func append(_ operation: Operation, on loop: any EventLoop) {

@@ -14,9 +14,6 @@ actor MeshHub {
     nonisolated let eventLoop: any EventLoop
     nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
     private var mesh: Mesh
-    private var clients: [ClientID: ClientSink] = [:]
-    /// Clients the node is closing, and why: what they still send is dropped unread.
-    private var closing: [ClientID: CloseReason] = [:]
     private var sinks = ClientSinks()
     private var flushQueued = false
     private var streams: EventStreams
@@ -68,7 +65,7 @@ actor MeshHub {
     /// Registers a connection with an id from `clientIDs`; false while the node is shutting down.
     func connect(_ id: ClientID, remote: String, client: ClientSink) -> Bool {
         guard !shuttingDown else { return false }
-        clients[id] = client
+        sinks.register(id, client)
         apply(mesh.connect(id, remote: remote, at: clock.wall()))
         return true
     }
@@ -83,11 +80,11 @@ actor MeshHub {
     }
 
     func receive(_ id: ClientID, _ frame: InboundFrame) -> FrameOutcome {
-        guard clients[id] != nil, closing[id] == nil else { return FrameOutcome(accepted: false, authenticated: false, closing: true) }
+        guard sinks.isOpen(id) else { return FrameOutcome(accepted: false, authenticated: false, closing: true) }
         let effects = mesh.receive(id, frame, at: clock.wall())
         apply(effects)
         return FrameOutcome(
-            accepted: effects.isEmpty, authenticated: mesh.clients[id]?.isAuthenticated ?? false, closing: closing[id] != nil)
+            accepted: effects.isEmpty, authenticated: mesh.clients[id]?.isAuthenticated ?? false, closing: sinks.isClosing(id))
     }
 
     /// `--auth-timeout` after the connection opened: closes it if it has not sent `auth`.
@@ -101,8 +98,7 @@ actor MeshHub {
 
     /// The connection ended; `closedWith` is the reason when the connection itself closed it (a protocol error).
     func disconnect(_ id: ClientID, closedWith edgeReason: CloseReason? = nil) {
-        clients[id] = nil
-        let reason = closing.removeValue(forKey: id) ?? edgeReason
+        let reason = sinks.forget(id) ?? edgeReason
         apply(mesh.disconnect(id, closedWith: reason, at: clock.wall()))
     }
 
@@ -110,7 +106,7 @@ actor MeshHub {
     /// writer (the node's run waits for it to reach the disk). Connections finish on their own.
     func shutdown() {
         shuttingDown = true
-        for client in clients.values { sinks.close(client, .goingAway) }
+        sinks.closeAll(.goingAway)
         sinks.submit()
         streams.endAll()
         verifier.stop()
@@ -143,16 +139,13 @@ actor MeshHub {
         for effect in effects {
             switch effect {
             case .send(let event, let id):
-                deliver(frame(event), to: id)
+                sinks.write(frame(event), to: id)
             case .fanOut(let event, let ids):
                 let shared = frame(event)
-                for id in ids { deliver(shared, to: id) }
+                for id in ids { sinks.write(shared, to: id) }
             case .close(let id, let reason):
                 logger.debug("closing client", metadata: ["client": "\(id)", "code": "\(reason.code)"])
-                if let client = clients[id], closing[id] == nil {
-                    closing[id] = reason
-                    sinks.close(client, reason)
-                }
+                sinks.close(id, reason)
             case .journal(let entry):
                 publish(entry)
             case .verify(let address, let announcer):
@@ -183,10 +176,6 @@ actor MeshHub {
     private func flush() {
         flushQueued = false
         sinks.submit()
-    }
-
-    private func deliver(_ frame: ByteBuffer, to id: ClientID) {
-        if let client = clients[id] { sinks.write(frame, to: client) }
     }
 
     /// The whole WebSocket frame, encoded once however many clients get it.
