@@ -56,7 +56,7 @@ public actor MeshWalker {
         let peer = try await WebSocketPeer.connect(
             host: node.bareHost, port: node.port, timeout: settings.timeout, tls: speaksTLS.contains(node),
             caFile: settings.caFile)
-        try await peer.send(ClientMessage.auth(home: settings.home, token: nil).text)
+        try await peer.sendFirst(ClientMessage.auth(home: settings.home, token: nil).text)
         return peer
     }
 

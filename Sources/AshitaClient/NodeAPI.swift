@@ -17,6 +17,8 @@ public enum NodeAPIError: Error, Equatable, CustomStringConvertible {
     case tls(NodeAddress, reason: String)
     /// A plain address given for a node that speaks TLS.
     case speaksTLS(NodeAddress)
+    /// The node closed the WebSocket, with this code and reason if it sent a close frame.
+    case closed(NodeAddress, code: UInt16?, reason: String)
 
     public var description: String {
         switch self {
@@ -34,6 +36,10 @@ public enum NodeAPIError: Error, Equatable, CustomStringConvertible {
             "TLS with \(node) failed (\(reason)) — for a node with a private CA pass --cacert FILE; for a node without TLS use host:port, not https://"
         case .speaksTLS(let node):
             "\(node) speaks TLS — use https://\(node)"
+        case .closed(let node, let code?, let reason):
+            "\(node) closed the connection with \(code)\(reason.isEmpty ? "" : ": \(reason)")"
+        case .closed(let node, nil, _):
+            "\(node) closed the connection without saying why"
         }
     }
 
@@ -42,7 +48,7 @@ public enum NodeAPIError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .unreachable, .notAshita, .tls, .speaksTLS: 69
         case .unauthorized, .rateLimited: 77
-        case .refused: 1
+        case .refused, .closed: 1
         }
     }
 }
@@ -137,6 +143,7 @@ extension NodeAPIError {
         switch error as? WebSocketClientError {
         case .unreachable(_, let reason)?: .unreachable(endpoint.address, reason: reason)
         case .notUpgraded?: .notAshita(endpoint.address, detail: "it answered the WebSocket request without taking it")
+        case .closed(_, let code, let reason)?: .closed(endpoint.address, code: code, reason: reason)
         case .closedDuringHandshake(let target)?:
             await closedEarly(endpoint, reason: WebSocketClientError.closedDuringHandshake(target).description, timeoutSeconds: timeoutSeconds)
         case let other?: .unreachable(endpoint.address, reason: other.description)

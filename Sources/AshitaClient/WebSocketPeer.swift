@@ -20,6 +20,8 @@ public enum WebSocketClientError: Error, Equatable, CustomStringConvertible {
     case timedOut(String)
     /// The other side closed the connection before answering the handshake.
     case closedDuringHandshake(String)
+    /// The other side closed the connection (with this close frame, if it sent one) before a send.
+    case closed(String, code: UInt16?, reason: String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,8 @@ public enum WebSocketClientError: Error, Equatable, CustomStringConvertible {
         case .notUpgraded(let target): "\(target) did not accept a WebSocket (is it an ashita node?)"
         case .timedOut(let target): "\(target) did not answer the WebSocket handshake in time"
         case .closedDuringHandshake(let target): "\(target) closed the connection without answering the WebSocket handshake"
+        case .closed(let target, let code, let reason):
+            "\(target) closed the connection" + (code.map { " with \($0)\(reason.isEmpty ? "" : ": \(reason)")" } ?? "")
         }
     }
 }
@@ -157,6 +161,20 @@ public final class WebSocketPeer: Sendable {
 
     public func send(_ text: String) async throws {
         try await send(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
+    }
+
+    /// `send`, for the first message of a connection: when the other side has already closed it, the error says
+    /// how, from the close frame it sent (a full node's 1013, a ban's 1008), reading past what else arrived.
+    public func sendFirst(_ text: String) async throws {
+        do {
+            try await send(text)
+        } catch let error as ChannelError where error == .ioOnClosedChannel || error == .alreadyClosed {
+            // The inbox ends with the connection, so this reads what arrived and stops.
+            while let message = await next() {
+                if case .close(let code, let reason) = message { throw WebSocketClientError.closed(target, code: code, reason: reason) }
+            }
+            throw WebSocketClientError.closed(target, code: nil, reason: "")
+        }
     }
 
     /// Any frame, masked here: tests use it for binary, fragmented and malformed frames.

@@ -26,10 +26,19 @@ public enum CommandEntry {
             printError("ashita: \(failure.message)")
             exit(failure.code)
         } catch {
-            // Help and --version print as the parser does; a usage error is one line, like every other error.
-            guard root.exitCode(for: error) == .validationFailure else { root.exit(withError: error) }
-            printError("ashita: \(usageMessage(root, error)); see '\(helpCommand(root))'")
-            exit(Exit.usage)
+            // Help, --version and completions print as the parser does; a usage error is one line, like every
+            // other error; an error nobody turned into a message is one line too, exit 1.
+            switch root.exitCode(for: error) {
+            case .validationFailure:
+                printError("ashita: \(usageMessage(root, error)); see '\(helpCommand(root))'")
+                exit(Exit.usage)
+            case .success:
+                root.exit(withError: error)
+            default:
+                if error is ExitCode || error is CleanExit { root.exit(withError: error) }
+                printError("ashita: \(error)")
+                exit(Exit.failure)
+            }
         }
     }
 

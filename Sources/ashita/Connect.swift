@@ -82,11 +82,19 @@ extension Ashita {
                 let why = await NodeAPIError.webSocket(error, to: endpoint, timeoutSeconds: options.timeout)
                 throw fail(why.description, code: why.exitCode)
             }
-            try await peer.send(ClientMessage.auth(home: settings.home, token: nil).text)
+            do {
+                try await peer.sendFirst(ClientMessage.auth(home: settings.home, token: nil).text)
+            } catch {
+                let why = await NodeAPIError.webSocket(error, to: endpoint, timeoutSeconds: options.timeout)
+                throw fail(why.description, code: why.exitCode)
+            }
             // The greeting is part of the set-up: it comes within --timeout, or the node is not answering.
-            let greeted = try await withDeadline(settings.timeout) {
-                while case .text(let text)? = await peer.next() {
-                    guard let event = ReceivedEvent.decode(text) else { continue }
+            let greeted = try await withDeadline(settings.timeout) { () throws -> Bool in
+                while let message = await peer.next() {
+                    if case .close(let code, let reason) = message {
+                        throw fail(NodeAPIError.closed(start, code: code, reason: reason).description)
+                    }
+                    guard case .text(let text) = message, let event = ReceivedEvent.decode(text) else { continue }
                     Self.show(.event(from: start, event, raw: text), json: options.json)
                     if event.type == "error" {
                         await peer.close()

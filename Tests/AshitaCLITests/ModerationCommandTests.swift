@@ -84,6 +84,13 @@ import Testing
             #expect(await onDedicatedThread { refused.upgradeToWebSocket() })
             let close = await onDedicatedThread { refused.readUntilCloseFrame() }
             #expect(close?.code == 1008 && close?.reason == "banned by the node's operator", "\(String(describing: close))")
+            // `ashita connect` from there says the node closed it, in one line, exit 1 (and why, "with 1008:
+            // banned by the node's operator", unless the close frame came in the same read as the node's FIN
+            // while the client was still switching to WebSocket framing, which loses it: see the issue's notes).
+            let connect = try await ashita("connect", node.address, "--once")
+            #expect(connect.status == 1)
+            #expect(connect.stderr.hasPrefix("ashita: \(node.address) closed the connection "), "\(connect.stderr)")
+            #expect(connect.stderr.filter { $0 == "\n" }.count == 1)
             #expect(try await ashita(["peers", node.address, "--unban", "127.0.0.1"], environment: env).status == 0)
             #expect(try await announce("127.0.0.1:9600", to: node) == ("nodeConnected", nil))
         }
