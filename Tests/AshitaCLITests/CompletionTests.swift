@@ -2,7 +2,7 @@ import AshitaTestSupport
 import Foundation
 import Testing
 
-/// The committed completion scripts, run by real shells (bash and fish; `.ci/run` installs both) against real
+/// The committed completion scripts, run by real shells (bash, zsh and fish; `.ci/run` installs them) against real
 /// files: options that take a file or a directory complete paths, and `--types` completes event types, the
 /// next one of a comma-separated list too.
 @Suite struct CompletionTests {
@@ -57,6 +57,26 @@ import Testing
         for words in [["ashita", "serve", "8000", "--data-dir", "\(directory)/d"], ["ashita", "auth", "127.0.0.1:1", "--data-dir", "\(directory)/d"]] {
             let offers = try await offered(by: shell, words)
             #expect(offers.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } == ["\(directory)/data"], "\(shell): \(offers)")
+        }
+    }
+
+    /// zsh, interactive in a pseudo-terminal: the line after Tab shows the completion (file, directory, type).
+    @Test func zshCompletesPathsAndTypes() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: "/usr/bin/zsh"), "zsh is missing: apt-get install zsh (bash .ci/run does)")
+        let directory = try place()
+        let bin = URL(fileURLWithPath: ashitaExecutable).deletingLastPathComponent().path
+        let environment = ProcessInfo.processInfo.environment.merging(["PATH": "\(bin):/usr/bin:/bin"]) { $1 }
+        for (line, expected) in [
+            ("ashita auth 127.0.0.1:1 --token-file \(directory)/t", "\(directory)/token.txt"),
+            ("ashita serve 8000 --tls-key \(directory)/t", "\(directory)/token.txt"),
+            ("ashita serve 8000 --data-dir \(directory)/d", "\(directory)/data"),
+            ("ashita watch 127.0.0.1:1 --types nodeLe", "--types nodeLeft"),
+        ] {
+            // The script waits until the line shows `expected`; one that never does meets the time limit.
+            let result = try await runToEnd(
+                "/usr/bin/zsh", ["-f", "\(DocsTests.root)/Tests/completion/complete.zsh", "\(DocsTests.root)/completions", line, expected],
+                environment: environment, limit: .seconds(20))
+            #expect(result.status == 0 && result.stdout == expected + "\n", "zsh: \(line) → \(result.stdout) \(result.stderr)")
         }
     }
 
