@@ -32,6 +32,22 @@ final class NodeProcess {
         let out = Pipe()
         process.standardOutput = out
         process.standardInput = FileHandle.nullDevice
+        // Warnings reach the bench's stderr; each fresh node's first-start note on its token would only be noise.
+        let errors = Pipe()
+        process.standardError = errors
+        Thread.detachNewThread {
+            var pending = Data()
+            while case let chunk = errors.fileHandleForReading.availableData, !chunk.isEmpty {
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    let line = pending[pending.startIndex...newline]
+                    pending = Data(pending[pending.index(after: newline)...])
+                    if !String(decoding: line, as: UTF8.self).hasPrefix("ashita: first start:") {
+                        FileHandle.standardError.write(line)
+                    }
+                }
+            }
+        }
         try process.run()
         // The node prints one line once it listens: "ashita node 127.0.0.1:PORT listening on ...".
         var text = ""
