@@ -252,6 +252,18 @@ final class WebSocketSession: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
+    /// The node is stopping (its quiescing helper tells every connection): closed with 1001 like every client
+    /// the hub closes at shutdown — and so is a connection accepted too late to be attached, which no one else
+    /// would close, and for which the node's run would wait.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            closing = true
+            outbound.close(.goingAway)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     /// The socket closed: the hub forgets the client. Why it ended, when the node ended it: a close the node sent
     /// (the hub's, a slow reader's, a dead link's), or the answer to a client's close that broke the rules. A
     /// client's own close is no reason of the node's.
