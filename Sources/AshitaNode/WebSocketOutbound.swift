@@ -122,9 +122,13 @@ final class WebSocketOutbound: ChannelOutboundHandler, RemovableChannelHandler {
 
     /// A close frame now, where the connection closes the socket itself once it is written: the answer to the
     /// client's own close, a protocol error, a refusal at shutdown. Only the first close frame is ever sent.
-    func writeCloseFrame(_ reason: CloseReason) -> EventLoopFuture<Void> {
+    func writeCloseFrame(_ reason: CloseReason, grace: TimeAmount = .seconds(2)) -> EventLoopFuture<Void> {
         guard let context, closeSent == nil else { return eventLoop.makeSucceededVoidFuture() }
-        return emitClose(reason, on: context.channel)
+        // A reader that lets its window fill never takes the frame: the socket is reset after `grace` all the same.
+        let channel = context.channel
+        let deadline = channel.eventLoop.scheduleTask(in: grace) { abortConnection(channel) }
+        channel.closeFuture.whenComplete { _ in deadline.cancel() }
+        return emitClose(reason, on: channel)
     }
 
     private func emitClose(_ reason: CloseReason, on channel: any Channel) -> EventLoopFuture<Void> {

@@ -204,6 +204,12 @@ final class WebSocketSession: ChannelDuplexHandler, RemovableChannelHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let logger = node?.logger
+        // Being closed already (an oversized frame, a protocol error, the node's close): what the decoders still
+        // make of the rest of the input changes nothing; the close under way ends the connection.
+        guard !closing else {
+            logger?.debug("after the close", metadata: ["client": "\(id)", "error": "\(error)"])
+            return
+        }
         switch error {
         case let error as NIOWebSocketError where error == .invalidFrameLength:
             rejectOversized()
