@@ -52,7 +52,11 @@ public struct BanList: Sendable, Equatable {
         case .home: (try? NodeAddress(parsing: text))?.description
         case .address:
             // An IPv6 network as the list writes it (`2001:db8::/64`) names the same ban as any address in it.
-            IPAddress(text.hasSuffix("/64") ? String(text.dropLast(3)) : text).map { IPAddress.limitKey($0.description) }
+            if text.hasSuffix("/64") {
+                IPAddress(String(text.dropLast(3))).flatMap { $0.isIPv4 ? nil : IPAddress.limitKey($0.description) }
+            } else {
+                IPAddress(text).map { IPAddress.limitKey($0.description) }
+            }
         }
     }
 

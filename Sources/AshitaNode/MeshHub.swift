@@ -105,6 +105,7 @@ actor MeshHub {
     /// Closes every client with 1001, ends every event stream, stops the checks and finishes the known-nodes
     /// writer (the node's run waits for it to reach the disk). Connections finish on their own.
     func shutdown() {
+        guard !shuttingDown else { return }
         shuttingDown = true
         sinks.closeAll(.goingAway)
         sinks.submit()
@@ -228,8 +229,12 @@ actor MeshHub {
     /// The remote address (as bans count it) and home of a connected client.
     func banTargets(of id: ClientID) -> (address: String, home: NodeAddress?)? { mesh.banTargets(of: id) }
 
-    /// Bans `target` for `seconds` (disconnecting whoever it covers) and saves the list; nil when the list is full.
+    var isShuttingDown: Bool { shuttingDown }
+
+    /// Bans `target` for `seconds` (disconnecting whoever it covers) and saves the list; nil when the list is full
+    /// or the node is shutting down (its writer is finished: the ban would not be kept).
     func ban(_ kind: BanList.Kind, _ target: String, seconds: Int64) -> (ban: BanList.Ban, disconnected: Int)? {
+        guard !shuttingDown else { return nil }
         let now = clock.wall()
         let end = now.adding(milliseconds: seconds * 1000)
         let (result, effects) = mesh.ban(kind, target, until: end, at: now)
@@ -239,7 +244,9 @@ actor MeshHub {
         return (BanList.Ban(kind: kind, target: target, until: end.iso8601), effects.count)
     }
 
-    func unban(_ kind: BanList.Kind, _ target: String) -> Bool {
+    /// Whether a ban was lifted; nil while the node is shutting down (it could not be saved).
+    func unban(_ kind: BanList.Kind, _ target: String) -> Bool? {
+        guard !shuttingDown else { return nil }
         let now = clock.wall()
         let removed = mesh.unban(kind, target, at: now)
         if removed { saveBans(at: now) }

@@ -324,6 +324,8 @@ public final class NodeServer: Sendable {
                     await hub.verifier.run { address, outcome in await hub.report(address, outcome) }
                 }
                 try await serveConnections()
+                // Also when serving ended without `shutdown()` (the listener failed): clients are told, state saved.
+                await hub.shutdown()
                 // WebSockets have no task of their own: the node waits for their sockets to close.
                 let closed = serverChannel.channel.eventLoop.makePromise(of: Void.self)
                 quiescing.initiateShutdown(promise: closed)

@@ -58,9 +58,10 @@ struct Router {
         case (.POST, "/api/v1/unban"):
             if let refusal = await authorize(head, remote: remote) { return refusal }
             guard let (kind, target) = Self.banTarget(query) else {
-                return .error(.badRequest, .badRequest, "give what to unban as ?home=HOST:PORT or ?address=IP")
+                return .error(.badRequest, .badRequest, "give what to unban as ?home=HOST:PORT or ?address=IP (one of them)")
             }
-            return .json(UnbanResult(kind: kind, target: target, removed: await hub.unban(kind, target)))
+            guard let removed = await hub.unban(kind, target) else { return await Self.banRefused(hub) }
+            return .json(UnbanResult(kind: kind, target: target, removed: removed))
         case (.GET, _), (.HEAD, _):
             if let resource = page.resource(at: path) {
                 return .full(status: .ok, contentType: resource.contentType, body: resource.body, headers: PageResources.headers)
@@ -73,8 +74,8 @@ struct Router {
         }
     }
 
-    /// `?home=HOST:PORT` or `?client=ID`, and with `&ban=SECONDS` a ban: of the home, or of the client's address
-    /// and its home.
+    /// `?home=HOST:PORT` or `?client=ID`, and with `&ban=SECONDS` a ban: of the home, or of the client's remote
+    /// address. A client id never bans a home: the home is whatever the client announced, perhaps a real node's.
     private func kick(_ query: [String: String]) async -> HTTPReply {
         var seconds: Int64?
         if let text = query["ban"] {
@@ -83,7 +84,8 @@ struct Router {
             }
             seconds = value
         }
-        if let text = query["client"] {
+        switch (query["client"], query["home"]) {
+        case (let text?, nil):
             guard let id = ClientID(text) else {
                 return .error(.badRequest, .badRequest, "client must be a client id (a number), got \(quoted(text))")
             }
@@ -91,32 +93,31 @@ struct Router {
                 return .error(.notFound, .notFound, "no client \(id) is connected; see /api/v1/clients")
             }
             guard let seconds else { return .json(KickResult(client: id, disconnected: await hub.kick(client: id) ? 1 : 0)) }
-            var banned: [BanList.Ban] = []
-            var disconnected = 0
-            for (kind, target) in [(BanList.Kind.address, targets.address)] + (targets.home.map { [(.home, $0.description)] } ?? []) {
-                guard let (ban, count) = await hub.ban(kind, target, seconds: seconds) else { return Self.banListFull }
-                banned.append(ban)
-                disconnected += count
+            guard let outcome = await hub.ban(.address, targets.address, seconds: seconds) else { return await Self.banRefused(hub) }
+            return .json(KickResult(client: id, disconnected: outcome.disconnected, banned: [outcome.ban]))
+        case (nil, let text?):
+            guard let home = try? NodeAddress(parsing: text) else {
+                return .error(.badRequest, .badNode, "home must be HOST:PORT, got \(quoted(text))")
             }
-            return .json(KickResult(client: id, disconnected: disconnected, banned: banned))
+            guard let seconds else { return .json(KickResult(home: home.description, disconnected: await hub.kick(home))) }
+            guard let outcome = await hub.ban(.home, home.description, seconds: seconds) else { return await Self.banRefused(hub) }
+            return .json(KickResult(home: home.description, disconnected: outcome.disconnected, banned: [outcome.ban]))
+        default:
+            return .error(.badRequest, .badRequest, "give whom to disconnect as ?home=HOST:PORT or ?client=ID (one of them)")
         }
-        guard let text = query["home"], let home = try? NodeAddress(parsing: text) else {
-            return .error(.badRequest, .badNode, "give whom to disconnect as ?home=HOST:PORT or ?client=ID")
-        }
-        guard let seconds else { return .json(KickResult(home: home.description, disconnected: await hub.kick(home))) }
-        guard let (ban, count) = await hub.ban(.home, home.description, seconds: seconds) else { return Self.banListFull }
-        return .json(KickResult(home: home.description, disconnected: count, banned: [ban]))
     }
 
-    static let banListFull = HTTPReply.error(
-        .conflict, .busy, "\(BanList.capacity) bans are in force; lift some (POST /api/v1/unban) first")
+    /// Why a ban was not made: the node is stopping (nothing would be saved), or the list is full.
+    static func banRefused(_ hub: MeshHub) async -> HTTPReply {
+        if await hub.isShuttingDown { return .error(.serviceUnavailable, .busy, "the node is shutting down; nothing is banned") }
+        return .error(.conflict, .busy, "\(BanList.capacity) bans are in force; lift some (POST /api/v1/unban) first")
+    }
 
-    /// `?home=HOST:PORT` or `?address=IP`, in the one spelling the ban list keeps.
+    /// `?home=HOST:PORT` or `?address=IP` (exactly one), in the one spelling the ban list keeps.
     static func banTarget(_ query: [String: String]) -> (BanList.Kind, String)? {
-        for kind in BanList.Kind.allCases {
-            if let text = query[kind.rawValue], let target = BanList.normalized(kind, text) { return (kind, target) }
-        }
-        return nil
+        let given = BanList.Kind.allCases.compactMap { kind in query[kind.rawValue].map { (kind, $0) } }
+        guard given.count == 1, let (kind, text) = given.first, let target = BanList.normalized(kind, text) else { return nil }
+        return (kind, target)
     }
 
     static let knownPaths: Set<String> = [

@@ -55,7 +55,7 @@ extension Ashita {
                         throw fail("no credential for \(node); run 'ashita auth \(node)' first", code: Exit.noPermission)
                     }
                     let api = options.api
-                    try await withOperatorToken(for: node) { token in try await api.verify(token: token) }
+                    try await withOperatorToken(for: node, storedOnly: true) { token in try await api.verify(token: token) }
                     return report("the stored credential for \(node) works", json: Report(node: node.description, operator: true))
                 }
                 let token = try readToken()
@@ -152,8 +152,13 @@ extension Ashita {
 /// Runs an operator request with the token from $ASHITA_TOKEN, else the one 'ashita auth' stored. A stored
 /// credential the node refuses (its token changed) is dropped at once, and the user told: the next command has no
 /// credential to send, so a monitoring loop cannot run into the node's lockout of failed logins.
-func withOperatorToken<T>(for node: NodeAddress, _ request: (String) async throws -> T) async throws -> T {
-    if let environment = getenv("ASHITA_TOKEN") { return try await request(String(cString: environment).trimmingWhitespace()) }
+/// `storedOnly`: the saved credential even when $ASHITA_TOKEN is set (`auth --status` checks what is saved).
+func withOperatorToken<T>(
+    for node: NodeAddress, storedOnly: Bool = false, _ request: (String) async throws -> T
+) async throws -> T {
+    if !storedOnly, let environment = getenv("ASHITA_TOKEN") {
+        return try await request(String(cString: environment).trimmingWhitespace())
+    }
     let store = CredentialStore()
     let stored: String?
     do {

@@ -17,7 +17,7 @@ extension Ashita {
                 stdout. --all, --clients, --kick, --bans and --unban need the operator credential that \
                 'ashita auth ADDR' stores (or ASHITA_TOKEN). --kick takes a client id (from --clients; observers \
                 too) or a home; with --ban DURATION the node also refuses, for that long and across restarts, \
-                the home (for a home), or the client's address and home (for a client id).
+                the home (for a home), or the client's remote address (for a client id).
                 """)
 
         @OptionGroup var options: NodeOptions

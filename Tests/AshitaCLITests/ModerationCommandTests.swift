@@ -65,7 +65,8 @@ import Testing
         try await node.stop()
     }
 
-    /// A client kicked by id with a ban: its address is banned too, so it cannot come back under another home.
+    /// A client kicked by id with a ban: its address is banned, so it cannot come back under another home; the
+    /// home it announced is not (it could be anyone's).
     @Test func aClientBannedByIdCannotReturnFromItsAddress() async throws {
         try await withServedNodes(1) { nodes in
             let node = nodes[0]
@@ -76,7 +77,7 @@ import Testing
             let ban = try await ashita(["peers", node.address, "--kick", "\(id)", "--ban", "90", "--json"], environment: env)
             let result = try jsonObject(ban.stdout)
             let banned = try #require(result["banned"] as? [[String: String]])
-            #expect(Set(banned.compactMap { $0["target"] }) == ["127.0.0.1", "127.0.0.1:9500"])
+            #expect(banned.map { [$0["kind"], $0["target"]] } == [["address", "127.0.0.1"]])
             #expect(try await closeCode(of: member) == 1008)
             // Every WebSocket from 127.0.0.1 is refused now (the HTTP API still answers the operator).
             // (Read raw: a close right after the 101 can outrun a client library's switch to WebSocket framing.)
@@ -93,6 +94,35 @@ import Testing
             #expect(connect.stderr.filter { $0 == "\n" }.count == 1)
             #expect(try await ashita(["peers", node.address, "--unban", "127.0.0.1"], environment: env).status == 0)
             #expect(try await announce("127.0.0.1:9600", to: node) == ("nodeConnected", nil))
+        }
+    }
+
+    /// The API takes exactly one target: a second one, or a bad one beside a good one, is a 400, never a guess.
+    @Test func ambiguousTargetsAreRefused() async throws {
+        try await withServedNodes(1) { nodes in
+            let node = nodes[0]
+            let headers = ["Authorization: Bearer \(node.token)"]
+            for path in [
+                "/api/v1/kick?home=127.0.0.1:9000&client=1", "/api/v1/kick?client=1&ban=0", "/api/v1/kick?home=junk",
+                "/api/v1/unban?home=junk&address=10.0.0.1", "/api/v1/unban?address=10.0.0.1/64",
+            ] {
+                let answer = try await CurlHTTPClient().post("\(node.url)\(path)", headers: headers)
+                #expect(answer.status == 400, "\(path): \(answer.status) \(answer.text)")
+            }
+        }
+    }
+
+    /// `auth --status` checks the saved credential, even with ASHITA_TOKEN set, and drops it when refused.
+    @Test func statusChecksTheSavedCredentialItself() async throws {
+        try await withServedNodes(1) { nodes in
+            let node = nodes[0]
+            let config = temporaryDirectory()
+            try FileManager.default.createDirectory(atPath: "\(config)/ashita", withIntermediateDirectories: true)
+            let stale = #"{"nodes":{"\#(node.address)":{"saved":"2026-11-01T00:00:00.000Z","token":"\#(String(repeating: "0", count: 64))"}}}"#
+            try writeFile("\(config)/ashita/credentials.json", stale)
+            let status = try await ashita(["auth", node.address, "--status"], environment: ["XDG_CONFIG_HOME": config, "ASHITA_TOKEN": node.token])
+            #expect(status.status == 77, "\(status.stdout)")
+            #expect(status.stderr.contains("refused the saved operator credential"))
         }
     }
 
