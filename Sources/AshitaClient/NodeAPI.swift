@@ -83,10 +83,6 @@ public struct NodeAPI: Sendable {
         try check(try await send("POST", "/api/v1/auth", token: token))
     }
 
-    public func kick(_ home: NodeAddress, token: String) async throws(NodeAPIError) -> (raw: [UInt8], value: KickResult) {
-        try await post("/api/v1/kick?home=\(home)", as: KickResult.self, token: token)
-    }
-
     /// An operator's POST: the document's bytes as the node sent them, and decoded.
     public func post<T: Decodable>(_ path: String, as: T.Type, token: String) async throws(NodeAPIError) -> (raw: [UInt8], value: T) {
         let response = try await send("POST", path, token: token)

@@ -111,11 +111,6 @@ extension Ashita {
             }
         }
 
-        static func reason(_ error: any Error) -> String {
-            if case .unreachable(_, let reason)? = error as? WebSocketClientError { return reason }
-            return "\(error)"
-        }
-
         static func show(_ notice: MeshWalker.Notice, json: Bool) {
             switch notice {
             case .event(let from, let event, let raw):
