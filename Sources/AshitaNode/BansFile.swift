@@ -16,21 +16,12 @@ enum BansFile {
     /// The bans in force in `file`. A damaged file is set aside (like `known-nodes.json`) and the node starts
     /// without bans, saying so: a start never fails on it.
     static func load(_ file: String, at now: Timestamp) throws(FileError) -> (bans: BanList, setAside: String?) {
-        let problem: String
-        do throws(FileError) {
-            guard let text = try SecureFiles.readText(file, limit: maxFileBytes) else { return (BanList(), nil) }
-            if let document = try? JSONDecoder().decode(BanDocument.self, from: Data(text.utf8)),
+        try StateFile.load(file, limit: maxFileBytes, empty: BanList(), without: "its bans") { text in
+            guard let document = try? JSONDecoder().decode(BanDocument.self, from: Data(text.utf8)),
                 let bans = BanList(bans: document.bans, at: now)
-            {
-                return (bans, nil)
-            }
-            problem = "is not a bans file"
-        } catch where error.isDamage {
-            problem = error.problem
+            else { return .failure(StateFile.DecodeProblem("is not a bans file")) }
+            return .success(bans)
         }
-        let aside = "\(file).damaged"
-        try SecureFiles.rename(file, to: aside)
-        return (BanList(), "\(file) \(problem): moved to \(aside); the node starts without its bans")
     }
 
     static func encoded(_ bans: BanList, at now: Timestamp) -> String {

@@ -42,20 +42,13 @@ public struct KnownNodes: Codable, Equatable, Sendable {
     /// it only forgets which ids it has seen, and nothing a stranger sent can stop the start.
     /// `setAside` says what happened to a damaged file, for the log.
     static func load(_ file: String) throws(FileError) -> (nodes: KnownNodes, setAside: String?) {
-        let problem: String
-        do throws(FileError) {
-            guard let text = try SecureFiles.readText(file, limit: maxFileBytes) else { return (KnownNodes(), nil) }
+        try StateFile.load(file, limit: maxFileBytes, empty: KnownNodes(), without: "the ids it had seen") { text in
             do {
-                return (try JSONDecoder().decode(KnownNodes.self, from: Data(text.utf8)), nil)
+                return .success(try JSONDecoder().decode(KnownNodes.self, from: Data(text.utf8)))
             } catch {
-                problem = "is not a known-nodes file (\(error))"
+                return .failure(StateFile.DecodeProblem("is not a known-nodes file (\(error))"))
             }
-        } catch where error.isDamage {
-            problem = error.problem
         }
-        let aside = "\(file).damaged"
-        try SecureFiles.rename(file, to: aside)
-        return (KnownNodes(), "\(file) \(problem): moved to \(aside); the node starts without the ids it had seen")
     }
 
     /// How stale `seen` may grow before it is written again: a check that finds what is known changes nothing
@@ -97,6 +90,36 @@ public struct KnownNodes: Codable, Equatable, Sendable {
 /// that arrive while a write runs replace each other, so a burst costs at most two writes. `save` never waits:
 /// the hub hands over and goes on. `run` is the writer, owned by the node's run; after `finish` it writes what
 /// is still pending and returns.
+/// Reading a state file the node writes and strangers or accidents may have damaged.
+enum StateFile {
+    /// What `file` holds (up to `limit` bytes), decoded; `empty` when there is none. A file that cannot be read or
+    /// decoded is set aside as `FILE.damaged` and the node starts without it (`without` says what it loses), so no
+    /// file stops a start; `setAside` says so, for the log.
+    static func load<Value>(
+        _ file: String, limit: Int, empty: Value, without: String, decode: (String) -> Result<Value, DecodeProblem>
+    ) throws(FileError) -> (Value, String?) {
+        let problem: String
+        do throws(FileError) {
+            guard let text = try SecureFiles.readText(file, limit: limit) else { return (empty, nil) }
+            switch decode(text) {
+            case .success(let value): return (value, nil)
+            case .failure(let failure): problem = failure.description
+            }
+        } catch where error.isDamage {
+            problem = error.problem
+        }
+        let aside = "\(file).damaged"
+        try SecureFiles.rename(file, to: aside)
+        return (empty, "\(file) \(problem): moved to \(aside); the node starts without \(without)")
+    }
+
+    /// Why a file's text is not what it should hold, as the log line says it ("is not a bans file").
+    struct DecodeProblem: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+}
+
 final class StateFileWriter: Sendable {
     private let file: String
     private let logger: Logger
