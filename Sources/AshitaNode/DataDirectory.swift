@@ -57,12 +57,11 @@ public struct DataDirectory: Sendable {
         let lock = DataDirectoryLock(fd: fd)
         do throws(FileError) {
             SecureFiles.removeLeftoverTemporaries(in: path)
-            let tokenCreated = try SecureFiles.readText(tokenPath, limit: 4096, access: .secret) == nil
-            let token = try loadOrCreateHex(tokenPath, what: "operator token", byteCount: OperatorToken.byteCount) {
+            let (token, tokenCreated) = try loadOrCreateHex(tokenPath, what: "operator token", byteCount: OperatorToken.byteCount) {
                 var rng = SystemRandomNumberGenerator()
                 return (0..<OperatorToken.byteCount).map { _ in UInt8.random(in: .min ... .max, using: &rng) }
             }
-            let keyHex = try loadOrCreateHex(keyPath, what: "Ed25519 private key", byteCount: 32, remedy: Self.keyRemedy) {
+            let (keyHex, _) = try loadOrCreateHex(keyPath, what: "Ed25519 private key", byteCount: 32, remedy: Self.keyRemedy) {
                 NodeKey.generate().rawRepresentation
             }
             guard let key = NodeKey(rawHex: keyHex) else {
@@ -85,18 +84,18 @@ public struct DataDirectory: Sendable {
     private func loadOrCreateHex(
         _ file: String, what: String, byteCount: Int,
         remedy: String = "restore it from a backup, or delete it to have a new one made", make: () -> [UInt8]
-    ) throws(FileError) -> String {
+    ) throws(FileError) -> (value: String, created: Bool) {
         if let existing = try SecureFiles.readText(file, limit: 4096, access: .secret) {
             let value = existing.hasSuffix("\n") ? String(existing.dropLast()) : existing
             guard Hex.decode(value)?.count == byteCount else {
                 throw FileError(
                     file: file, problem: "does not hold a \(what) (\(byteCount * 2) hex digits)", remedy: remedy)
             }
-            return value
+            return (value, false)
         }
         let value = Hex.encode(make())
         try SecureFiles.writeAtomically(file, contents: value + "\n")
-        return value
+        return (value, true)
     }
 }
 
