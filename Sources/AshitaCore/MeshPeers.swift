@@ -129,7 +129,7 @@ extension Mesh {
         guard result == .added else { return (result, []) }
         let covered: [ClientID] =
             switch kind {
-            case .home: peerTable.first { $0.key.description == target }?.value.clients.sorted() ?? []
+            case .home: (try? NodeAddress(parsing: target)).flatMap { peerTable[$0] }?.clients.sorted() ?? []
             case .address: clients.values.filter { $0.limitKey == target }.map(\.id).sorted()
             }
         return (result, covered.map { .close($0, .banned) })
