@@ -69,30 +69,22 @@ extension Ashita {
                 if let kick {
                     let target = try ClientID(kick).map { "client=\($0)" } ?? "home=\(NodeAddress(parsing: kick))"
                     let banned = ban.flatMap(Self.seconds).map { "&ban=\($0)" } ?? ""
-                    let result = try await withOperatorToken(for: options.node) {
-                        try await api.post("/api/v1/kick?\(target)\(banned)", as: KickResult.self, token: $0)
-                    }
+                    let result = try await asOperator(.post, "/api/v1/kick?\(target)\(banned)", as: KickResult.self)
                     if options.json { return writeRaw(result.raw) }
                     printLine(Self.describe(result.value))
                 } else if bans {
-                    let list = try await withOperatorToken(for: options.node) {
-                        try await api.get("/api/v1/bans", as: BanDocument.self, token: $0)
-                    }
+                    let list = try await asOperator(.get, "/api/v1/bans", as: BanDocument.self)
                     if options.json { return writeRaw(list.raw) }
                     guard !list.value.bans.isEmpty else { return noteEmpty("no bans") }
                     printLine(Output.table(
                         ["KIND", "TARGET", "UNTIL", "LEFT"],
                         list.value.bans.map { [$0.kind.rawValue, $0.target, Output.dateTime($0.until), Output.left($0.until)] }))
                 } else if let unban, let (kind, target) = Self.unbanTarget(unban) {
-                    let result = try await withOperatorToken(for: options.node) {
-                        try await api.post("/api/v1/unban?\(kind.rawValue)=\(target)", as: UnbanResult.self, token: $0)
-                    }
+                    let result = try await asOperator(.post, "/api/v1/unban?\(kind.rawValue)=\(target)", as: UnbanResult.self)
                     if options.json { return writeRaw(result.raw) }
                     printLine(result.value.removed ? "lifted the ban of \(target)" : "\(target) was not banned")
                 } else if clients {
-                    let list = try await withOperatorToken(for: options.node) {
-                        try await api.get("/api/v1/clients", as: ClientList.self, token: $0)
-                    }
+                    let list = try await asOperator(.get, "/api/v1/clients", as: ClientList.self)
                     if options.json { return writeRaw(list.raw) }
                     guard !list.value.clients.isEmpty else { return noteEmpty("no clients") }
                     printLine(Output.table(
@@ -106,9 +98,7 @@ extension Ashita {
                     if options.json { return writeRaw(status.raw) }
                     printLine(Self.describe(status.value))
                 } else if all {
-                    let list = try await withOperatorToken(for: options.node) {
-                        try await api.get("/api/v1/peers?all=1", as: PeerList.self, token: $0)
-                    }
+                    let list = try await asOperator(.get, "/api/v1/peers?all=1", as: PeerList.self)
                     if options.json { return writeRaw(list.raw) }
                     guard !list.value.peers.isEmpty else { return noteEmpty("no peers, pending or unverified homes") }
                     printLine(Output.table(
@@ -129,6 +119,19 @@ extension Ashita {
                 }
             } catch let error as NodeAPIError {
                 throw fail(error.description, code: error.exitCode)
+            }
+        }
+
+        private enum Method { case get, post }
+
+        /// An operator-only request, with the credential `withOperatorToken` picks (and drops when refused).
+        private func asOperator<T: Decodable>(_ method: Method, _ path: String, as type: T.Type) async throws -> (raw: [UInt8], value: T) {
+            let api = options.api
+            return try await withOperatorToken(for: options.node) { token in
+                switch method {
+                case .get: try await api.get(path, as: type, token: token)
+                case .post: try await api.post(path, as: type, token: token)
+                }
             }
         }
 
