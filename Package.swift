@@ -86,7 +86,12 @@ let package = Package(
             ]
         ),
         // The program `ashita serve` becomes (exec, same process): the node without the client's libraries.
-        .executableTarget(name: "ashita-node", dependencies: ["AshitaNode", "AshitaServe"]),
+        // In release it carries Swift's runtime and Foundation inside (only the parts it uses): 2 MB less resident
+        // at idle than loading the shared libraries whole.
+        .executableTarget(
+            name: "ashita-node", dependencies: ["AshitaNode", "AshitaServe"],
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCShims", "-l_FoundationCollections"], .when(configuration: .release))]
+        ),
         .executableTarget(
             name: "ashita",
             dependencies: [
