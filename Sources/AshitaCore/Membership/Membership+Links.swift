@@ -1,0 +1,168 @@
+/// The overlay: which members this node links to, and what a link carries.
+extension Membership {
+    /// Dial these addresses (from `--join`, the operator, or members remembered from the last run) until the node
+    /// has a link.
+    public mutating func join(_ addresses: [NodeAddress], at now: Timestamp) -> [MembershipEffect] {
+        let own = ownRecord.address
+        for address in addresses where address != own && !seeds.contains(address) { seeds.append(address) }
+        var effects: [MembershipEffect] = []
+        for address in addresses where address != own { dial(address, at: now, effects: &effects) }
+        return effects
+    }
+
+    /// A link is open and its other end has proved it holds `record.key`; `record` is its own signed alive record.
+    /// `peerIsolated`: the dialer has no other link, so a full node makes room for it rather than refuse.
+    public mutating func linkUp(
+        _ link: LinkID, record: MemberRecord, dialedByUs: Bool, peerIsolated: Bool, address dialled: NodeAddress? = nil,
+        at now: Timestamp
+    ) -> [MembershipEffect] {
+        if let dialled { dialing[dialled] = nil }
+        dialing[record.address] = nil
+        let peer = record.id
+        guard !hasLeft else { return [.closeLink(link, .leaving)] }
+        guard peer != id, record.state == .alive, isAuthentic(record) else {
+            counters.badSignature += 1
+            return [.closeLink(link, .refused)]
+        }
+        var effects: [MembershipEffect] = []
+        // The whole table goes to a neighbour that may lack it: a newcomer, a member this node did not know, or one
+        // it held failed (the halves of a split mesh meeting again); and to the first link of a node that had none.
+        // Between members that know each other alive, gossip keeps both up to date.
+        let wasAlive = table[peer]?.record.state == .alive
+        let needsTable = peerIsolated || links.isEmpty || !wasAlive
+        let dialer = dialedByUs ? id : peer
+        if let existing = links[peer] {
+            // Both dialled at once: the link dialled by the smaller id stays, at both ends alike.
+            guard dialer < existing.dialer else { return [.closeLink(link, .duplicate)] }
+            effects.append(.closeLink(existing.link, .duplicate))
+            links[peer] = nil
+        } else if links.count >= configuration.maxLinks {
+            guard !dialedByUs, peerIsolated, let shed = pick(links.keys.sorted()) else {
+                // No room: the dialler hears of the members this node knows, so it can link to others instead.
+                let others = table.keys.sorted().compactMap { table[$0]!.record.state == .alive ? table[$0]!.record : nil }
+                return chunks(others).map { .sendOnLink(.gossip(hops: 0, records: $0), link) } + [.closeLink(link, .full)]
+            }
+            effects.append(.closeLink(links[shed]!.link, .shed))
+            links[shed] = nil
+        }
+        links[peer] = LinkState(
+            link: link, dialer: dialer,
+            bucket: TokenBucket(rate: configuration.messageRate, burst: configuration.messageBurst, at: now), lastHeard: now)
+        if let entry = table[peer], entry.record.state != .alive || entry.record.incarnation < record.incarnation {
+            learn(record, from: peer, hops: 0, at: now, effects: &effects)
+        } else if table[peer] == nil {
+            learn(record, from: peer, hops: 0, at: now, effects: &effects)
+        }
+        table[peer]?.lastHeard = now
+        if needsTable {
+            sendTable(to: peer, at: now, effects: &effects)
+        } else {
+            let (count, digest) = summary
+            effects.append(.send(.summary(count: count, digest: digest, reply: false), to: [peer]))
+        }
+        return effects
+    }
+
+    /// Every record this node holds, to one neighbour, at most once per `syncInterval / 2` on a link.
+    mutating func sendTable(to peer: String, at now: Timestamp, effects: inout [MembershipEffect]) {
+        guard var state = links[peer] else { return }
+        if let sent = state.tableSent, now.milliseconds - sent.milliseconds < configuration.syncInterval.wholeMilliseconds / 2 { return }
+        state.tableSent = now
+        links[peer] = state
+        for chunk in chunks(table.keys.sorted().compactMap { table[$0]?.record }) {
+            effects.append(.send(.gossip(hops: 0, records: chunk), to: [peer]))
+        }
+    }
+
+    /// Now and then, one neighbour gets this node's summary and sends its table if theirs differs.
+    mutating func compareTables(at now: Timestamp, effects: inout [MembershipEffect]) {
+        guard now >= nextSync else { return }
+        nextSync = now.adding(milliseconds: jittered(configuration.syncInterval))
+        guard let peer = pick(links.keys.sorted()) else { return }
+        let (count, digest) = summary
+        effects.append(.send(.summary(count: count, digest: digest, reply: false), to: [peer]))
+    }
+
+    func chunks(_ records: [MemberRecord]) -> [[MemberRecord]] {
+        stride(from: 0, to: records.count, by: LinkMessage.maxRecords).map {
+            Array(records[$0..<min($0 + LinkMessage.maxRecords, records.count)])
+        }
+    }
+
+    /// A link closed. `lost`: without a close from the other end (its process died, or the connection broke);
+    /// then this node checks by dialling the member's address.
+    public mutating func linkDown(_ link: LinkID, peer: String, lost: Bool, at now: Timestamp) -> [MembershipEffect] {
+        guard let state = links[peer], state.link == link else { return [] }
+        links[peer] = nil
+        if probe?.target == peer { probe = nil }
+        var effects: [MembershipEffect] = []
+        if lost, !hasLeft, let record = table[peer]?.record, record.state == .alive || record.state == .suspect {
+            dial(record.address, at: now, effects: &effects)
+        }
+        return effects
+    }
+
+    /// A dial failed. `refused`: nobody listens there (the kernel said so), which no live node causes.
+    public mutating func dialFailed(_ address: NodeAddress, refused: Bool, at now: Timestamp) -> [MembershipEffect] {
+        guard dialing.removeValue(forKey: address) != nil, !hasLeft else { return [] }
+        var effects: [MembershipEffect] = []
+        let member = table.values.map(\.record).filter { $0.address == address && $0.id != id && $0.state == .alive }
+            .min { $0.id < $1.id }
+        if let member, links[member.id] == nil {
+            claimSuspect(member, evidence: refused ? .refused : .silent, at: now, effects: &effects)
+        }
+        return effects
+    }
+
+    mutating func dial(_ address: NodeAddress, at now: Timestamp, effects: inout [MembershipEffect]) {
+        guard dialing[address] == nil, address != ownRecord.address else { return }
+        dialing[address] = now.adding(configuration.dialTimeout)
+        effects.append(.dial(address))
+    }
+
+    /// Suspects a member, signed by this node, unless it is suspected already at that incarnation by this node.
+    mutating func claimSuspect(_ member: MemberRecord, evidence: SuspicionEvidence, at now: Timestamp, effects: inout [MembershipEffect]) {
+        guard member.state == .alive || member.state == .suspect else { return }
+        if let suspicion = suspicions[member.id], suspicion.incarnation == member.incarnation, suspicion.claimers.contains(id) { return }
+        var claim = member
+        claim.state = .suspect
+        claim.evidence = evidence
+        claim.signer = id
+        claim = signed(claim)
+        learn(claim, from: nil, hops: 0, at: now, effects: &effects)
+    }
+
+    /// Keeps between `minLinks` and `maxLinks` links, dials failed members now and then so split halves meet
+    /// again, and gives up dials that take too long.
+    mutating func maintainLinks(at now: Timestamp, effects: inout [MembershipEffect]) {
+        for (address, deadline) in dialing.sorted(by: { $0.key < $1.key }) where deadline <= now {
+            effects += dialFailed(address, refused: false, at: now)
+        }
+        var wanted = configuration.minLinks - links.count - dialing.count
+        if wanted <= 0, links.count < configuration.maxLinks, now >= nextRefresh {
+            wanted = 1
+            nextRefresh = now.adding(milliseconds: jittered(configuration.linkRefresh))
+        }
+        var pool: [String] = []
+        if wanted > 0 {
+            pool = table.keys.sorted().filter {
+                $0 != id && links[$0] == nil && table[$0]!.record.state == .alive && dialing[table[$0]!.record.address] == nil
+            }
+            while wanted > 0, let next = pick(pool) {
+                pool.removeAll { $0 == next }
+                dial(table[next]!.record.address, at: now, effects: &effects)
+                wanted -= 1
+            }
+        }
+        if now >= nextRetry {
+            nextRetry = now.adding(milliseconds: jittered(configuration.retryInterval))
+            let failed = table.keys.sorted().filter { table[$0]!.record.state == .failed }
+            if let member = pick(failed) { dial(table[member]!.record.address, at: now, effects: &effects) }
+            // Short of links with nobody left to link to (an island of newcomers): back to where it joined.
+            if links.isEmpty || (links.count < configuration.minLinks && pool.isEmpty) {
+                for seed in seeds { dial(seed, at: now, effects: &effects) }
+            }
+            forgetGone(at: now)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+
+/// Failure detection and the messages links carry: pings on links, indirect pings through neighbours,
+/// suspicion that ends in failure unless refuted.
+extension Membership {
+    /// Runs the timers and sends the gossip learnt since the last tick, batched: call every `gossipInterval`.
+    public mutating func tick(at now: Timestamp) -> [MembershipEffect] {
+        guard !hasLeft else { return [] }
+        var effects: [MembershipEffect] = []
+        // A tick far later than asked for means this node itself was stalled: its timeouts stretch (Lifeguard).
+        if now.milliseconds - lastTick.milliseconds > 2 * configuration.probeInterval.wholeMilliseconds {
+            localHealth = min(configuration.maxLocalHealth, localHealth + 1)
+        }
+        lastTick = now
+        expireSuspicions(at: now, effects: &effects)
+        runProbe(at: now, effects: &effects)
+        for (seq, relay) in relays.sorted(by: { $0.key < $1.key }) where relay.deadline <= now {
+            relays[seq] = nil
+            if links[relay.asker] != nil { effects.append(.send(.nack(seq: relay.askerSeq), to: [relay.asker])) }
+        }
+        maintainLinks(at: now, effects: &effects)
+        compareTables(at: now, effects: &effects)
+        flush(&effects)
+        return effects
+    }
+
+    var scaledProbeTimeout: Int64 { configuration.probeTimeout.wholeMilliseconds * Int64(1 + localHealth) }
+
+    /// How long a suspicion lasts: from `suspicionMax` with one accuser down to `suspicionMin` with
+    /// `expectedConfirmations` more (log-scaled, as Lifeguard does); short when a dial was refused.
+    func suspicionTimeout(_ suspicion: Suspicion) -> Int64 {
+        if suspicion.refused { return configuration.refusedSuspicion.wholeMilliseconds }
+        let low = Double(configuration.suspicionMin.wholeMilliseconds)
+        let high = Double(configuration.suspicionMax.wholeMilliseconds)
+        let confirmations = Double(max(0, suspicion.claimers.count - 1))
+        let expected = Double(max(1, configuration.expectedConfirmations))
+        let fraction = min(1, log(confirmations + 1) / log(expected + 1))
+        return Int64(max(low, high - (high - low) * fraction))
+    }
+
+    mutating func expireSuspicions(at now: Timestamp, effects: inout [MembershipEffect]) {
+        for member in suspicions.keys.sorted() {
+            let suspicion = suspicions[member]!
+            guard now.milliseconds - suspicion.since.milliseconds >= suspicionTimeout(suspicion) else { continue }
+            suspicions[member] = nil
+            guard let record = table[member]?.record, record.incarnation == suspicion.incarnation,
+                record.state == .suspect || record.state == .alive
+            else { continue }
+            var failed = record
+            failed.state = .failed
+            failed.evidence = nil
+            failed.signer = id
+            failed = signed(failed)
+            replace(failed, at: now, effects: &effects)
+            forward(failed, hops: 0, except: nil)
+        }
+    }
+
+    mutating func runProbe(at now: Timestamp, effects: inout [MembershipEffect]) {
+        if var current = probe {
+            let target = current.target
+            let heard = (links[target]?.lastHeard ?? .init(milliseconds: .min)) > current.started
+            if heard || links[target] == nil {
+                probe = nil
+                if heard { localHealth = max(0, localHealth - 1) }
+            } else if now >= current.deadline {
+                if !current.indirect {
+                    // No answer on the link: ask neighbours that reach it another way.
+                    let helpers = Array(links.keys.sorted().filter { $0 != target }.shuffled(using: &random).prefix(configuration.indirectChecks))
+                    current.indirect = true
+                    current.helpers = helpers.count
+                    current.deadline = now.adding(milliseconds: scaledProbeTimeout)
+                    probe = current
+                    if !helpers.isEmpty { effects.append(.send(.pingRequest(seq: current.seq, target: target), to: helpers)) }
+                } else {
+                    probe = nil
+                    // Helpers that did not even answer `nack` point at this node's own slowness.
+                    if current.nacks < current.helpers { localHealth = min(configuration.maxLocalHealth, localHealth + 1) }
+                    if let record = table[target]?.record { claimSuspect(record, evidence: .silent, at: now, effects: &effects) }
+                }
+            }
+        }
+        guard probe == nil, now >= nextProbe else { return }
+        nextProbe = now.adding(milliseconds: configuration.probeInterval.wholeMilliseconds * Int64(1 + localHealth))
+        probeRound.removeAll { links[$0] == nil }
+        if probeRound.isEmpty { probeRound = links.keys.sorted().shuffled(using: &random) }
+        guard !probeRound.isEmpty else { return }
+        let target = probeRound.removeFirst()
+        let seq = takeSeq()
+        probe = Probe(target: target, seq: seq, started: now, deadline: now.adding(milliseconds: scaledProbeTimeout))
+        effects.append(.send(.ping(seq: seq), to: [target]))
+    }
+
+    mutating func takeSeq() -> UInt64 {
+        defer { nextSeq = nextSeq % LinkMessage.maxNumber + 1 }
+        return nextSeq
+    }
+
+    /// Failed and left members are forgotten after `rememberFailed`.
+    mutating func forgetGone(at now: Timestamp) {
+        let horizon = configuration.rememberFailed.wholeMilliseconds
+        for (member, entry) in table where entry.record.state == .failed || entry.record.state == .left {
+            if now.milliseconds - entry.changed.milliseconds > horizon, member != id { table[member] = nil }
+        }
+    }
+
+    /// A message from a linked member. Whatever it holds, the node answers and moves on: a malformed, forged or
+    /// excessive message is dropped, counted and answered with `error`.
+    public mutating func receive(_ bytes: [UInt8], from peer: String, at now: Timestamp) -> [MembershipEffect] {
+        guard admit(from: peer, at: now) else { return rateWarning(peer) }
+        switch LinkMessage.decode(bytes) {
+        case .failure(let error):
+            counters.malformed += 1
+            return [.send(.error(code: "bad-message", message: error.description), to: [peer])]
+        case .success(let message):
+            var effects: [MembershipEffect] = []
+            handle(message, from: peer, at: now, effects: &effects)
+            return effects
+        }
+    }
+
+    /// A message already decoded (the simulator's network carries them so), with the same bounds as bytes.
+    public mutating func receive(_ message: LinkMessage, from peer: String, at now: Timestamp) -> [MembershipEffect] {
+        guard admit(from: peer, at: now) else {
+            return rateWarning(peer)
+        }
+        var effects: [MembershipEffect] = []
+        handle(message, from: peer, at: now, effects: &effects)
+        return effects
+    }
+
+    /// Takes a token from the link's bucket and notes that the peer was heard.
+    mutating func admit(from peer: String, at now: Timestamp) -> Bool {
+        guard !hasLeft, var state = links[peer] else { return false }
+        guard state.bucket.take(at: now) else {
+            counters.rateLimited += 1
+            links[peer] = state
+            return false
+        }
+        state.warnedRate = false
+        state.lastHeard = now
+        links[peer] = state
+        table[peer]?.lastHeard = now
+        return true
+    }
+
+    /// One `error` when a link first runs over its rate, then silence until it slows down.
+    mutating func rateWarning(_ peer: String) -> [MembershipEffect] {
+        guard var state = links[peer], !state.warnedRate, !hasLeft else { return [] }
+        state.warnedRate = true
+        links[peer] = state
+        return [.send(.error(code: "rate-limited", message: "more than \(configuration.messageRate) messages a second; dropped"), to: [peer])]
+    }
+
+    mutating func handle(_ message: LinkMessage, from peer: String, at now: Timestamp, effects: inout [MembershipEffect]) {
+        switch message {
+        case .ping(let seq):
+            effects.append(.send(.ack(seq: seq), to: [peer]))
+        case .ack(let seq):
+            if probe?.seq == seq {
+                probe = nil
+                localHealth = max(0, localHealth - 1)
+            } else if let relay = relays.removeValue(forKey: seq), links[relay.asker] != nil {
+                effects.append(.send(.ack(seq: relay.askerSeq), to: [relay.asker]))
+            }
+        case .pingRequest(let seq, let target):
+            guard links[target] != nil, target != peer, relays.count < configuration.maxRelays else {
+                effects.append(.send(.nack(seq: seq), to: [peer]))
+                return
+            }
+            let relayed = takeSeq()
+            relays[relayed] = Relay(asker: peer, askerSeq: seq, deadline: now.adding(configuration.probeTimeout))
+            effects.append(.send(.ping(seq: relayed), to: [target]))
+        case .nack(let seq):
+            if probe?.seq == seq, probe?.indirect == true { probe?.nacks += 1 }
+        case .gossip(let hops, let records):
+            var forged = 0
+            for record in records where learn(record, from: peer, hops: hops, at: now, effects: &effects) == .forged { forged += 1 }
+            if forged > 0 {
+                effects.append(.send(.error(code: "bad-signature", message: "\(forged) of \(records.count) records failed their signature; dropped"), to: [peer]))
+            }
+        case .summary(let count, let digest, let reply):
+            let own = summary
+            guard own.count != count || own.digest != digest else { return }
+            // Views differ: this node's table goes over, and unless this already answers, the sender's comes back.
+            sendTable(to: peer, at: now, effects: &effects)
+            if !reply { effects.append(.send(.summary(count: own.count, digest: own.digest, reply: true), to: [peer])) }
+        case .error:
+            counters.errorsReceived += 1
+        }
+    }
+}
