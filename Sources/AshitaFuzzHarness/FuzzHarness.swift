@@ -16,7 +16,9 @@ public enum FuzzHarness {
         for i in 0..<3 { _ = journal.append(type: "nodeLeft", content: JournalContent(), at: Timestamp(milliseconds: Int64(i))) }
         _ = journal.entries(after: text)
         _ = journal.entries(after: "f-" + text)
+        _ = LinkMessage.decode(data)
         runScript(data)
+        runMembershipScript(data)
     }
 
     /// Bytes as a script: each step's first byte picks an operation, the next ones its arguments.

@@ -1,3 +1,4 @@
+import AshitaCore
 import AshitaFuzzHarness
 import Foundation
 import Testing
@@ -22,23 +23,10 @@ import Testing
 
     /// Inputs a fixed generator makes, so the state machine sees long scripts on every run too.
     @Test func randomScriptsKeepTheInvariants() {
-        var generator = SplitMix(seed: 0xA5417A)
+        var generator = SeededRandom(seed: 0xA5417A)
         for _ in 0..<300 {
             let length = Int(generator.next() % 400)
             FuzzHarness.run((0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
         }
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so the random inputs are the same on every run.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

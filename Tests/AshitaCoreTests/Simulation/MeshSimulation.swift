@@ -1,4 +1,5 @@
 import AshitaCore
+import AshitaFuzzHarness
 
 /// How the simulated network treats messages between two nodes: links are TCP-like (ordered, nothing lost for
 /// good), so loss shows up as a resend after `retransmit`, doubling each time, as TCP does.

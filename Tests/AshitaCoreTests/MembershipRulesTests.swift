@@ -1,0 +1,261 @@
+import AshitaCore
+import AshitaFuzzHarness
+import Testing
+
+/// The membership's rules one message at a time, and what they do with hostile input: forged, unknown, stale,
+/// malformed, oversized, too many, too often.
+@Suite struct MembershipRulesTests {
+    static let address = try! NodeAddress(parsing: "10.0.0.1:8000")
+    var clock = Timestamp(milliseconds: 1_000)
+
+    static func node(_ seed: UInt64, port: Int = 8000, configure: (inout MembershipConfiguration) -> Void = { _ in }) -> Membership {
+        var configuration = MembershipConfiguration()
+        configure(&configuration)
+        return Membership(
+            configuration: configuration, address: try! NodeAddress(parsing: "10.0.0.\(seed):\(port)"),
+            signing: SimulatedSigning(seed: seed), incarnation: 100, seed: seed, at: Timestamp(milliseconds: 1_000))
+    }
+
+    /// A record signed by the node with this seed.
+    static func record(_ seed: UInt64, incarnation: UInt64 = 100, state: MemberState = .alive) -> MemberRecord {
+        let signing = SimulatedSigning(seed: seed)
+        let id = signing.id(ofKey: signing.publicKey)
+        var record = MemberRecord(
+            id: id, key: signing.publicKey, address: try! NodeAddress(parsing: "10.0.0.\(seed):8000"),
+            incarnation: incarnation, state: state, signer: id)
+        record.signature = signing.sign(record.signedBytes)
+        return record
+    }
+
+    /// A claim about `subject`, signed by the node with seed `claimer`.
+    static func claim(_ subject: MemberRecord, _ state: MemberState, by claimer: UInt64, evidence: SuspicionEvidence? = .silent) -> MemberRecord {
+        let signing = SimulatedSigning(seed: claimer)
+        var claim = subject
+        claim.state = state
+        claim.evidence = state == .suspect ? evidence : nil
+        claim.signer = signing.id(ofKey: signing.publicKey)
+        claim.signature = signing.sign(claim.signedBytes)
+        return claim
+    }
+
+    /// `a` with a link to the node of seed 2 (whose record it has).
+    static func linked(_ a: inout Membership, to seed: UInt64 = 2, link: LinkID = 1) -> [MembershipEffect] {
+        a.linkUp(link, record: record(seed), dialedByUs: false, peerIsolated: false, at: Timestamp(milliseconds: 1_000))
+    }
+
+    static func errors(_ effects: [MembershipEffect]) -> [String] {
+        effects.compactMap { if case .send(.error(let code, _), _) = $0 { code } else { nil } }
+    }
+
+    static func gossiped(_ effects: [MembershipEffect]) -> [MemberRecord] {
+        effects.flatMap { effect -> [MemberRecord] in
+            if case .send(.gossip(_, let records), _) = effect { records } else { [] }
+        }
+    }
+
+    mutating func later(_ milliseconds: Int64 = 20) -> Timestamp {
+        clock = clock.adding(milliseconds: milliseconds)
+        return clock
+    }
+
+    @Test mutating func aForgedRecordIsDroppedCountedAnsweredAndNotPassedOn() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        var forged = Self.record(3)
+        forged.signature = Self.record(4).signature
+        let effects = a.receive(.gossip(hops: 1, records: [forged]), from: Self.record(2).id, at: later())
+        #expect(Self.errors(effects) == ["bad-signature"])
+        #expect(a.counters.badSignature == 1)
+        #expect(a.member(forged.id) == nil)
+        #expect(Self.gossiped(a.tick(at: later())).isEmpty)
+    }
+
+    @Test mutating func aRecordSignedByTheWrongMemberIsForged() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        // Node 2 says node 3 is alive, signing it itself: only node 3 may.
+        var record = Self.record(3)
+        record.signer = Self.record(2).id
+        record.signature = SimulatedSigning(seed: 2).sign(record.signedBytes)
+        _ = a.receive(.gossip(hops: 1, records: [record]), from: Self.record(2).id, at: later())
+        #expect(a.member(record.id) == nil)
+        #expect(a.counters.badSignature == 1)
+    }
+
+    @Test mutating func claimsByStrangersOrAboutOtherIncarnationsCountForNothing() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        let peer = Self.record(2).id
+        _ = a.receive(.gossip(hops: 1, records: [Self.record(3)]), from: peer, at: later())
+        // Signed by node 9, which nobody knows.
+        _ = a.receive(.gossip(hops: 1, records: [Self.claim(Self.record(3), .suspect, by: 9)]), from: peer, at: later())
+        #expect(a.member(Self.record(3).id)?.state == .alive)
+        #expect(a.counters.unknown == 1)
+        // About incarnation 99 or 101 while the mesh knows 100.
+        for incarnation: UInt64 in [99, 101] {
+            _ = a.receive(
+                .gossip(hops: 1, records: [Self.claim(Self.record(3, incarnation: incarnation), .suspect, by: 2)]), from: peer, at: later())
+        }
+        #expect(a.member(Self.record(3).id)?.state == .alive)
+        #expect(a.counters.stale == 2)
+    }
+
+    @Test mutating func aFailureClaimAboutALiveMemberOnlyStartsASuspicionWhichARefutationEnds() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        let peer = Self.record(2).id
+        let subject = Self.record(3)
+        _ = a.receive(.gossip(hops: 1, records: [subject]), from: peer, at: later())
+        let effects = a.receive(.gossip(hops: 1, records: [Self.claim(subject, .failed, by: 2)]), from: peer, at: later())
+        #expect(a.member(subject.id)?.state == .alive)
+        #expect(!effects.contains { if case .memberChanged = $0 { true } else { false } })
+        // The member refutes before the suspicion ends: it stays alive, at its new incarnation.
+        _ = a.receive(.gossip(hops: 1, records: [Self.record(3, incarnation: 101)]), from: peer, at: later())
+        _ = a.tick(at: later(20_000))
+        #expect(a.member(subject.id)?.state == .alive)
+        #expect(a.member(subject.id)?.incarnation == 101)
+    }
+
+    @Test mutating func anUnrefutedSuspicionEndsInFailureSignedByThisNode() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        let peer = Self.record(2).id
+        let subject = Self.record(3)
+        _ = a.receive(.gossip(hops: 1, records: [subject, Self.claim(subject, .suspect, by: 2)]), from: peer, at: later())
+        #expect(a.member(subject.id)?.state == .suspect)
+        // One accuser: the longest suspicion.
+        _ = a.tick(at: later(a.configuration.suspicionMax.wholeMilliseconds - 100))
+        #expect(a.member(subject.id)?.state == .suspect)
+        let effects = a.tick(at: later(200))
+        #expect(a.member(subject.id)?.state == .failed)
+        #expect(a.member(subject.id)?.signer == a.id)
+        #expect(effects.contains(.memberChanged(a.member(subject.id)!, previous: .suspect)))
+    }
+
+    @Test mutating func accusedNodesRefuteWithAHigherIncarnation() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        let accusation = Self.claim(a.ownRecord, .suspect, by: 2)
+        _ = a.receive(.gossip(hops: 1, records: [accusation]), from: Self.record(2).id, at: later())
+        #expect(a.ownRecord.incarnation == 101)
+        #expect(a.ownRecord.state == .alive)
+        #expect(a.localHealth == 1)
+        #expect(Self.gossiped(a.tick(at: later())).contains(a.ownRecord))
+    }
+
+    @Test mutating func leftIsFinalForItsIncarnation() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        let peer = Self.record(2).id
+        _ = a.receive(.gossip(hops: 1, records: [Self.record(3), Self.record(3, state: .left)]), from: peer, at: later())
+        _ = a.receive(.gossip(hops: 1, records: [Self.record(3)]), from: peer, at: later())
+        #expect(a.member(Self.record(3).id)?.state == .left)
+        _ = a.receive(.gossip(hops: 1, records: [Self.record(3, incarnation: 101)]), from: peer, at: later())
+        #expect(a.member(Self.record(3).id)?.state == .alive)
+    }
+
+    @Test mutating func malformedOversizedAndOverlongMessagesAreAnsweredWithAnError() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        let peer = Self.record(2).id
+        let tooMany = LinkMessage.gossip(hops: 1, records: Array(repeating: Self.record(3), count: LinkMessage.maxRecords + 1))
+        let tooFar = LinkMessage.gossip(hops: LinkMessage.maxHops + 1, records: [Self.record(3)])
+        for bytes in [
+            Array("not json".utf8), Array(#"{"type":"ping","seq":-1}"#.utf8), Array(#"{"type":"teleport"}"#.utf8),
+            Array(repeating: UInt8(ascii: " "), count: LinkMessage.maxBytes + 1), tooMany.encoded(), tooFar.encoded(),
+            Array(#"{"type":"summary","count":1,"digest":"zz","reply":true}"#.utf8),
+        ] {
+            #expect(Self.errors(a.receive(bytes, from: peer, at: later())) == ["bad-message"])
+        }
+        #expect(a.counters.malformed == 7)
+        #expect(a.member(Self.record(3).id) == nil)
+    }
+
+    @Test mutating func aFloodingLinkGetsOneWarningAndNoMoreAnswers() {
+        var a = Self.node(1) {
+            $0.messageRate = 5
+            $0.messageBurst = 5
+        }
+        _ = Self.linked(&a)
+        let peer = Self.record(2).id
+        var acks = 0
+        var errors = 0
+        for seq in 0..<50 {
+            for effect in a.receive(LinkMessage.ping(seq: UInt64(seq)).encoded(), from: peer, at: clock) {
+                if case .send(.ack, _) = effect { acks += 1 }
+                if case .send(.error("rate-limited", _), _) = effect { errors += 1 }
+            }
+        }
+        #expect(acks == 5)
+        #expect(errors == 1)
+        #expect(a.counters.rateLimited == 45)
+    }
+
+    @Test mutating func theMemberTableIsCappedAndGoneMembersMakeRoom() {
+        var a = Self.node(1) { $0.maxMembers = 4 }
+        _ = Self.linked(&a)
+        let peer = Self.record(2).id
+        _ = a.receive(.gossip(hops: 1, records: [3, 4, 5].map { Self.record($0) }), from: peer, at: later())
+        #expect(a.members.count == 4)
+        #expect(a.counters.tableFull == 1)
+        _ = a.receive(.gossip(hops: 1, records: [Self.record(3, state: .left), Self.record(5)]), from: peer, at: later())
+        #expect(a.members.count == 4)
+        #expect(a.member(Self.record(5).id)?.state == .alive)
+        #expect(a.member(Self.record(3).id) == nil)
+    }
+
+    @Test mutating func linksStayWithinTheCapAndARefusedDiallerHearsOfOthers() {
+        var a = Self.node(1) { $0.maxLinks = 2 }
+        _ = a.linkUp(1, record: Self.record(2), dialedByUs: false, peerIsolated: false, at: later())
+        _ = a.linkUp(2, record: Self.record(3), dialedByUs: false, peerIsolated: false, at: later())
+        let refused = a.linkUp(3, record: Self.record(4), dialedByUs: false, peerIsolated: false, at: later())
+        #expect(refused.last == .closeLink(3, .full))
+        #expect(refused.contains { if case .sendOnLink(.gossip, 3) = $0 { true } else { false } })
+        #expect(a.linkedPeers.count == 2)
+        // An isolated dialler gets a place: another link is shed.
+        let forced = a.linkUp(4, record: Self.record(5), dialedByUs: false, peerIsolated: true, at: later())
+        #expect(forced.contains { if case .closeLink(_, .shed) = $0 { true } else { false } })
+        #expect(a.linkedPeers.count == 2)
+        #expect(a.link(to: Self.record(5).id) == 4)
+    }
+
+    @Test mutating func twoLinksBetweenTheSameNodesBecomeOneAtBothEnds() {
+        var one = Self.node(1)
+        var two = Self.node(2)
+        // Each dials the other at once: link 10 is dialled by node 1, link 20 by node 2.
+        let smallerDials10 = one.id < two.id
+        _ = one.linkUp(10, record: two.ownRecord, dialedByUs: true, peerIsolated: false, at: later())
+        _ = two.linkUp(20, record: one.ownRecord, dialedByUs: true, peerIsolated: false, at: later())
+        let oneEffects = one.linkUp(20, record: two.ownRecord, dialedByUs: false, peerIsolated: false, at: later())
+        let twoEffects = two.linkUp(10, record: one.ownRecord, dialedByUs: false, peerIsolated: false, at: later())
+        let kept: LinkID = smallerDials10 ? 10 : 20
+        #expect(one.link(to: two.id) == kept)
+        #expect(two.link(to: one.id) == kept)
+        #expect((oneEffects + twoEffects).filter { if case .closeLink(_, .duplicate) = $0 { true } else { false } }.count == 2)
+    }
+
+    @Test mutating func summariesSendTheTableAtMostOncePerHalfSyncInterval() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        let peer = Self.record(2).id
+        // The link's first table went when it opened (node 1 had no other link); a second may go a second later.
+        _ = later(a.configuration.syncInterval.wholeMilliseconds / 2)
+        var tables = 0
+        for _ in 0..<20 {
+            tables += Self.gossiped(a.receive(.summary(count: 1, digest: 42, reply: true), from: peer, at: later(10))).isEmpty ? 0 : 1
+        }
+        #expect(tables == 1)
+        // The same view: nothing to send.
+        let (count, digest) = a.summary
+        #expect(a.receive(.summary(count: count, digest: digest, reply: false), from: peer, at: later(5_000)).isEmpty)
+    }
+
+    @Test func everyMessageSurvivesItsEncoding() {
+        let messages: [LinkMessage] = [
+            .ping(seq: 1), .ack(seq: 1 << 53), .nack(seq: 0), .pingRequest(seq: 7, target: Self.record(3).id),
+            .gossip(hops: 3, records: [Self.record(3), Self.claim(Self.record(3), .suspect, by: 2, evidence: .refused)]),
+            .summary(count: 12, digest: .max, reply: true), .error(code: "bad-message", message: "what went wrong"),
+        ]
+        for message in messages { #expect(LinkMessage.decode(message.encoded()) == .success(message)) }
+    }
+}
