@@ -123,7 +123,8 @@ let package = Package(
         // libFuzzer's target (Tests/fuzz/run.sh); built plainly, it replays the files it is given.
         .executableTarget(name: "ashita-fuzz", dependencies: ["AshitaFuzzHarness"]),
 
-        .testTarget(name: "AshitaCoreTests", dependencies: ["AshitaCore", "AshitaFuzzHarness"], swiftSettings: simulationSpeed),
+        .testTarget(
+            name: "AshitaCoreTests", dependencies: ["AshitaCore", "AshitaSystem", "AshitaFuzzHarness"], swiftSettings: simulationSpeed),
         // Helpers both socket-level and process-level tests use.
         .target(
             name: "AshitaTestSupport",
