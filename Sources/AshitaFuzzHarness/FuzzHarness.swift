@@ -17,6 +17,7 @@ public enum FuzzHarness {
         _ = journal.entries(after: text)
         _ = journal.entries(after: "f-" + text)
         _ = LinkMessage.decode(data)
+        _ = LinkGreeting.decode(data)
         runScript(data)
         runMembershipScript(data)
     }

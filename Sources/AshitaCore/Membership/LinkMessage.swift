@@ -55,10 +55,14 @@ public enum LinkMessage: Equatable, Sendable {
             fields["code"] = .string(code)
             fields["message"] = .string(message)
         }
+        return Self.encodeJSON(.object(fields))
+    }
+
+    static func encodeJSON(_ value: JSONValue) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // JSONValue holds only finite numbers and strings here; encoding cannot fail.
-        return Array(try! encoder.encode(JSONValue.object(fields)))
+        // The values built here hold only finite numbers, booleans and strings: encoding cannot fail.
+        return Array(try! encoder.encode(value))
     }
 
     static func json(_ record: MemberRecord) -> JSONValue {
