@@ -187,8 +187,8 @@ _ashita() {
 _ashita_serve() {
     repeating_flags=()
     non_repeating_flags=(--no-verify-announcements --version -h --help)
-    repeating_options=(--allow-checks-to)
-    non_repeating_options=(--host --advertise --data-dir --log-level --tls-cert --tls-key --max-clients --max-connections --max-connections-per-ip --message-rate --message-burst --auth-timeout --ping-interval --max-outbound-bytes --socket-send-buffer --max-event-streams --max-event-streams-per-ip --header-timeout --body-timeout --send-timeout --max-answer-bytes --max-header-bytes --max-body-bytes --max-frame-bytes --check-timeout --max-checks --check-rate --check-rate-per-host)
+    repeating_options=(--join --allow-checks-to)
+    non_repeating_options=(--host --advertise --data-dir --log-level --tls-cert --tls-key --max-links --max-members --probe-interval --probe-timeout --suspicion-min --suspicion-max --refused-suspicion --gossip-interval --max-clients --max-connections --max-connections-per-ip --message-rate --message-burst --auth-timeout --ping-interval --max-outbound-bytes --socket-send-buffer --max-event-streams --max-event-streams-per-ip --header-timeout --body-timeout --send-timeout --max-answer-bytes --max-header-bytes --max-body-bytes --max-frame-bytes --check-timeout --max-checks --check-rate --check-rate-per-host)
     __ashita_offer_flags_options 1
 
     # Offer option value completions
@@ -213,6 +213,33 @@ _ashita_serve() {
         ;;
     '--tls-key')
         __ashita_add_completions -f
+        return
+        ;;
+    '--join')
+        return
+        ;;
+    '--max-links')
+        return
+        ;;
+    '--max-members')
+        return
+        ;;
+    '--probe-interval')
+        return
+        ;;
+    '--probe-timeout')
+        return
+        ;;
+    '--suspicion-min')
+        return
+        ;;
+    '--suspicion-max')
+        return
+        ;;
+    '--refused-suspicion')
+        return
+        ;;
+    '--gossip-interval')
         return
         ;;
     '--max-clients')

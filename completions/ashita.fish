@@ -23,7 +23,7 @@ function __ashita_parse_tokens -S
         __ashita_parse_subcommand 0 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'serve'
-            __ashita_parse_subcommand 1 'host=' 'advertise=' 'data-dir=' 'log-level=' 'tls-cert=' 'tls-key=' 'max-clients=' 'max-connections=' 'max-connections-per-ip=' 'message-rate=' 'message-burst=' 'auth-timeout=' 'ping-interval=' 'max-outbound-bytes=' 'socket-send-buffer=' 'max-event-streams=' 'max-event-streams-per-ip=' 'header-timeout=' 'body-timeout=' 'send-timeout=' 'max-answer-bytes=' 'max-header-bytes=' 'max-body-bytes=' 'max-frame-bytes=' 'no-verify-announcements' 'check-timeout=' 'max-checks=' 'check-rate=' 'check-rate-per-host=' 'allow-checks-to=+' 'version' 'h/help'
+            __ashita_parse_subcommand 1 'host=' 'advertise=' 'data-dir=' 'log-level=' 'tls-cert=' 'tls-key=' 'join=+' 'max-links=' 'max-members=' 'probe-interval=' 'probe-timeout=' 'suspicion-min=' 'suspicion-max=' 'refused-suspicion=' 'gossip-interval=' 'max-clients=' 'max-connections=' 'max-connections-per-ip=' 'message-rate=' 'message-burst=' 'auth-timeout=' 'ping-interval=' 'max-outbound-bytes=' 'socket-send-buffer=' 'max-event-streams=' 'max-event-streams-per-ip=' 'header-timeout=' 'body-timeout=' 'send-timeout=' 'max-answer-bytes=' 'max-header-bytes=' 'max-body-bytes=' 'max-frame-bytes=' 'no-verify-announcements' 'check-timeout=' 'max-checks=' 'check-rate=' 'check-rate-per-host=' 'allow-checks-to=+' 'version' 'h/help'
         case 'connect'
             __ashita_parse_subcommand 1 'cacert=' 'json' 'timeout=' 'node=' 'no-follow' 'max-connections=' 'once' 'version' 'h/help'
         case 'peers'
@@ -101,6 +101,15 @@ complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options 
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" log-level' -l 'log-level' -d 'How much to log on stderr: trace, debug, info, notice, warning, error, critical.' -rfka 'trace debug info notice warning error critical'
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" tls-cert' -l 'tls-cert' -d 'Serve HTTPS and WSS with this PEM certificate chain (needs --tls-key).' -rF
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" tls-key' -l 'tls-key' -d 'The PEM private key of --tls-cert.' -rF
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve"' -l 'join' -d 'Link to the mesh through this node at start (repeatable).' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" max-links' -l 'max-links' -d 'Links to other nodes at most (both directions count once).' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" max-members' -l 'max-members' -d 'Members remembered at most, this node included.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" probe-interval' -l 'probe-interval' -d 'Seconds between pings of one linked node.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" probe-timeout' -l 'probe-timeout' -d 'Seconds a ping\'s answer may take before other nodes are asked to try.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" suspicion-min' -l 'suspicion-min' -d 'Seconds a silent node stays suspect once several others agree, before it is failed.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" suspicion-max' -l 'suspicion-max' -d 'Seconds a silent node stays suspect with one accuser.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" refused-suspicion' -l 'refused-suspicion' -d 'Seconds a node whose address refuses connections stays suspect before it is failed.' -rfka ''
+complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" gossip-interval' -l 'gossip-interval' -d 'Seconds between gossip rounds (what was learnt goes out then).' -rfka ''
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" max-clients' -l 'max-clients' -d 'WebSocket clients at once; more are closed with 1013.' -rfka ''
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" max-connections' -l 'max-connections' -d 'TCP connections at once; when full, the oldest connection that has done nothing yet makes room.' -rfka ''
 complete -c 'ashita' -n '__ashita_should_offer_completions_for_flags_or_options "ashita serve" max-connections-per-ip' -l 'max-connections-per-ip' -d 'Connections at once from one IP address; more are dropped.' -rfka ''

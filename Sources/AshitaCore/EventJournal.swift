@@ -80,9 +80,14 @@ public enum JournalType {
     public static let protocolError = "protocolError"
     /// A home failed verification: no ashita node answered there.
     public static let nodeUnverified = "nodeUnverified"
+    /// The mesh between nodes: a member appeared (or came back), is suspected, was found failed, or left.
+    public static let memberJoined = "memberJoined"
+    public static let memberSuspected = "memberSuspected"
+    public static let memberFailed = "memberFailed"
+    public static let memberLeft = "memberLeft"
     public static let all = [
         nodeDiscovered, nodeLeft, nodeOperatorConnected, clientConnected, clientAuthenticated, clientDisconnected,
-        protocolError, nodeUnverified,
+        protocolError, nodeUnverified, memberJoined, memberSuspected, memberFailed, memberLeft,
     ]
 }
 

@@ -115,6 +115,12 @@ actor MeshHub {
         bansWriter.finish()
     }
 
+    /// A member of the mesh between nodes changed state (the link hub's report).
+    func memberChanged(_ record: MemberRecord, previous: MemberState?) {
+        guard !shuttingDown else { return }
+        apply(mesh.memberChanged(record, previous: previous, at: clock.wall()))
+    }
+
     // MARK: Verifying announcements
 
     private func verify(_ address: NodeAddress, announcer: String) {

@@ -27,6 +27,9 @@ public struct NodeConfiguration: Sendable {
     /// The loop the mesh's state runs on; one of `eventLoopGroup`'s when nil. A node with many clients may give it
     /// a thread of its own.
     public var meshEventLoop: (any EventLoop)?
+    /// The mesh between nodes: its bounds and timings, and the nodes to join at start.
+    public var membership = MembershipConfiguration()
+    public var join: [NodeAddress] = []
 
     public init(host: String, port: Int, advertise: NodeAddress? = nil, dataDirectory: DataDirectory) {
         self.host = host
@@ -53,6 +56,8 @@ public final class NodeServer: Sendable {
     public let tokenCreated: Bool
     private let lock: DataDirectoryLock
     private let hub: MeshHub
+    private let links: LinkHub
+    private let join: [NodeAddress]
     private let router: Router
     private let serverChannel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>
     private let logger: Logger
@@ -63,6 +68,8 @@ public final class NodeServer: Sendable {
     enum Connection {
         /// Its session waits, reads held, for the node to `attach` it.
         case webSocket(NIOLoopBound<WebSocketSession>, remote: String)
+        /// A link from another node, waiting for the link hub to start its greeting.
+        case link(NIOLoopBound<LinkSession>)
         /// `declined`: a request that asked for an upgrade the node refused; it still needs its answer.
         case http(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, declined: HTTPRequestHead?, slot: ConnectionSlot)
         /// Over the connection budget: it closes as soon as it is active, unanswered.
@@ -151,22 +158,31 @@ public final class NodeServer: Sendable {
                 timeout: TimeAmount(limits.verifyTimeout), maxAnswerBytes: limits.verifyAnswerBytes,
                 clock: configuration.clock),
             logger: logger)
+        let meshLoop = configuration.meshEventLoop ?? configuration.eventLoopGroup.next()
         let hub = MeshHub(
             configuration: meshConfiguration, limits: limits, key: contents.key,
             knownNodes: contents.knownNodes,
             knownNodesWriter: StateFileWriter(file: configuration.dataDirectory.knownNodesPath, logger: logger),
             bans: contents.bans, bansWriter: StateFileWriter(file: configuration.dataDirectory.bansPath, logger: logger),
-            verifier: verifier, clock: configuration.clock, eventLoop: configuration.meshEventLoop ?? configuration.eventLoopGroup.next(), logger: logger)
+            verifier: verifier, clock: configuration.clock, eventLoop: meshLoop, logger: logger)
+        let links = LinkHub(
+            configuration: configuration.membership, address: address, key: contents.key, clock: configuration.clock,
+            dialer: LinkDialer(
+                group: configuration.eventLoopGroup, timeout: TimeAmount(configuration.membership.dialTimeout),
+                maxFrameBytes: limits.maxFrameBytes),
+            meshHub: hub, eventLoop: meshLoop, logger: logger)
         return NodeServer(
             address: address, localPort: localPort, dataDirectory: configuration.dataDirectory, id: contents.key.id,
-            usesTLS: usesTLS, tokenCreated: contents.tokenCreated, lock: contents.lock, hub: hub,
-            router: Router(hub: hub, page: PageResources(advertised: address), key: contents.key), serverChannel: channel,
+            usesTLS: usesTLS, tokenCreated: contents.tokenCreated, lock: contents.lock, hub: hub, links: links,
+            join: configuration.join,
+            router: Router(hub: hub, links: links, page: PageResources(advertised: address), key: contents.key),
+            serverChannel: channel,
             quiescing: quiescing, logger: logger)
     }
 
     private init(
         address: NodeAddress, localPort: Int, dataDirectory: DataDirectory, id: String, usesTLS: Bool,
-        tokenCreated: Bool, lock: DataDirectoryLock, hub: MeshHub, router: Router,
+        tokenCreated: Bool, lock: DataDirectoryLock, hub: MeshHub, links: LinkHub, join: [NodeAddress], router: Router,
         serverChannel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>, quiescing: ServerQuiescingHelper,
         logger: Logger
     ) {
@@ -178,6 +194,8 @@ public final class NodeServer: Sendable {
         self.tokenCreated = tokenCreated
         self.lock = lock
         self.hub = hub
+        self.links = links
+        self.join = join
         self.router = router
         self.serverChannel = serverChannel
         self.quiescing = quiescing
@@ -223,7 +241,7 @@ public final class NodeServer: Sendable {
                 // Anything short of a well-formed upgrade is declined; the HTTP side answers it.
                 channel.eventLoop.makeSucceededFuture(WebSocketRequests.refusal(head) == nil ? HTTPHeaders() : nil)
             },
-            upgradePipelineHandler: { channel, _ in
+            upgradePipelineHandler: { channel, head in
                 channel.eventLoop.makeCompletedFuture {
                     headTimer.cancel()
                     _ = UpgradeRequestRecorder.take(declined, from: channel)
@@ -246,6 +264,11 @@ public final class NodeServer: Sendable {
                         NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 256,
                             maxAccumulatedFrameSize: limits.maxFrameBytes))
+                    if Router.split(head.uri).path == LinkDialer.path {
+                        let session = LinkSession(dialled: nil)
+                        try operations.addHandler(session)
+                        return .link(NIOLoopBound(session, eventLoop: channel.eventLoop))
+                    }
                     let outbound = WebSocketOutbound(eventLoop: channel.eventLoop)
                     // Pre-encoded frames go in at the head of the pipeline, but under TLS after the TLS handler.
                     if let tls = try? operations.handler(type: NIOSSLServerHandler.self) {
@@ -323,8 +346,10 @@ public final class NodeServer: Sendable {
                 group.addTask { [hub] in
                     await hub.verifier.run { address, outcome in await hub.report(address, outcome) }
                 }
+                await links.start(joining: join)
                 try await serveConnections()
                 // Also when serving ended without `shutdown()` (the listener failed): clients are told, state saved.
+                await links.shutdown()
                 await hub.shutdown()
                 // WebSockets have no task of their own: the node waits for their sockets to close.
                 let closed = serverChannel.channel.eventLoop.makePromise(of: Void.self)
@@ -341,9 +366,11 @@ public final class NodeServer: Sendable {
             try await serverChannel.executeThenClose { inbound in
                 for try await upgrade in inbound {
                     // On the connection's own event loop, where its socket's reads arrive and writes go.
-                    group.addTask(executorPreference: EventLoopTaskExecutor(upgrade.eventLoop)) { [hub, router, logger] in
+                    group.addTask(executorPreference: EventLoopTaskExecutor(upgrade.eventLoop)) { [hub, links, router, logger] in
                         do {
                             switch try await upgrade.get() {
+                            case .link(let session):
+                                await links.accept(session)
                             case .webSocket(let session, let remote):
                                 // From here the connection is its pipeline: no task stays with it.
                                 let node = WebSocketSession.Node(hub: hub, remote: remote, logger: logger)
@@ -381,7 +408,18 @@ public final class NodeServer: Sendable {
 
     /// Stops accepting, closes every WebSocket with 1001, ends every event stream and quiesces every HTTP
     /// connection; `run` returns once each connection has closed.
+    /// Dials these nodes to join the mesh between nodes (what `--join` does at start).
+    public func join(_ addresses: [NodeAddress]) async {
+        await links.join(addresses)
+    }
+
+    /// Every member of the mesh this node knows.
+    public func members() async -> MemberList {
+        await links.memberList()
+    }
+
     public func shutdown() async {
+        await links.shutdown()
         await hub.shutdown()
         quiescing.initiateShutdown(promise: nil)
     }

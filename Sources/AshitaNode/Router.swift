@@ -4,6 +4,7 @@ import NIOHTTP1
 /// Maps a request to its reply. Only fixed paths exist: nothing here ever reads the file system.
 struct Router {
     let hub: MeshHub
+    let links: LinkHub
     let page: PageResources
     /// Signs challenges here, off the hub, which every WebSocket frame goes through.
     let key: NodeKey
@@ -44,6 +45,8 @@ struct Router {
                 }
             }
             return .eventStream(types: types, lastEventID: head.headers.first(name: "last-event-id"))
+        case (.GET, "/api/v1/members"):
+            return .json(await links.memberList())
         case (.POST, "/api/v1/auth"):
             return await authorize(head, remote: remote) ?? .noContent
         case (.GET, "/api/v1/clients"):
@@ -122,6 +125,7 @@ struct Router {
 
     static let knownPaths: Set<String> = [
         "/healthz", "/api/v1/node", "/api/v1/peers", "/api/v1/events", "/api/v1/auth", "/api/v1/clients", "/api/v1/kick", "/api/v1/bans", "/api/v1/unban",
+        "/api/v1/members", "/api/v1/link",
     ]
 
 

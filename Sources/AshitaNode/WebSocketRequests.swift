@@ -6,7 +6,8 @@ import NIOWebSocket
 /// What makes a request a WebSocket upgrade this node accepts (RFC 6455, section 4.2.1), and the answer to
 /// one it does not: never the page, never silence.
 enum WebSocketRequests {
-    static let paths: Set<String> = ["/", "/ws"]
+    /// Clients connect to / or /ws; other nodes open links at `/api/v1/link`.
+    static let paths: Set<String> = ["/", "/ws", LinkDialer.path]
 
     /// Whether the request asks for a WebSocket at all (`Upgrade: websocket`).
     static func asksForWebSocket(_ head: HTTPRequestHead) -> Bool {

@@ -18,7 +18,7 @@ public struct ServeCommand: AsyncParsableCommand {
             Prints one line when the node listens, then logs to stderr. SIGINT or SIGTERM closes every \
             client with close code 1001 and exits 0 (what is not done after 10 s is cancelled). On first start the node writes its operator token to \
             DATA_DIR/operator-token (mode 0600) and its Ed25519 key to DATA_DIR/node-key; its id is derived \
-            from that key. Announced homes are relayed only once an ashita node answers there.
+            from that key. Announced homes are relayed only once an ashita node answers there. With --join the             node links to other nodes (at /api/v1/link), learns every member of the mesh and lists them at             /api/v1/members.
             """)
 
     @Argument(help: "The TCP port to listen on (1-65535; 0 picks a free one).")
@@ -47,6 +47,9 @@ public struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "file"), completion: .file())
     var tlsKey: String?
+
+    @OptionGroup(title: "Mesh")
+    var mesh: ServeMesh
 
     @OptionGroup(title: "Limits")
     var limits: ServeLimits
@@ -91,6 +94,8 @@ public struct ServeCommand: AsyncParsableCommand {
             dataDirectory: DataDirectory(path: dataDir ?? DataDirectory.defaultPath(port: port)))
         configuration.version = ashitaVersion
         configuration.limits = limits.limits
+        configuration.membership = mesh.configuration
+        configuration.join = mesh.join
         if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificate: tlsCert, privateKey: tlsKey) }
 
         // The group registers SIGINT and SIGTERM before it runs the node, so a signal from the moment the node

@@ -1,0 +1,166 @@
+import AshitaCore
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The node's side of the mesh between nodes: it drives the pure `Membership` with what links bring and the
+/// clock, and carries out its effects — dials, messages (encoded once however many links get them), closes. Like
+/// the `MeshHub` it runs on one event loop, its serial executor, and never suspends in the middle of a change.
+actor LinkHub {
+    nonisolated let eventLoop: any EventLoop
+    nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
+    private var membership: Membership
+    private let signing: NodeSigning
+    private var sessions: [LinkID: NIOLoopBound<LinkSession>] = [:]
+    private var peers: [LinkID: String] = [:]
+    private nonisolated let linkIDs = Atomic<LinkID>(0)
+    private let clock: NodeClock
+    private let logger: Logger
+    private let dialer: LinkDialer
+    /// Where member changes go, for the journal and the node's clients.
+    private let meshHub: MeshHub
+    private var ticker: RepeatedTask?
+    private var stopped = false
+
+    init(
+        configuration: MembershipConfiguration, address: NodeAddress, key: NodeKey, clock: NodeClock, dialer: LinkDialer,
+        meshHub: MeshHub, eventLoop: any EventLoop, logger: Logger
+    ) {
+        self.meshHub = meshHub
+        self.eventLoop = eventLoop
+        self.clock = clock
+        self.logger = logger
+        self.dialer = dialer
+        self.signing = NodeSigning(key: key)
+        var random = SystemRandomNumberGenerator()
+        let now = clock.wall()
+        // The wall clock's milliseconds: above any incarnation an earlier run of this node used.
+        membership = Membership(
+            configuration: configuration, address: address, signing: signing, incarnation: UInt64(max(1, now.milliseconds)),
+            seed: random.next(), at: now)
+    }
+
+    /// Runs `work` on the hub's loop, isolated to it, after everything enqueued before: how handlers reach it.
+    nonisolated func enqueue(_ work: @escaping @Sendable (isolated LinkHub) -> Void) {
+        eventLoop.execute { self.assumeIsolated { work($0) } }
+    }
+
+    nonisolated func nextLinkID() -> LinkID { linkIDs.add(1, ordering: .relaxed).newValue }
+
+    /// Starts the timers and dials `join`.
+    func start(joining addresses: [NodeAddress]) {
+        let interval = TimeAmount(membership.configuration.gossipInterval)
+        ticker = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+            self?.enqueue { $0.tick() }
+        }
+        apply(membership.join(addresses, at: clock.wall()))
+    }
+
+    /// Dials these addresses too (the operator's `POST /api/v1/join`).
+    func join(_ addresses: [NodeAddress]) {
+        guard !stopped else { return }
+        apply(membership.join(addresses, at: clock.wall()))
+    }
+
+    private func tick() {
+        guard !stopped else { return }
+        apply(membership.tick(at: clock.wall()))
+    }
+
+    /// A fresh greeting for a new link at this end.
+    func handshake(dialer: Bool) -> LinkHandshake {
+        var random = SystemRandomNumberGenerator()
+        let challenge = (0..<LinkGreeting.challengeBytes).map { _ in UInt8.random(in: .min ... .max, using: &random) }
+        return LinkHandshake(
+            role: dialer ? .dialer : .acceptor, own: membership.ownRecord, signing: signing, challenge: challenge,
+            isolated: membership.linkedPeers.isEmpty)
+    }
+
+    /// A new link at the accepting end, before its greeting.
+    func accept(_ session: NIOLoopBound<LinkSession>) {
+        let link = nextLinkID()
+        guard !stopped else {
+            session.eventLoop.execute { session.value.close(code: 1001, reason: "node is shutting down") }
+            return
+        }
+        let handshake = handshake(dialer: false)
+        session.eventLoop.execute { session.value.attach(self, link: link, handshake: handshake) }
+    }
+
+    func linkUp(_ link: LinkID, session: NIOLoopBound<LinkSession>, peer: MemberRecord, isolated: Bool, dialled: NodeAddress?) {
+        guard !stopped else {
+            session.eventLoop.execute { session.value.close(code: 1001, reason: "node is shutting down") }
+            return
+        }
+        sessions[link] = session
+        peers[link] = peer.id
+        logger.debug("link up", metadata: ["peer": "\(peer.id)", "address": "\(peer.address)"])
+        apply(
+            membership.linkUp(
+                link, record: peer, dialedByUs: dialled != nil, peerIsolated: isolated, address: dialled, at: clock.wall()))
+    }
+
+    func receive(_ bytes: [UInt8], on link: LinkID) {
+        guard let peer = peers[link] else { return }
+        apply(membership.receive(bytes, from: peer, at: clock.wall()))
+    }
+
+    func linkDown(_ link: LinkID, lost: Bool) {
+        sessions[link] = nil
+        guard let peer = peers.removeValue(forKey: link) else { return }
+        apply(membership.linkDown(link, peer: peer, lost: lost, at: clock.wall()))
+    }
+
+    func dialFailed(_ address: NodeAddress, refused: Bool, reason: String) {
+        logger.debug("dial failed", metadata: ["address": "\(address)", "reason": "\(reason)"])
+        apply(membership.dialFailed(address, refused: refused, at: clock.wall()))
+    }
+
+    func greetingFailed(_ reason: String) {
+        logger.info("a link's greeting failed", metadata: ["reason": "\(reason)"])
+    }
+
+    func memberList() -> MemberList { MemberList(membership) }
+
+    /// Leaves the mesh: every link hears it, signed, and closes; no more dials or timers.
+    func shutdown() {
+        guard !stopped else { return }
+        apply(membership.leave(at: clock.wall()))
+        stopped = true
+        ticker?.cancel()
+        ticker = nil
+    }
+
+    private func apply(_ effects: [MembershipEffect]) {
+        for effect in effects {
+            switch effect {
+            case .dial(let address):
+                guard !stopped else { continue }
+                dialer.dial(address, hub: self)
+            case .send(let message, let to):
+                let bytes = message.encoded()
+                for peer in to {
+                    guard let link = membership.link(to: peer) ?? peers.first(where: { $0.value == peer })?.key else { continue }
+                    write(bytes, on: link)
+                }
+            case .sendOnLink(let message, let link):
+                write(message.encoded(), on: link)
+            case .closeLink(let link, let reason):
+                guard let session = sessions.removeValue(forKey: link) else { continue }
+                peers[link] = nil
+                session.eventLoop.execute { session.value.close(code: reason == .leaving ? 1001 : 1000, reason: reason.rawValue) }
+            case .memberChanged(let record, let previous):
+                logger.info(
+                    "member \(record.state.rawValue)",
+                    metadata: ["id": "\(record.id)", "address": "\(record.address)", "was": "\(previous?.rawValue ?? "unknown")"])
+                meshHub.enqueue { $0.memberChanged(record, previous: previous) }
+            }
+        }
+    }
+
+    private func write(_ bytes: [UInt8], on link: LinkID) {
+        guard let session = sessions[link] else { return }
+        session.eventLoop.execute { session.value.write(bytes) }
+    }
+}

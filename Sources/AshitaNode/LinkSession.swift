@@ -1,0 +1,177 @@
+import AshitaCore
+import NIOCore
+import NIOWebSocket
+
+/// One link to another node, at the tail of its WebSocket pipeline, at either end: the greeting first (both ends
+/// prove their keys within `greetingTimeout`), then link messages to and from the `LinkHub`. It is the link's one
+/// writer. While `maxMessagesInFlight` messages wait for the hub, the socket is not read.
+final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    static let maxMessagesInFlight = 16
+    static let greetingTimeout = TimeAmount.seconds(5)
+
+    private var handshake: LinkHandshake?
+    private let dialled: NodeAddress?
+    private var context: ChannelHandlerContext?
+    private var hub: LinkHub?
+    private var link: LinkID = 0
+    private var early: [WebSocketFrame] = []
+    private var established = false
+    private var closeReceived = false
+    private var closing = false
+    private var inFlight = 0
+    private var readHeld = false
+    private var greetingDeadline: Scheduled<Void>?
+    private var ended = false
+
+    /// `dialled`: the address this end dialled (nil at the accepting end).
+    init(dialled: NodeAddress?) {
+        self.dialled = dialled
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let session = NIOLoopBound(self, eventLoop: context.eventLoop)
+        greetingDeadline = context.eventLoop.scheduleTask(in: Self.greetingTimeout) {
+            guard !session.value.established else { return }
+            session.value.close(code: 1008, reason: "no greeting in time")
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        greetingDeadline?.cancel()
+        self.context = nil
+    }
+
+    /// The hub takes the link: its greeting starts (the dialler speaks first). On the channel's event loop.
+    func attach(_ hub: LinkHub, link: LinkID, handshake: LinkHandshake) {
+        guard context != nil, self.hub == nil else { return }
+        self.hub = hub
+        self.link = link
+        self.handshake = handshake
+        if let opening = handshake.opening { write(opening.encoded()) }
+        guard context?.channel.isActive == true else { return end() }
+        let waiting = early
+        early = []
+        for frame in waiting { handle(frame) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard hub != nil else {
+            if early.count < 4 { early.append(frame) } else { close(code: 1008, reason: "too much before the greeting") }
+            return
+        }
+        handle(frame)
+    }
+
+    private func handle(_ frame: WebSocketFrame) {
+        guard !closing, let hub else { return }
+        switch frame.opcode {
+        case .text:
+            let bytes = Array(frame.unmaskedData.readableBytesView)
+            guard established else { return greet(bytes) }
+            inFlight += 1
+            let link = self.link
+            let session = NIOLoopBound(self, eventLoop: context!.eventLoop)
+            hub.enqueue { hub in
+                hub.receive(bytes, on: link)
+                session.eventLoop.execute { session.value.settled() }
+            }
+        case .connectionClose:
+            closeReceived = true
+            close(code: 1000, reason: "")
+        case .ping:
+            send(WebSocketFrame(fin: true, opcode: .pong, maskKey: mask, data: frame.unmaskedData))
+        case .pong:
+            break
+        default:
+            close(code: 1003, reason: "links carry text frames")
+        }
+    }
+
+    private func greet(_ bytes: [UInt8]) {
+        guard var handshake, let hub, let context else { return }
+        let step = handshake.receive(bytes)
+        self.handshake = handshake
+        switch step {
+        case .reply(let greeting):
+            write(greeting.encoded())
+        case .established(let peer, let isolated, let reply):
+            if let reply { write(reply.encoded()) }
+            established = true
+            greetingDeadline?.cancel()
+            let link = self.link
+            let dialled = self.dialled
+            let session = NIOLoopBound(self, eventLoop: context.eventLoop)
+            hub.enqueue { $0.linkUp(link, session: session, peer: peer, isolated: isolated, dialled: dialled) }
+        case .failed(let reason):
+            hub.enqueue { $0.greetingFailed(reason) }
+            close(code: 1008, reason: "greeting failed")
+        }
+    }
+
+    private func settled() {
+        inFlight -= 1
+        if readHeld, inFlight < Self.maxMessagesInFlight, let context {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        guard inFlight < Self.maxMessagesInFlight else {
+            readHeld = true
+            return
+        }
+        context.read()
+    }
+
+    /// A dialler masks its frames, as RFC 6455 asks of the side that opened the WebSocket.
+    private var mask: WebSocketMaskingKey? { dialled != nil ? .random() : nil }
+
+    /// One link message, as a text frame. On the channel's event loop.
+    func write(_ bytes: [UInt8]) {
+        guard let context, !closing else { return }
+        send(WebSocketFrame(fin: true, opcode: .text, maskKey: mask, data: context.channel.allocator.buffer(bytes: bytes)))
+    }
+
+    private func send(_ frame: WebSocketFrame) {
+        guard let context else { return }
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+
+    /// Closes the link: a close frame, then the socket once it is written.
+    func close(code: UInt16, reason: String) {
+        guard let context, !closing else { return }
+        closing = true
+        var payload = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+        payload.writeInteger(code)
+        payload.writeString(String(reason.prefix(120)))
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: mask, data: payload)))
+            .whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        end()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        close(code: 1002, reason: "protocol error")
+    }
+
+    private func end() {
+        guard !ended else { return }
+        ended = true
+        greetingDeadline?.cancel()
+        guard established, let hub else { return }
+        let link = self.link
+        // Without a close from the other end the link was lost: its process died, or the network broke.
+        let lost = !closeReceived && !closing
+        hub.enqueue { $0.linkDown(link, lost: lost) }
+    }
+}

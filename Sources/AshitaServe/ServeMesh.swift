@@ -1,0 +1,74 @@
+import AshitaCore
+import AshitaTerminal
+import ArgumentParser
+
+/// `serve`'s mesh between nodes: whom to join, how many links, and the timings of failure detection.
+public struct ServeMesh: ParsableArguments {
+    public init() {}
+
+    @Option(
+        name: .customLong("join"),
+        help: ArgumentHelp("Link to the mesh through this node at start (repeatable).", valueName: "host:port"))
+    var joinTargets: [String] = []
+
+    @Option(help: ArgumentHelp("Links to other nodes at most (both directions count once).", valueName: "n"))
+    var maxLinks = MembershipConfiguration().maxLinks
+
+    @Option(help: ArgumentHelp("Members remembered at most, this node included.", valueName: "n"))
+    var maxMembers = MembershipConfiguration().maxMembers
+
+    @Option(help: ArgumentHelp("Seconds between pings of one linked node.", valueName: "seconds"))
+    var probeInterval = Seconds(MembershipConfiguration().probeInterval)
+
+    @Option(help: ArgumentHelp(
+        "Seconds a ping's answer may take before other nodes are asked to try.", valueName: "seconds"))
+    var probeTimeout = Seconds(MembershipConfiguration().probeTimeout)
+
+    @Option(help: ArgumentHelp(
+        "Seconds a silent node stays suspect once several others agree, before it is failed.", valueName: "seconds"))
+    var suspicionMin = Seconds(MembershipConfiguration().suspicionMin)
+
+    @Option(help: ArgumentHelp("Seconds a silent node stays suspect with one accuser.", valueName: "seconds"))
+    var suspicionMax = Seconds(MembershipConfiguration().suspicionMax)
+
+    @Option(help: ArgumentHelp(
+        "Seconds a node whose address refuses connections stays suspect before it is failed.", valueName: "seconds"))
+    var refusedSuspicion = Seconds(MembershipConfiguration().refusedSuspicion)
+
+    @Option(help: ArgumentHelp("Seconds between gossip rounds (what was learnt goes out then).", valueName: "seconds"))
+    var gossipInterval = Seconds(MembershipConfiguration().gossipInterval)
+
+    public func validate() throws {
+        for target in joinTargets {
+            do { _ = try NodeAddress(parsing: target) } catch { throw ValidationError("--join: \(error)") }
+        }
+        if !(1...64).contains(maxLinks) { throw ValidationError("--max-links must be from 1 to 64, got \(maxLinks)") }
+        if !(2...100_000).contains(maxMembers) {
+            throw ValidationError("--max-members must be from 2 to 100000, got \(maxMembers)")
+        }
+        for (name, value) in [
+            ("--probe-interval", probeInterval), ("--probe-timeout", probeTimeout), ("--suspicion-min", suspicionMin),
+            ("--suspicion-max", suspicionMax), ("--refused-suspicion", refusedSuspicion), ("--gossip-interval", gossipInterval),
+        ] where !value.isWithin(.milliseconds(5), .seconds(3600)) {
+            throw ValidationError("\(name) must be from 0.005 to 3600 seconds, got \(value)")
+        }
+        if suspicionMin.duration > suspicionMax.duration {
+            throw ValidationError("--suspicion-min (\(suspicionMin)) must not exceed --suspicion-max (\(suspicionMax))")
+        }
+    }
+
+    var join: [NodeAddress] { joinTargets.compactMap { try? NodeAddress(parsing: $0) } }
+
+    var configuration: MembershipConfiguration {
+        var configuration = MembershipConfiguration()
+        configuration.maxLinks = maxLinks
+        configuration.maxMembers = maxMembers
+        configuration.probeInterval = probeInterval.duration
+        configuration.probeTimeout = probeTimeout.duration
+        configuration.suspicionMin = suspicionMin.duration
+        configuration.suspicionMax = suspicionMax.duration
+        configuration.refusedSuspicion = refusedSuspicion.duration
+        configuration.gossipInterval = gossipInterval.duration
+        return configuration
+    }
+}

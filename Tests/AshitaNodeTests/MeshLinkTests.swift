@@ -1,0 +1,90 @@
+import AshitaClient
+import AshitaCore
+import AshitaNode
+import AshitaTestSupport
+import Foundation
+import Testing
+
+/// Links between real nodes on 127.0.0.1: they greet each other with their keys, learn the whole mesh through
+/// each other, and tell it in their journals; a stranger on the link path gets nowhere.
+@Suite struct MeshLinkTests {
+    /// Member events from a node's journal, as (type, id), until `count` have come.
+    static func memberEvents(
+        _ stream: AsyncThrowingStream<ServerSentEventParser.Item, any Error>, count: Int
+    ) async throws -> [(String, String)] {
+        try await within(20, "\(count) member events") {
+            var seen: [(String, String)] = []
+            for try await item in stream {
+                guard case .event(let event) = item,
+                    let object = try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any],
+                    let content = object["content"] as? [String: Any], let id = content["id"] as? String
+                else { continue }
+                seen.append((event.event ?? "", id))
+                if seen.count == count { break }
+            }
+            return seen
+        }
+    }
+
+    static func opened(_ url: String) async throws -> AsyncThrowingStream<ServerSentEventParser.Item, any Error> {
+        let stream = EventStreamReader.open(url)
+        // Open once its preamble comment arrives: nothing after that is missed.
+        _ = try await within { () -> Bool in
+            for try await item in stream { if case .comment = item { return true } }
+            return false
+        }
+        return stream
+    }
+
+    @Test func nodesThatJoinOneAnotherLearnTheWholeMeshAndSeeALeave() async throws {
+        try await withNodes(3) { nodes in
+            let streams = try await withThrowingTaskGroup(of: (Int, AsyncThrowingStream<ServerSentEventParser.Item, any Error>).self) { group in
+                for (index, node) in nodes.enumerated() {
+                    group.addTask { (index, try await Self.opened("\(node.url)/api/v1/events?types=memberJoined,memberLeft")) }
+                }
+                var streams: [Int: AsyncThrowingStream<ServerSentEventParser.Item, any Error>] = [:]
+                for try await (index, stream) in group { streams[index] = stream }
+                return streams
+            }
+            // A chain: 1 joins 0, 2 joins 1. Each hears of both others all the same.
+            await nodes[1].join([nodes[0].address])
+            await nodes[2].join([nodes[1].address])
+            for (index, node) in nodes.enumerated() {
+                let others = Set(nodes.map(\.id)).subtracting([node.id])
+                let joined = try await Self.memberEvents(streams[index]!, count: 2)
+                #expect(joined.allSatisfy { $0.0 == "memberJoined" })
+                #expect(Set(joined.map(\.1)) == others)
+                let members = await node.members()
+                #expect(members.members.count == 3)
+                #expect(members.members.allSatisfy { $0.state == "alive" })
+                #expect(members.links >= 1)
+            }
+            // Node 2 leaves: the others hear it, signed by node 2 itself.
+            await nodes[2].shutdown()
+            for index in 0..<2 {
+                let left = try await Self.memberEvents(streams[index]!, count: 1)
+                #expect(left.map(\.0) == ["memberLeft"])
+                #expect(left.map(\.1) == [nodes[2].id])
+            }
+            let document = try await getJSON("\(nodes[0].url)/api/v1/members")
+            let states = (document["members"] as? [[String: Any]] ?? []).compactMap { $0["state"] as? String }.sorted()
+            #expect(states == ["alive", "alive", "left"])
+        }
+    }
+
+    @Test func aStrangerOnTheLinkPathIsClosedAtItsFirstWrongWord() async throws {
+        try await withNode { node in
+            for greeting in [
+                "not json", #"{"type":"ping","seq":1}"#, #"{"type":"proof","answer":"00"}"#,
+                #"{"type":"hello","challenge":"00","isolated":false,"record":{}}"#,
+            ] {
+                let peer = try await WebSocketPeer.connect(host: "127.0.0.1", port: node.localPort, path: "/api/v1/link")
+                try await peer.send(greeting)
+                try await peer.expectClose(CloseReason(code: 1008, reason: "greeting failed"))
+            }
+            // The node is none the worse.
+            #expect(try await peerNames(node) == [])
+            #expect(await node.members().members.count == 1)
+        }
+    }
+}
