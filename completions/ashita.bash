@@ -341,7 +341,7 @@ _ashita_connect() {
 
 _ashita_peers() {
     repeating_flags=()
-    non_repeating_flags=(--json --clients --all --node --bans --version -h --help)
+    non_repeating_flags=(--json --clients --all --node --mesh --bans --version -h --help)
     repeating_options=()
     non_repeating_options=(--cacert --timeout --kick --ban --unban)
     __ashita_offer_flags_options 1

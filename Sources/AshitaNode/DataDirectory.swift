@@ -25,6 +25,7 @@ public struct DataDirectory: Sendable {
     public var keyPath: String { "\(path)/node-key" }
     public var knownNodesPath: String { "\(path)/known-nodes.json" }
     public var bansPath: String { "\(path)/bans.json" }
+    public var membersPath: String { "\(path)/members.json" }
     public var lockPath: String { "\(path)/lock" }
 
     /// What a node needs from its directory to start.
@@ -34,6 +35,8 @@ public struct DataDirectory: Sendable {
         public var knownNodes: KnownNodes
         /// The operator's bans still in force.
         public var bans: BanList
+        /// Where the mesh's live members were when the node last saved: where a restart rejoins.
+        public var members: [NodeAddress] = []
         public var lock: DataDirectoryLock
         /// Something the operator should hear of: a damaged file set aside.
         public var warnings: [String] = []
@@ -69,9 +72,10 @@ public struct DataDirectory: Sendable {
             }
             let (knownNodes, setAside) = try KnownNodes.load(knownNodesPath)
             let (bans, bansSetAside) = try BansFile.load(bansPath, at: now)
+            let (members, membersSetAside) = try MembersFile.load(membersPath)
             return Contents(
-                operatorToken: token, key: key, knownNodes: knownNodes, bans: bans,
-                lock: lock, warnings: [setAside, bansSetAside].compactMap { $0 }, tokenCreated: tokenCreated)
+                operatorToken: token, key: key, knownNodes: knownNodes, bans: bans, members: members,
+                lock: lock, warnings: [setAside, bansSetAside, membersSetAside].compactMap { $0 }, tokenCreated: tokenCreated)
         } catch {
             lock.release()
             throw error

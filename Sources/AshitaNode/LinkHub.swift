@@ -22,12 +22,18 @@ actor LinkHub {
     private let meshHub: MeshHub
     private var ticker: RepeatedTask?
     private var stopped = false
+    /// The members file's writer, whose loop the node's run owns; a changed membership is saved at most once a
+    /// second, from the timer.
+    let membersWriter: StateFileWriter
+    private var membersChanged = false
+    private var lastSave: Timestamp
 
     init(
         configuration: MembershipConfiguration, address: NodeAddress, key: NodeKey, clock: NodeClock, dialer: LinkDialer,
-        meshHub: MeshHub, eventLoop: any EventLoop, logger: Logger
+        meshHub: MeshHub, membersWriter: StateFileWriter, eventLoop: any EventLoop, logger: Logger
     ) {
         self.meshHub = meshHub
+        self.membersWriter = membersWriter
         self.eventLoop = eventLoop
         self.clock = clock
         self.logger = logger
@@ -35,6 +41,7 @@ actor LinkHub {
         self.signing = NodeSigning(key: key)
         var random = SystemRandomNumberGenerator()
         let now = clock.wall()
+        lastSave = now
         // The wall clock's milliseconds: above any incarnation an earlier run of this node used.
         membership = Membership(
             configuration: configuration, address: address, signing: signing, incarnation: UInt64(max(1, now.milliseconds)),
@@ -65,7 +72,19 @@ actor LinkHub {
 
     private func tick() {
         guard !stopped else { return }
-        apply(membership.tick(at: clock.wall()))
+        let now = clock.wall()
+        apply(membership.tick(at: now))
+        if membersChanged, now.milliseconds - lastSave.milliseconds >= 1000 { saveMembers(at: now) }
+    }
+
+    /// The live members' addresses, for a restart to rejoin from.
+    private func saveMembers(at now: Timestamp) {
+        membersChanged = false
+        lastSave = now
+        let alive = membership.members.filter {
+            $0.record.id != membership.id && ($0.record.state == .alive || $0.record.state == .suspect)
+        }
+        membersWriter.save(MembersFile.encoded(alive.map(\.record.address)))
     }
 
     /// A fresh greeting for a new link at this end.
@@ -126,10 +145,12 @@ actor LinkHub {
     /// Leaves the mesh: every link hears it, signed, and closes; no more dials or timers.
     func shutdown() {
         guard !stopped else { return }
+        if membersChanged { saveMembers(at: clock.wall()) }
         apply(membership.leave(at: clock.wall()))
         stopped = true
         ticker?.cancel()
         ticker = nil
+        membersWriter.finish()
     }
 
     private func apply(_ effects: [MembershipEffect]) {
@@ -155,6 +176,7 @@ actor LinkHub {
                     "member \(record.state.rawValue)",
                     metadata: ["id": "\(record.id)", "address": "\(record.address)", "was": "\(previous?.rawValue ?? "unknown")"])
                 meshHub.enqueue { $0.memberChanged(record, previous: previous) }
+                membersChanged = true
             }
         }
     }

@@ -170,11 +170,13 @@ public final class NodeServer: Sendable {
             dialer: LinkDialer(
                 group: configuration.eventLoopGroup, timeout: TimeAmount(configuration.membership.dialTimeout),
                 maxFrameBytes: limits.maxFrameBytes),
-            meshHub: hub, eventLoop: meshLoop, logger: logger)
+            meshHub: hub, membersWriter: StateFileWriter(file: configuration.dataDirectory.membersPath, logger: logger),
+            eventLoop: meshLoop, logger: logger)
         return NodeServer(
             address: address, localPort: localPort, dataDirectory: configuration.dataDirectory, id: contents.key.id,
             usesTLS: usesTLS, tokenCreated: contents.tokenCreated, lock: contents.lock, hub: hub, links: links,
-            join: configuration.join,
+            // Without --join, a restart rejoins where the mesh's members were.
+            join: configuration.join.isEmpty ? contents.members : configuration.join,
             router: Router(hub: hub, links: links, page: PageResources(advertised: address), key: contents.key),
             serverChannel: channel,
             quiescing: quiescing, logger: logger)
@@ -338,7 +340,9 @@ public final class NodeServer: Sendable {
             // before `run` returns.
             owner.addTask { [hub] in await hub.knownNodesWriter.run() }
             owner.addTask { [hub] in await hub.bansWriter.run() }
+            owner.addTask { [links] in await links.membersWriter.run() }
             defer {
+                links.membersWriter.finish()
                 hub.knownNodesWriter.finish()
                 hub.bansWriter.finish()
             }

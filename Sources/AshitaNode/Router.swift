@@ -47,6 +47,13 @@ struct Router {
             return .eventStream(types: types, lastEventID: head.headers.first(name: "last-event-id"))
         case (.GET, "/api/v1/members"):
             return .json(await links.memberList())
+        case (.POST, "/api/v1/join"):
+            if let refusal = await authorize(head, remote: remote) { return refusal }
+            guard let text = query["node"], let address = try? NodeAddress(parsing: text) else {
+                return .error(.badRequest, .badRequest, "give the node to join as ?node=HOST:PORT")
+            }
+            await links.join([address])
+            return .json(JoinResult(joining: address.description), status: .accepted)
         case (.POST, "/api/v1/auth"):
             return await authorize(head, remote: remote) ?? .noContent
         case (.GET, "/api/v1/clients"):
@@ -125,7 +132,7 @@ struct Router {
 
     static let knownPaths: Set<String> = [
         "/healthz", "/api/v1/node", "/api/v1/peers", "/api/v1/events", "/api/v1/auth", "/api/v1/clients", "/api/v1/kick", "/api/v1/bans", "/api/v1/unban",
-        "/api/v1/members", "/api/v1/link",
+        "/api/v1/members", "/api/v1/link", "/api/v1/join",
     ]
 
 

@@ -13,7 +13,8 @@ extension Ashita {
             abstract: "List a node's peers; as its operator, list or disconnect its clients.",
             discussion: """
                 A peer is a node whose clients are connected to this one. --json prints the node's \
-                /api/v1/peers document as it is (with --node, /api/v1/node). An empty list prints nothing on \
+                /api/v1/peers document as it is (with --node, /api/v1/node; with --mesh, /api/v1/members, every \
+                node of the mesh between nodes, this one included). An empty list prints nothing on \
                 stdout. --all, --clients, --kick, --bans and --unban need the operator credential that \
                 'ashita auth ADDR' stores (or ASHITA_TOKEN). --kick takes a client id (from --clients; observers \
                 too) or a home; with --ban DURATION the node also refuses, for that long and across restarts, \
@@ -31,6 +32,9 @@ extension Ashita {
         @Flag(help: "Show the node itself: address, id, version, uptime, clients, peers, operators.")
         var node = false
 
+        @Flag(help: "List every member of the mesh between nodes that the node knows: state, id, link, last heard.")
+        var mesh = false
+
         @Option(help: ArgumentHelp(
             "Disconnect one client by its id, or every client announcing a home (operator only).", valueName: "id|host:port"))
         var kick: String?
@@ -47,8 +51,10 @@ extension Ashita {
         var unban: String?
 
         func validate() throws {
-            let views = [clients, kick != nil, all, node, bans, unban != nil].filter { $0 }.count
-            if views > 1 { throw ValidationError("--clients, --kick, --all, --node, --bans and --unban do not go together: pick one") }
+            let views = [clients, kick != nil, all, node, mesh, bans, unban != nil].filter { $0 }.count
+            if views > 1 {
+                throw ValidationError("--clients, --kick, --all, --node, --mesh, --bans and --unban do not go together: pick one")
+            }
             if let kick, ClientID(kick) == nil {
                 do { _ = try NodeAddress(parsing: kick) } catch { throw ValidationError("--kick takes a client id or a home: \(error)") }
             }
@@ -97,6 +103,15 @@ extension Ashita {
                     let status = try await api.get("/api/v1/node", as: NodeStatus.self)
                     if options.json { return writeRaw(status.raw) }
                     printLine(Self.describe(status.value))
+                } else if mesh {
+                    let list = try await api.get("/api/v1/members", as: MemberList.self)
+                    if options.json { return writeRaw(list.raw) }
+                    printLine(Output.table(
+                        ["NODE", "STATE", "ID", "LINK", "LAST HEARD"],
+                        list.value.members.map {
+                            [$0.address, $0.state, String($0.id.prefix(12)), $0.this ? "(this node)" : $0.linked ? "yes" : "no",
+                             $0.lastHeard.map { Output.age($0) } ?? "-"]
+                        }))
                 } else if all {
                     let list = try await asOperator(.get, "/api/v1/peers?all=1", as: PeerList.self)
                     if options.json { return writeRaw(list.raw) }

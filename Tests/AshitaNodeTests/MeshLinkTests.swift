@@ -87,4 +87,39 @@ import Testing
             #expect(await node.members().members.count == 1)
         }
     }
+
+    @Test func theOperatorJoinsANodeToTheMeshOverTheAPI() async throws {
+        try await withNodes(2) { nodes in
+            let events = try await Self.opened("\(nodes[0].url)/api/v1/events?types=memberJoined")
+            let token = try String(contentsOfFile: nodes[1].dataDirectory.tokenPath, encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let url = "\(nodes[1].url)/api/v1/join?node=\(nodes[0].address)"
+            #expect(try await CurlHTTPClient().post(url).status == 401)
+            let answer = try await CurlHTTPClient().post(url, headers: ["Authorization: Bearer \(token)"])
+            #expect(answer.status == 202)
+            #expect(String(decoding: answer.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == #"{"joining":"\#(nodes[0].address)"}"#)
+            let joined = try await Self.memberEvents(events, count: 1)
+            #expect(joined.map(\.1) == [nodes[1].id])
+        }
+    }
+
+    @Test func aNodeRestartedWithoutJoinRejoinsWhereTheMembersWere() async throws {
+        let directory = temporaryDirectory()
+        try await withNodes(1) { first in
+            let events = try await Self.opened("\(first[0].url)/api/v1/events?types=memberJoined,memberLeft")
+            let id = try await withNodes(1, dataDirectories: [directory]) { second in
+                await second[0].join([first[0].address])
+                let joined = try await Self.memberEvents(events, count: 1)
+                #expect(joined.map(\.0) == ["memberJoined"])
+                return second[0].id
+            }
+            let left = try await Self.memberEvents(events, count: 1)
+            #expect(left.map(\.0) == ["memberLeft"])
+            #expect(FileManager.default.fileExists(atPath: "\(directory)/members.json"))
+            // Started again with no --join, it comes back by itself, from the members it saved.
+            let back = try await withNodes(1, dataDirectories: [directory]) { _ in try await Self.memberEvents(events, count: 1) }
+            #expect(back.map(\.0) == ["memberJoined"])
+            #expect(back.map(\.1) == [id])
+        }
+    }
 }

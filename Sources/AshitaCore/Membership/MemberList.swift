@@ -27,3 +27,10 @@ public struct MemberList: Codable, Sendable, Equatable {
         links = membership.linkedPeers.count
     }
 }
+
+/// `POST /api/v1/join?node=HOST:PORT`: the node dials it (the answer does not wait for the link).
+public struct JoinResult: Codable, Sendable, Equatable {
+    public var joining: String
+
+    public init(joining: String) { self.joining = joining }
+}

@@ -2,12 +2,26 @@
 extension Membership {
     /// Dial these addresses (from `--join`, the operator, or members remembered from the last run) until the node
     /// has a link.
+    /// At most `minLinks` of them are dialled at once, the others when those fail: a node restarted with a
+    /// thousand remembered members does not dial a thousand addresses.
     public mutating func join(_ addresses: [NodeAddress], at now: Timestamp) -> [MembershipEffect] {
         let own = ownRecord.address
-        for address in addresses where address != own && !seeds.contains(address) { seeds.append(address) }
+        for address in addresses where address != own && !seeds.contains(address) && seeds.count < configuration.maxMembers {
+            seeds.append(address)
+        }
         var effects: [MembershipEffect] = []
-        for address in addresses where address != own { dial(address, at: now, effects: &effects) }
+        dialSeeds(among: addresses.filter { $0 != own }, at: now, effects: &effects)
         return effects
+    }
+
+    mutating func dialSeeds(among addresses: [NodeAddress], at now: Timestamp, effects: inout [MembershipEffect]) {
+        var pool = addresses.filter { dialing[$0] == nil }
+        var wanted = max(1, configuration.minLinks - links.count - dialing.count)
+        while wanted > 0, let next = pick(pool) {
+            pool.removeAll { $0 == next }
+            dial(next, at: now, effects: &effects)
+            wanted -= 1
+        }
     }
 
     /// A link is open and its other end has proved it holds `record.key`; `record` is its own signed alive record.
@@ -160,7 +174,7 @@ extension Membership {
             if let member = pick(failed) { dial(table[member]!.record.address, at: now, effects: &effects) }
             // Short of links with nobody left to link to (an island of newcomers): back to where it joined.
             if links.isEmpty || (links.count < configuration.minLinks && pool.isEmpty) {
-                for seed in seeds { dial(seed, at: now, effects: &effects) }
+                dialSeeds(among: seeds, at: now, effects: &effects)
             }
             forgetGone(at: now)
         }
