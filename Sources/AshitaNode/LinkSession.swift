@@ -21,6 +21,8 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
     private var established = false
     private var closeReceived = false
     private var closing = false
+    /// The connection failed under the link (a reset, say: what a killed node's socket often sends).
+    private var broken = false
     private var inFlight = 0
     private var readHeld = false
     private var greetingDeadline: Scheduled<Void>?
@@ -161,6 +163,7 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        broken = true
         close(code: 1002, reason: "protocol error")
     }
 
@@ -171,7 +174,7 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
         guard established, let hub else { return }
         let link = self.link
         // Without a close from the other end the link was lost: its process died, or the network broke.
-        let lost = !closeReceived && !closing
+        let lost = broken || (!closeReceived && !closing)
         hub.enqueue { $0.linkDown(link, lost: lost) }
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 
 // ashita-bench: the figures the node issue asks for, each over several fresh nodes.
 //   swift build -c release && .build/release/ashita-bench [--runs N] [--clients N] [--listeners N] [--rounds N]
-//       [--only idle|auth|fanout|cli|soak|attacks] [--attack NAME] [--connections N] [--churn N] [--churn-rounds N]
+//       [--only idle|auth|fanout|cli|soak|attacks|mesh] [--sizes 10,30,60] [--attack NAME] [--connections N] [--churn N] [--churn-rounds N]
 //   .build/release/ashita-bench --compare GIT_DIR [--original-script PATH] [--runs N] [--clients N] ...
 //       the same idle, auth and fan-out loads on ashita and on the original JavaScript node, in one run, with ratios
 
@@ -84,6 +84,34 @@ if selected("cli") {
     say("ashita peers ADDR --json, whole process, 20 runs: \(summary(figures.peers))")
     say("curl -s ADDR/api/v1/peers, whole process, 20 runs: \(summary(figures.curl))")
     say("event on the node → its line from a running ashita watch --json, 20 events: \(summary(figures.watchDelay))")
+}
+if only == "mesh" {
+    // Not part of the default run: N ashita nodes and N Serf agents, side by side, for each N.
+    let sizes = (CommandLine.arguments.firstIndex(of: "--sizes").map { CommandLine.arguments[$0 + 1] } ?? "10,30,60")
+        .split(separator: ",").compactMap { Int($0) }
+    let runs = option("--runs", 3)
+    say("mesh: \(runs) runs per size, sizes \(sizes); machine: 2 cores, load average before \(loadAverage())")
+    say("")
+    say("| N | figure | ashita median (worst) | serf median (worst) | ashita ÷ serf |")
+    say("|---|---|---|---|---|")
+    // `--ashita-only`: for trying a change without waiting for Serf's minute-long convergence.
+    let ashitaOnly = CommandLine.arguments.contains("--ashita-only")
+    for size in sizes {
+        let ashita = try await measureMesh({ AshitaCluster() }, size: size, runs: runs, seed: 1)
+        let serf = ashitaOnly ? ashita : try await measureMesh({ SerfCluster() }, size: size, runs: runs, seed: 1)
+        func row(_ name: String, _ a: [Double], _ b: [Double], _ unit: String, _ worstIsMax: Bool = true) {
+            let (am, bm) = (median(a), median(b))
+            say("| \(size) | \(name) (\(unit)) | \(fmt(am, 1)) (\(fmt(a.max()!, 1))) | \(fmt(bm, 1)) (\(fmt(b.max()!, 1))) | \(fmt(am / bm, 3)) |")
+        }
+        row("all see all, each joins the first", ashita.convergeFirst, serf.convergeFirst, "ms")
+        row("all see all, each joins a random earlier one", ashita.convergeRandom, serf.convergeRandom, "ms")
+        row("all see a newcomer", ashita.newcomer, serf.newcomer, "ms")
+        row("all see a SIGKILL", ashita.killed, serf.killed, "ms")
+        row("all see a graceful leave", ashita.left, serf.left, "ms")
+        row("idle RSS per member", ashita.idleRSS, serf.idleRSS, "MiB")
+        row("idle CPU per member", ashita.idleCPU, serf.idleCPU, "%")
+    }
+    say("load average after \(loadAverage())")
 }
 if only == "attacks" {
     // Not part of the default run: each attack takes half a minute and a fresh node.

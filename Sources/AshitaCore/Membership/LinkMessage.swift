@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What crosses a link between two nodes once both have proved their ids: liveness checks and gossip.
 public enum LinkMessage: Equatable, Sendable {

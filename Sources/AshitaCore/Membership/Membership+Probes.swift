@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Failure detection and the messages links carry: pings on links, indirect pings through neighbours,
 /// suspicion that ends in failure unless refuted.

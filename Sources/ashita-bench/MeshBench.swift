@@ -1,0 +1,268 @@
+import AshitaClient
+import AshitaCore
+import Foundation
+import LoopbackSockets
+
+/// What every member of a cluster has heard about every other, as its event stream told it, and when.
+final class MeshViews: @unchecked Sendable {
+    // @unchecked: every field is touched under `lock` only.
+    private let lock = NSLock()
+    private var states: [Int: [String: String]] = [:]
+
+    func set(_ observer: Int, _ member: String, _ state: String) {
+        lock.lock()
+        states[observer, default: [:]][member] = state
+        lock.unlock()
+    }
+
+    /// Whether every observer holds every member in `state` ("alive", or "gone": failed or left).
+    func all(_ observers: [Int], see members: [String], as state: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return observers.allSatisfy { observer in
+            members.allSatisfy { member in
+                let held = states[observer]?[member]
+                return state == "gone" ? (held == "failed" || held == "left") : held == state
+            }
+        }
+    }
+
+    func forget(_ observer: Int) {
+        lock.lock()
+        states[observer] = nil
+        lock.unlock()
+    }
+}
+
+/// A cluster of one system's members, each its own process on 127.0.0.1, with their event streams.
+protocol MeshCluster: AnyObject, Sendable {
+    var views: MeshViews { get }
+    var names: [String] { get }
+    var pids: [Int32] { get }
+    /// Starts one more member, joined to nobody; returns its index.
+    func add() async throws -> Int
+    func join(_ index: Int, to target: Int) async throws
+    func kill(_ index: Int)
+    func leave(_ index: Int) async
+    func stopAll()
+}
+
+/// `ashita serve` processes: events from `/api/v1/events`, joins through `POST /api/v1/join`.
+// @unchecked: members are added and stopped by the bench's one task; concurrent joins only read the arrays.
+final class AshitaCluster: MeshCluster, @unchecked Sendable {
+    let views = MeshViews()
+    private(set) var names: [String] = []
+    private var nodes: [NodeProcess] = []
+    private var streams: [Task<Void, Never>] = []
+    var pids: [Int32] { nodes.map(\.process.processIdentifier) }
+
+    func add() async throws -> Int {
+        let node = try NodeProcess(extra: ["--log-level", "error"])
+        let index = nodes.count
+        nodes.append(node)
+        let status = try await CurlHTTPClient().get("http://127.0.0.1:\(node.port)/api/v1/node")
+        let object = try JSONSerialization.jsonObject(with: Data(status.body)) as? [String: Any]
+        guard let id = object?["id"] as? String else { throw BenchError("no id from the node on \(node.port)") }
+        names.append(id)
+        let views = self.views
+        let url = "http://127.0.0.1:\(node.port)/api/v1/events?types=memberJoined,memberFailed,memberLeft"
+        let opened = AsyncStream<Void>.makeStream()
+        streams.append(
+            Task {
+                do {
+                    for try await item in EventStreamReader.open(url) {
+                        if case .comment = item { opened.continuation.yield() }
+                        guard case .event(let event) = item,
+                            let object = try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any],
+                            let content = object["content"] as? [String: Any], let member = content["id"] as? String
+                        else { continue }
+                        let state = ["memberJoined": "alive", "memberFailed": "failed", "memberLeft": "left"][event.event ?? ""] ?? "?"
+                        views.set(index, member, state)
+                    }
+                } catch {}
+                opened.continuation.finish()
+            })
+        views.set(index, id, "alive")
+        for await _ in opened.stream { break }
+        return index
+    }
+
+    func join(_ index: Int, to target: Int) async throws {
+        let token = try String(contentsOfFile: "\(nodes[index].dataDirectory)/operator-token", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let answer = try await CurlHTTPClient().post(
+            "http://127.0.0.1:\(nodes[index].port)/api/v1/join?node=127.0.0.1:\(nodes[target].port)",
+            headers: ["Authorization: Bearer \(token)"])
+        guard answer.status == 202 else { throw BenchError("join answered \(answer.status)") }
+    }
+
+    func kill(_ index: Int) {
+        Foundation.kill(nodes[index].process.processIdentifier, SIGKILL)
+        views.forget(index)
+    }
+
+    func leave(_ index: Int) async {
+        nodes[index].process.terminate()
+        views.forget(index)
+    }
+
+    func stopAll() {
+        for stream in streams { stream.cancel() }
+        for node in nodes { node.stop() }
+    }
+}
+
+/// `serf agent` processes (Debian's `serf`): events from each agent's RPC stream, joins and leaves through the
+/// `serf` command.
+// @unchecked: members are added and stopped by the bench's one task; concurrent joins only read the arrays.
+final class SerfCluster: MeshCluster, @unchecked Sendable {
+    let views = MeshViews()
+    private(set) var names: [String] = []
+    private var agents: [(process: Process, bind: Int, rpc: Int)] = []
+    var pids: [Int32] { agents.map(\.process.processIdentifier) }
+
+    static func freePort() throws -> Int {
+        let (fd, port) = try LoopbackSocket.listen(backlog: 1)
+        close(fd)
+        return port
+    }
+
+    func add() async throws -> Int {
+        let (bind, rpc) = (try Self.freePort(), try Self.freePort())
+        let index = agents.count
+        let name = "n\(index)-\(bind)"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/serf")
+        process.arguments = ["agent", "-node=\(name)", "-bind=127.0.0.1:\(bind)", "-rpc-addr=127.0.0.1:\(rpc)", "-log-level=err"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        agents.append((process, bind, rpc))
+        names.append(name)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while LoopbackSocket.connect(port: rpc).map({ close($0) }) == nil {
+            guard ContinuousClock.now < deadline, process.isRunning else { throw BenchError("serf agent \(name) did not start") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let stream = try SerfEventStream(rpcPort: rpc)
+        let views = self.views
+        stream.run { type, members in
+            let state = ["member-join": "alive", "member-failed": "failed", "member-leave": "left"][type] ?? "?"
+            for member in members { views.set(index, member, state) }
+        }
+        views.set(index, name, "alive")
+        return index
+    }
+
+    private func serf(_ arguments: [String]) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/serf")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            process.terminationHandler = { _ in done.resume() }
+        }
+    }
+
+    func join(_ index: Int, to target: Int) async throws {
+        try await serf(["join", "-rpc-addr=127.0.0.1:\(agents[index].rpc)", "127.0.0.1:\(agents[target].bind)"])
+    }
+
+    func kill(_ index: Int) {
+        Foundation.kill(agents[index].process.processIdentifier, SIGKILL)
+        views.forget(index)
+    }
+
+    func leave(_ index: Int) async {
+        try? await serf(["leave", "-rpc-addr=127.0.0.1:\(agents[index].rpc)"])
+        views.forget(index)
+    }
+
+    func stopAll() {
+        for agent in agents where agent.process.isRunning {
+            agent.process.terminate()
+            agent.process.waitUntilExit()
+        }
+    }
+}
+
+/// The mesh benchmark: for each system and size, fresh clusters; times until all members see what happened.
+struct MeshFigures {
+    var convergeFirst: [Double] = []
+    var convergeRandom: [Double] = []
+    var newcomer: [Double] = []
+    var killed: [Double] = []
+    var left: [Double] = []
+    var idleRSS: [Double] = []
+    var idleCPU: [Double] = []
+}
+
+func measureMesh(_ make: () -> any MeshCluster, size: Int, runs: Int, seed: UInt64) async throws -> MeshFigures {
+    var figures = MeshFigures()
+    var random = SeededRandom(seed: seed)
+    /// Milliseconds from `start` until `condition` holds.
+    func wait(from start: ContinuousClock.Instant, limit: Duration = .seconds(120), _ condition: () -> Bool) async throws -> Double {
+        while !condition() {
+            guard ContinuousClock.now - start < limit else { throw BenchError("no convergence in \(limit)") }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        return Double((ContinuousClock.now - start).components.attoseconds) / 1e15
+            + Double((ContinuousClock.now - start).components.seconds) * 1000
+    }
+    for _ in 0..<runs {
+        for mode in ["first", "random"] {
+            let cluster = make()
+            defer { cluster.stopAll() }
+            for _ in 0..<size { _ = try await cluster.add() }
+            let all = Array(0..<size)
+            let start = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 1..<size {
+                    let target = mode == "first" ? 0 : Int.random(in: 0..<index, using: &random)
+                    group.addTask { try await cluster.join(index, to: target) }
+                }
+                try await group.waitForAll()
+            }
+            let took = try await wait(from: start) { cluster.views.all(all, see: cluster.names, as: "alive") }
+            if mode == "first" {
+                figures.convergeFirst.append(took)
+                continue
+            }
+            figures.convergeRandom.append(took)
+            // Idle: RSS and CPU per member over 5 s.
+            try await Task.sleep(for: .seconds(1))
+            let before = cluster.pids.map(cpuTicks)
+            try await Task.sleep(for: .seconds(5))
+            let after = cluster.pids.map(cpuTicks)
+            figures.idleCPU.append(zip(before, after).map { ($1 - $0) / 5 * 100 }.reduce(0, +) / Double(size))
+            figures.idleRSS.append(cluster.pids.compactMap { try? NodeProcess.memory(pid: $0).rss }.reduce(0, +) / Double(size))
+            // A newcomer joins a random member.
+            let newcomer = try await cluster.add()
+            let joining = ContinuousClock.now
+            try await cluster.join(newcomer, to: Int.random(in: 0..<size, using: &random))
+            let everyone = Array(0...newcomer)
+            figures.newcomer.append(try await wait(from: joining) { cluster.views.all(everyone, see: [cluster.names[newcomer]], as: "alive") })
+            // One killed, one leaving.
+            let victim = Int.random(in: 1..<newcomer, using: &random)
+            let killing = ContinuousClock.now
+            cluster.kill(victim)
+            let rest = everyone.filter { $0 != victim }
+            figures.killed.append(try await wait(from: killing) { cluster.views.all(rest, see: [cluster.names[victim]], as: "gone") })
+            let leaver = rest.filter { $0 != 0 }.randomElement(using: &random)!
+            let remaining = rest.filter { $0 != leaver }
+            let leaving = ContinuousClock.now
+            await cluster.leave(leaver)
+            figures.left.append(try await wait(from: leaving) { cluster.views.all(remaining, see: [cluster.names[leaver]], as: "gone") })
+        }
+    }
+    return figures
+}
+
+func cpuTicks(_ pid: Int32) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    return ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
