@@ -38,6 +38,26 @@ public struct ServeMesh: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds between gossip rounds (what was learnt goes out then).", valueName: "seconds"))
     var gossipInterval = Seconds(MembershipConfiguration().gossipInterval)
 
+    @Option(help: ArgumentHelp("Seconds a dial to another node may take, connection and upgrade together.", valueName: "seconds"))
+    var dialTimeout = Seconds(MembershipConfiguration().dialTimeout)
+
+    @Option(help: ArgumentHelp("Seconds between added links while the node has fewer than --max-links.", valueName: "seconds"))
+    var linkRefresh = Seconds(MembershipConfiguration().linkRefresh)
+
+    @Option(help: ArgumentHelp(
+        "Seconds between redials of a failed node (how split halves of a mesh find each other).", valueName: "seconds"))
+    var retryInterval = Seconds(MembershipConfiguration().retryInterval)
+
+    @Option(help: ArgumentHelp("Seconds failed and left nodes are remembered.", valueName: "seconds"))
+    var rememberFailed = Seconds(MembershipConfiguration().rememberFailed)
+
+    @Option(help: ArgumentHelp(
+        "Seconds between comparisons of this node's member table with a neighbour's.", valueName: "seconds"))
+    var syncInterval = Seconds(MembershipConfiguration().syncInterval)
+
+    @Option(help: ArgumentHelp("Messages a second one link may send; more are dropped.", valueName: "n"))
+    var linkMessageRate = MembershipConfiguration().messageRate
+
     public func validate() throws {
         for target in joinTargets {
             do { _ = try NodeAddress(parsing: target) } catch { throw ValidationError("--join: \(error)") }
@@ -49,8 +69,13 @@ public struct ServeMesh: ParsableArguments {
         for (name, value) in [
             ("--probe-interval", probeInterval), ("--probe-timeout", probeTimeout), ("--suspicion-min", suspicionMin),
             ("--suspicion-max", suspicionMax), ("--refused-suspicion", refusedSuspicion), ("--gossip-interval", gossipInterval),
-        ] where !value.isWithin(.milliseconds(5), .seconds(3600)) {
-            throw ValidationError("\(name) must be from 0.005 to 3600 seconds, got \(value)")
+            ("--dial-timeout", dialTimeout), ("--link-refresh", linkRefresh), ("--retry-interval", retryInterval),
+            ("--remember-failed", rememberFailed), ("--sync-interval", syncInterval),
+        ] where !value.isWithin(.milliseconds(5), .seconds(86_400)) {
+            throw ValidationError("\(name) must be from 0.005 to 86400 seconds, got \(value)")
+        }
+        if !(1...1_000_000).contains(linkMessageRate) {
+            throw ValidationError("--link-message-rate must be from 1 to 1000000, got \(linkMessageRate)")
         }
         if suspicionMin.duration > suspicionMax.duration {
             throw ValidationError("--suspicion-min (\(suspicionMin)) must not exceed --suspicion-max (\(suspicionMax))")
@@ -69,6 +94,13 @@ public struct ServeMesh: ParsableArguments {
         configuration.suspicionMax = suspicionMax.duration
         configuration.refusedSuspicion = refusedSuspicion.duration
         configuration.gossipInterval = gossipInterval.duration
+        configuration.dialTimeout = dialTimeout.duration
+        configuration.linkRefresh = linkRefresh.duration
+        configuration.retryInterval = retryInterval.duration
+        configuration.rememberFailed = rememberFailed.duration
+        configuration.syncInterval = syncInterval.duration
+        configuration.messageRate = linkMessageRate
+        configuration.messageBurst = 4 * linkMessageRate
         return configuration
     }
 }

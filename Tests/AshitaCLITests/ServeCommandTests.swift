@@ -153,6 +153,12 @@ import Testing
         (["peers", "127.0.0.1:1", "--kick", "3", "--ban", "367d"], "from 1s to 366d; got '367d'"),
         (["peers", "127.0.0.1:1", "--unban", "nope"], "--unban takes a home (host:port) or an address (IP)"),
         (["peers", "127.0.0.1:1", "--bans", "--clients"], "do not go together"),
+        (["peers", "127.0.0.1:1", "--mesh", "--node"], "do not go together"),
+        (["serve", "8000", "--join", "nope"], "--join: node must be host:port"),
+        (["serve", "8000", "--max-links", "0"], "--max-links must be from 1 to 64, got 0"),
+        (["serve", "8000", "--suspicion-min", "20"], "--suspicion-min (20) must not exceed --suspicion-max (15)"),
+        (["serve", "8000", "--dial-timeout", "0"], "--dial-timeout must be from 0.005 to 86400 seconds, got 0"),
+        (["serve", "8000", "--link-message-rate", "0"], "--link-message-rate must be from 1 to 1000000, got 0"),
     ])
     func badArgumentsExit64WithUsage(_ arguments: [String], _ message: String) async throws {
         let result = try await ashita(arguments)
