@@ -134,6 +134,10 @@ public struct Mesh: Sendable {
     var peerTable: [NodeAddress: Peer] = [:]
     /// Peers in the order they arrived, which is `since` order: listing them needs no sort.
     var peerOrder: [NodeAddress] = []
+    /// Live members of the mesh between nodes (from the node's links), by address, with their ids, in the order
+    /// they joined: announced to clients like verified peers.
+    var members: [NodeAddress: String] = [:]
+    var memberOrder: [NodeAddress] = []
     var authenticated: Set<ClientID> = []
     var authFailures: FailureLimiter
     /// What the operator banned; the edge keeps it in the data directory.
@@ -289,7 +293,7 @@ public struct Mesh: Sendable {
         authenticated.insert(id)
 
         effects.append(.send(.nodeConnected(configuration.identity), to: id))
-        effects.append(.send(.nodeList(peerAnnouncements), to: id))
+        effects.append(.send(.nodeList(peerAnnouncements + memberAnnouncements), to: id))
         effects.append(
             record(
                 JournalType.clientAuthenticated,

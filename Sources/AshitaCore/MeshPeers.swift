@@ -66,7 +66,8 @@ extension Mesh {
         let peer = peerTable[home]!
         var effects: [MeshEffect] = []
         let others = authenticated.subtracting(peer.clients)
-        if !others.isEmpty {
+        // A live member of the mesh was announced to every client already.
+        if !others.isEmpty, members[home] == nil {
             effects.append(.fanOut(.nodeDiscovered(PeerAnnouncement(home, peer.facts!)), to: Array(others)))
         }
         effects.append(
@@ -84,7 +85,8 @@ extension Mesh {
         guard wasAnnounced else { return [] }
         var effects: [MeshEffect] = []
         let others = authenticated.filter { $0 != id }
-        if !others.isEmpty {
+        // A home that is still a live member of the mesh stays known to clients.
+        if !others.isEmpty, members[home] == nil {
             effects.append(.fanOut(.nodeLeft(home), to: Array(others)))
         }
         effects.append(record(JournalType.nodeLeft, JournalContent(nodeIp: home.description), now))

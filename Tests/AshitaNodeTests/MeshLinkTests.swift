@@ -122,4 +122,31 @@ import Testing
             #expect(back.map(\.1) == [id])
         }
     }
+
+    @Test func clientsOfAnyNodeHearOfEveryMemberAndOfItsLeaving() async throws {
+        try await withNodes(3) { nodes in
+            // An observer on the last node, before any link exists.
+            let observer = try await WebSocketPeer.joined(nodes[2], home: nil)
+            await nodes[1].join([nodes[0].address])
+            await nodes[2].join([nodes[1].address])
+            var discovered: [String: String] = [:]
+            for _ in 0..<2 {
+                let event = try await observer.expect("nodeDiscovered")
+                discovered[try #require(event.content.nodeIp)] = event.content.id
+            }
+            #expect(discovered == [nodes[0].name: nodes[0].id, nodes[1].name: nodes[1].id])
+            // A client arriving later finds them in its nodeList.
+            let late = try await WebSocketPeer.to(nodes[2])
+            try await late.auth(nil)
+            try await late.expect("nodeConnected")
+            let list = try await late.expect("nodeList")
+            #expect(Set(list.content.nodeList ?? []) == [nodes[0].name, nodes[1].name])
+            // Node 0 leaves the mesh: the observer hears nodeLeft.
+            await nodes[0].shutdown()
+            let left = try await observer.expect("nodeLeft")
+            #expect(left.content.nodeIp == nodes[0].name)
+            await observer.close()
+            await late.close()
+        }
+    }
 }
