@@ -66,6 +66,14 @@ public enum FuzzHarness {
                 let home = homes[Int(id) % homes.count]
                 let token = (op & 0x10) != 0 ? #","content":{"token":"\#(String(repeating: "ab", count: 32))"}"# : ""
                 effects = mesh.receive(id, .text(Array(#"{"type":"auth","node":"\#(home)"\#(token)}"#.utf8)), at: clock)
+            case 4 where op & 0x80 != 0:
+                // The node's links report a member: alive, suspect, failed or left.
+                let address = homes[Int(id) % homes.count]
+                let state = MemberState.allCases[Int(op >> 4) % MemberState.allCases.count]
+                let member = MemberRecord(
+                    id: "m\(id)", key: Array(repeating: 1, count: 32), address: address, incarnation: 1, state: state,
+                    signer: "m\(id)")
+                effects = mesh.memberChanged(member, previous: nil, at: clock)
             case 4:
                 let home = homes[Int(id) % homes.count]
                 // Sometimes the node's own id answers: another spelling of itself.
@@ -108,8 +116,12 @@ public enum FuzzHarness {
             if case .fanOut(.nodeDiscovered(let announcement), let to) = effect {
                 precondition(announcement.id != mesh.configuration.identity.id, "the node announced itself")
                 let peer = mesh.allPeers.first { $0.address.description == announcement.nodeIp }
-                precondition(peer?.facts != nil, "an unverified home was announced")
+                let member = mesh.memberAddresses.contains { $0.description == announcement.nodeIp }
+                precondition(peer?.facts != nil || member, "an unverified home was announced")
                 precondition(to.allSatisfy { !(peer?.clients.contains($0) ?? false) }, "a home was announced to itself")
+                precondition(
+                    to.allSatisfy { mesh.clients[$0]?.home != .some(.some(try! NodeAddress(parsing: announcement.nodeIp))) },
+                    "a member was announced to a client whose home it is")
             }
         }
     }

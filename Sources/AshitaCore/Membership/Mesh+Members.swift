@@ -36,6 +36,9 @@ extension Mesh {
         return effects
     }
 
+    /// The addresses of the mesh's live members, in the order they joined.
+    public var memberAddresses: [NodeAddress] { memberOrder }
+
     /// Live members that are not public peers, as `nodeList` gives them to a new client.
     var memberAnnouncements: [PeerAnnouncement] {
         memberOrder.compactMap { address in
