@@ -55,18 +55,25 @@ actor LinkHub {
 
     nonisolated func nextLinkID() -> LinkID { linkIDs.add(1, ordering: .relaxed).newValue }
 
-    /// Starts the timers and dials `join`.
+    /// Dials `join`, if any, and starts the timers then: a node that never joins nor is joined has nothing to time.
     func start(joining addresses: [NodeAddress]) {
+        guard !addresses.isEmpty else { return }
+        join(addresses)
+    }
+
+    /// The timers, from the first join or link on.
+    private func startTicking() {
+        guard ticker == nil, !stopped else { return }
         let interval = TimeAmount(membership.configuration.gossipInterval)
         ticker = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
             self?.enqueue { $0.tick() }
         }
-        apply(membership.join(addresses, at: clock.wall()))
     }
 
     /// Dials these addresses too (the operator's `POST /api/v1/join`).
     func join(_ addresses: [NodeAddress]) {
         guard !stopped else { return }
+        startTicking()
         apply(membership.join(addresses, at: clock.wall()))
     }
 
@@ -112,6 +119,7 @@ actor LinkHub {
             session.eventLoop.execute { session.value.close(code: 1001, reason: "node is shutting down") }
             return
         }
+        startTicking()
         sessions[link] = session
         peers[link] = peer.id
         logger.debug("link up", metadata: ["peer": "\(peer.id)", "address": "\(peer.address)"])
