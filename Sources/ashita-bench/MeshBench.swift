@@ -234,9 +234,9 @@ func measureMesh(_ make: () -> any MeshCluster, size: Int, runs: Int, seed: UInt
             figures.convergeRandom.append(took)
             // Idle: RSS and CPU per member over 5 s.
             try await Task.sleep(for: .seconds(1))
-            let before = cluster.pids.map(cpuTicks)
+            let before = cluster.pids.map { NodeProcess.cpuSeconds(pid: $0) }
             try await Task.sleep(for: .seconds(5))
-            let after = cluster.pids.map(cpuTicks)
+            let after = cluster.pids.map { NodeProcess.cpuSeconds(pid: $0) }
             figures.idleCPU.append(zip(before, after).map { ($1 - $0) / 5 * 100 }.reduce(0, +) / Double(size))
             figures.idleRSS.append(cluster.pids.compactMap { try? NodeProcess.memory(pid: $0).rss }.reduce(0, +) / Double(size))
             // A newcomer joins a random member.
@@ -259,10 +259,4 @@ func measureMesh(_ make: () -> any MeshCluster, size: Int, runs: Int, seed: UInt
         }
     }
     return figures
-}
-
-func cpuTicks(_ pid: Int32) -> Double {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
-    let fields = stat[stat.index(after: close)...].split(separator: " ")
-    return ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }

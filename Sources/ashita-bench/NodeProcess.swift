@@ -109,8 +109,11 @@ final class NodeProcess {
     }
 
     /// CPU seconds the node has used (user + system), from /proc.
-    func cpuSeconds() -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+    func cpuSeconds() -> Double { Self.cpuSeconds(pid: process.processIdentifier) }
+
+    /// CPU seconds process `pid` has used (user + system), from /proc.
+    static func cpuSeconds(pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let close = stat.lastIndex(of: ")")
         else { return .nan }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
