@@ -94,4 +94,31 @@ import Testing
             }
         }
     }
+
+    /// The page draws the mesh in SVG: every member a point coloured by state, this node's links as lines, the
+    /// page's open sockets ringed; a member that leaves turns grey from the event stream, with no reload.
+    @Test func pageDrawsTheMeshAndRedrawsItFromEvents() async throws {
+        try await Chromium.with { browser in
+            try await withNodes(3) { nodes in
+                await nodes[1].join([nodes[0].address])
+                await nodes[2].join([nodes[0].address])
+                let page = try await browser.open("\(nodes[0].url)/")
+                let links = try await page.waitUntil(
+                    "document.querySelectorAll('#mesh circle.member.alive').length === 3 && document.querySelectorAll('#mesh line.link').length")
+                #expect(links.int == 2)
+                #expect(try await page.evaluate("document.querySelector('#mesh circle.self').dataset.node").string == nodes[0].name)
+                let drawn = try await page.evaluate("[...document.querySelectorAll('#mesh circle.member')].map(c => c.dataset.node).sort()")
+                #expect(drawn.strings == nodes.map(\.name).sorted())
+                // The page follows the members it hears of, as any announced node: three sockets, three rings.
+                _ = try await page.waitUntil("document.querySelectorAll('#mesh circle.socket').length === 3")
+                let summary = try await page.evaluate("document.getElementById('mesh-summary').textContent").string ?? ""
+                #expect(summary.hasPrefix("3 members: 3 alive"), "\(summary)")
+
+                await nodes[2].shutdown()
+                let left = try await page.waitUntil("document.querySelector('#mesh circle.member.left')?.dataset.node")
+                #expect(left.string == nodes[2].name)
+                await page.close()
+            }
+        }
+    }
 }

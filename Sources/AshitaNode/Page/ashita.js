@@ -177,6 +177,7 @@
       row.append(el("td", addr), el("td", state, "state-" + state), el("td", clock(ashita.opened[addr])));
       body.append(row);
     });
+    drawMesh();
   }
 
   function renderPeers(peers) {
@@ -189,6 +190,102 @@
       item.dataset.node = peer.node;
       list.append(item);
     });
+  }
+
+  // ---- the mesh picture: every member as a point (colour by state), this node's links as lines, this page's
+  // open sockets ringed; redrawn when the node's event stream reports a member change or a socket changes ----
+
+  const SVG = "http://www.w3.org/2000/svg";
+  const MEMBER_EVENTS = ["memberJoined", "memberSuspected", "memberFailed", "memberLeft"];
+  let members = null;
+  let membersFetch = null;
+  let membersAgain = false;
+
+  function refreshMembers() {
+    if (membersFetch) {
+      membersAgain = true;
+      return;
+    }
+    membersFetch = fetch("/api/v1/members").then(function (r) { return r.json(); }).then(function (answer) {
+      if (answer && Array.isArray(answer.members)) members = answer.members;
+      drawMesh();
+    }).catch(function () {}).finally(function () {
+      membersFetch = null;
+      if (membersAgain) {
+        membersAgain = false;
+        refreshMembers();
+      }
+    });
+  }
+
+  function shape(tag, attributes, text) {
+    const node = document.createElementNS(SVG, tag);
+    Object.keys(attributes).forEach(function (key) { node.setAttribute(key, String(attributes[key])); });
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function drawMesh() {
+    const picture = document.getElementById("mesh");
+    if (!picture || !members) return;
+    // This node at the top, the others clockwise in address order: a member keeps its place between redraws
+    // unless members join or go before it.
+    const self = members.find(function (m) { return m.this; });
+    const others = members.filter(function (m) { return !m.this; })
+      .sort(function (a, b) { return a.address < b.address ? -1 : a.address > b.address ? 1 : 0; });
+    const all = self ? [self].concat(others) : others;
+    const count = all.length;
+    const [cx, cy, radius] = [400, 250, 205];
+    const dot = count > 60 ? 5 : count > 30 ? 7 : 9;
+    const place = {};
+    all.forEach(function (m, i) {
+      const angle = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(count, 1);
+      place[m.address] = { x: cx + radius * Math.cos(angle), y: cy + radius * Math.sin(angle), angle: angle };
+    });
+    const lines = shape("g", { class: "links" });
+    const points = shape("g", { class: "members" });
+    const labels = shape("g", { class: "labels" });
+    const counts = { alive: 0, suspect: 0, failed: 0, left: 0 };
+    all.forEach(function (m) {
+      const at = place[m.address];
+      const state = counts[m.state] === undefined ? "alive" : m.state;
+      counts[state] += 1;
+      if (self && m.linked) {
+        const from = place[self.address];
+        lines.append(shape("line", { x1: from.x, y1: from.y, x2: at.x, y2: at.y, class: "link" }));
+      }
+      const socket = ashita.socket[m.address];
+      if (socket && socket.readyState === WebSocket.OPEN) {
+        points.append(shape("circle", { cx: at.x, cy: at.y, r: dot + 5, class: "socket" }));
+      }
+      const point = shape("circle", { cx: at.x, cy: at.y, r: m.this ? dot + 2 : dot, class: "member " + state + (m.this ? " self" : "") });
+      point.dataset.node = m.address;
+      point.append(shape("title", {}, m.address + " · " + state + " · incarnation " + m.incarnation +
+        (m.this ? " · this node" : m.linked ? " · linked" : "")));
+      points.append(point);
+      // Names only while they fit; past 24 members each point names itself on hover.
+      if (count <= 24 || m.this) {
+        const right = Math.cos(at.angle) >= -0.01;
+        labels.append(shape("text", {
+          x: cx + (radius + dot + 8) * Math.cos(at.angle), y: cy + (radius + dot + 8) * Math.sin(at.angle) + 4,
+          "text-anchor": Math.abs(Math.cos(at.angle)) < 0.2 ? "middle" : right ? "start" : "end",
+        }, m.address));
+      }
+    });
+    picture.replaceChildren(lines, points, labels);
+    const summary = document.getElementById("mesh-summary");
+    if (summary) {
+      summary.textContent = count <= 1 ? "no other node in the mesh yet (ashita serve PORT --join HOST:PORT)" :
+        count + " members: " + counts.alive + " alive, " + counts.suspect + " suspect, " + counts.failed + " failed, " +
+        counts.left + " left · this node links to " + lines.childElementCount;
+    }
+  }
+
+  function followMembers() {
+    if (typeof EventSource !== "function") return;
+    const stream = new EventSource("/api/v1/events?types=" + MEMBER_EVENTS.join(","));
+    MEMBER_EVENTS.forEach(function (type) { stream.addEventListener(type, refreshMembers); });
+    stream.addEventListener("open", refreshMembers);
   }
 
   let refreshing = null;
@@ -226,6 +323,8 @@
     });
     generateSocket(ashita.node);
     refreshNode();
+    refreshMembers();
+    followMembers();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
