@@ -39,12 +39,17 @@ protocol MeshCluster: AnyObject, Sendable {
     var views: MeshViews { get }
     var names: [String] { get }
     var pids: [Int32] { get }
-    /// Starts one more member, joined to nobody; returns its index.
-    func add() async throws -> Int
+    /// Starts one more member, joined to nobody; returns its index. A `silenceable` one runs under
+    /// `SilentDrop.launcher`.
+    func add(silenceable: Bool) async throws -> Int
     func join(_ index: Int, to target: Int) async throws
     func kill(_ index: Int)
     func leave(_ index: Int) async
     func stopAll()
+}
+
+extension MeshCluster {
+    func add() async throws -> Int { try await add(silenceable: false) }
 }
 
 /// `ashita serve` processes: events from `/api/v1/events`, joins through `POST /api/v1/join`.
@@ -56,8 +61,8 @@ final class AshitaCluster: MeshCluster, @unchecked Sendable {
     private var streams: [Task<Void, Never>] = []
     var pids: [Int32] { nodes.map(\.process.processIdentifier) }
 
-    func add() async throws -> Int {
-        let node = try NodeProcess(extra: ["--log-level", "error"])
+    func add(silenceable: Bool) async throws -> Int {
+        let node = try NodeProcess(extra: ["--log-level", "error"], launcher: silenceable ? SilentDrop.launcher : [])
         let index = nodes.count
         nodes.append(node)
         let status = try await CurlHTTPClient().get("http://127.0.0.1:\(node.port)/api/v1/node")
@@ -127,13 +132,14 @@ final class SerfCluster: MeshCluster, @unchecked Sendable {
         return port
     }
 
-    func add() async throws -> Int {
+    func add(silenceable: Bool) async throws -> Int {
         let (bind, rpc) = (try Self.freePort(), try Self.freePort())
         let index = agents.count
         let name = "n\(index)-\(bind)"
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/serf")
-        process.arguments = ["agent", "-node=\(name)", "-bind=127.0.0.1:\(bind)", "-rpc-addr=127.0.0.1:\(rpc)", "-log-level=err"]
+        let launcher = silenceable ? SilentDrop.launcher : []
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? "/usr/bin/serf")
+        process.arguments = launcher.dropFirst() + (launcher.isEmpty ? [] : ["/usr/bin/serf"]) + ["agent", "-node=\(name)", "-bind=127.0.0.1:\(bind)", "-rpc-addr=127.0.0.1:\(rpc)", "-log-level=err"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
@@ -196,6 +202,8 @@ struct MeshFigures {
     var newcomer: [Double] = []
     var killed: [Double] = []
     var left: [Double] = []
+    /// Until all see a member whose every packet is dropped (`SilentDrop`); empty when that cannot be done here.
+    var silent: [Double] = []
     var idleRSS: [Double] = []
     var idleCPU: [Double] = []
 }
@@ -256,6 +264,17 @@ func measureMesh(_ make: () -> any MeshCluster, size: Int, runs: Int, seed: UInt
             let leaving = ContinuousClock.now
             await cluster.leave(leaver)
             figures.left.append(try await wait(from: leaving) { cluster.views.all(remaining, see: [cluster.names[leaver]], as: "gone") })
+            // One more, whose packets are then all dropped.
+            guard SilentDrop.available else { continue }
+            let silent = try await cluster.add(silenceable: true)
+            let joiningSilent = ContinuousClock.now
+            try await cluster.join(silent, to: remaining.randomElement(using: &random)!)
+            _ = try await wait(from: joiningSilent) { cluster.views.all(remaining + [silent], see: [cluster.names[silent]], as: "alive") }
+            try SilentDrop.drop(true)
+            defer { try? SilentDrop.drop(false) }
+            let silencing = ContinuousClock.now
+            cluster.views.forget(silent)
+            figures.silent.append(try await wait(from: silencing) { cluster.views.all(remaining, see: [cluster.names[silent]], as: "gone") })
         }
     }
     return figures

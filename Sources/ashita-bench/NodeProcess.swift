@@ -15,20 +15,17 @@ final class NodeProcess {
     /// Bench nodes relay without checking announcements (the homes are made up, and checks would leave
     /// loopback) and take every connection from 127.0.0.1, where all clients come from; with `defaults` false
     /// a node runs as `ashita serve` would by default (the attacks). `prlimit` caps its open descriptors.
-    init(extra: [String] = [], defaults: Bool = true, prlimit: Int? = nil, dataDirectory: String? = nil) throws {
+    /// `launcher` comes before the binary (e.g. `SilentDrop.launcher`).
+    init(extra: [String] = [], defaults: Bool = true, prlimit: Int? = nil, launcher: [String] = [], dataDirectory: String? = nil) throws {
         self.dataDirectory =
             dataDirectory
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("ashita-bench-\(UUID().uuidString)").path
         process = Process()
         let serve = ["serve", "0", "--data-dir", self.dataDirectory, "--log-level", "warning"]
             + (defaults ? ["--no-verify-announcements", "--max-connections-per-ip", "20000"] : []) + extra
-        if let prlimit {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
-            process.arguments = ["--nofile=\(prlimit):\(prlimit)", "--", Self.binary] + serve
-        } else {
-            process.executableURL = URL(fileURLWithPath: Self.binary)
-            process.arguments = serve
-        }
+        let command = (prlimit.map { ["/usr/bin/prlimit", "--nofile=\($0):\($0)", "--"] } ?? []) + launcher + [Self.binary] + serve
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         let out = Pipe()
         process.standardOutput = out
         process.standardInput = FileHandle.nullDevice

@@ -2,7 +2,7 @@ import Foundation
 
 // ashita-bench: the figures the node issue asks for, each over several fresh nodes.
 //   swift build -c release && .build/release/ashita-bench [--runs N] [--clients N] [--listeners N] [--rounds N]
-//       [--only idle|auth|fanout|cli|soak|attacks|mesh] [--sizes 10,30,60] [--attack NAME] [--connections N] [--churn N] [--churn-rounds N]
+//       [--only idle|auth|fanout|cli|soak|attacks|mesh] [--sizes 10,30,60] [--chart PNG] [--attack NAME] [--connections N] [--churn N] [--churn-rounds N]
 //   .build/release/ashita-bench --compare GIT_DIR [--original-script PATH] [--runs N] [--clients N] ...
 //       the same idle, auth and fan-out loads on ashita and on the original JavaScript node, in one run, with ratios
 
@@ -96,10 +96,12 @@ if only == "mesh" {
     say("|---|---|---|---|---|")
     // `--ashita-only`: for trying a change without waiting for Serf's minute-long convergence.
     let ashitaOnly = CommandLine.arguments.contains("--ashita-only")
+    var chart = MeshChart()
     for size in sizes {
         let ashita = try await measureMesh({ AshitaCluster() }, size: size, runs: runs, seed: 1)
         let serf = ashitaOnly ? ashita : try await measureMesh({ SerfCluster() }, size: size, runs: runs, seed: 1)
         func row(_ name: String, _ a: [Double], _ b: [Double], _ unit: String, _ worstIsMax: Bool = true) {
+            guard !a.isEmpty, !b.isEmpty else { return say("| \(size) | \(name) (\(unit)) | n/a | n/a | n/a |") }
             let (am, bm) = (median(a), median(b))
             say("| \(size) | \(name) (\(unit)) | \(fmt(am, 1)) (\(fmt(a.max()!, 1))) | \(fmt(bm, 1)) (\(fmt(b.max()!, 1))) | \(fmt(am / bm, 3)) |")
         }
@@ -108,8 +110,14 @@ if only == "mesh" {
         row("all see a newcomer", ashita.newcomer, serf.newcomer, "ms")
         row("all see a SIGKILL", ashita.killed, serf.killed, "ms")
         row("all see a graceful leave", ashita.left, serf.left, "ms")
+        row("all see a silenced member (every packet it sends dropped)", ashita.silent, serf.silent, "ms")
         row("idle RSS per member", ashita.idleRSS, serf.idleRSS, "MiB")
         row("idle CPU per member", ashita.idleCPU, serf.idleCPU, "%")
+        chart.add(size: size, ashita: ashita, serf: serf)
+    }
+    if let path = textOption("--chart") {
+        try chart.draw(to: path, title: "ashita (solid) and Serf \(serfVersion()) (dashed), \(runs) runs per N, loopback, 2 cores")
+        say("chart: \(path) (gnuplot script and data beside it)")
     }
     say("load average after \(loadAverage())")
 }
