@@ -188,7 +188,7 @@ _ashita_serve() {
     repeating_flags=()
     non_repeating_flags=(--no-verify-announcements --version -h --help)
     repeating_options=(--join --allow-checks-to)
-    non_repeating_options=(--host --advertise --data-dir --log-level --tls-cert --tls-key --max-links --max-members --probe-interval --probe-timeout --suspicion-min --suspicion-max --refused-suspicion --gossip-interval --dial-timeout --link-refresh --retry-interval --remember-failed --sync-interval --link-message-rate --max-clients --max-connections --max-connections-per-ip --message-rate --message-burst --auth-timeout --ping-interval --max-outbound-bytes --socket-send-buffer --max-event-streams --max-event-streams-per-ip --header-timeout --body-timeout --send-timeout --max-answer-bytes --max-header-bytes --max-body-bytes --max-frame-bytes --check-timeout --max-checks --check-rate --check-rate-per-host)
+    non_repeating_options=(--host --advertise --data-dir --log-level --tls-cert --tls-key --max-links --max-members --probe-interval --probe-timeout --suspicion-min --suspicion-max --refused-suspicion --unreachable-suspicion --gossip-interval --dial-timeout --link-refresh --retry-interval --remember-failed --sync-interval --link-message-rate --dial-rate --max-clients --max-connections --max-connections-per-ip --message-rate --message-burst --auth-timeout --ping-interval --max-outbound-bytes --socket-send-buffer --max-event-streams --max-event-streams-per-ip --header-timeout --body-timeout --send-timeout --max-answer-bytes --max-header-bytes --max-body-bytes --max-frame-bytes --check-timeout --max-checks --check-rate --check-rate-per-host)
     __ashita_offer_flags_options 1
 
     # Offer option value completions
@@ -239,6 +239,9 @@ _ashita_serve() {
     '--refused-suspicion')
         return
         ;;
+    '--unreachable-suspicion')
+        return
+        ;;
     '--gossip-interval')
         return
         ;;
@@ -258,6 +261,9 @@ _ashita_serve() {
         return
         ;;
     '--link-message-rate')
+        return
+        ;;
+    '--dial-rate')
         return
         ;;
     '--max-clients')

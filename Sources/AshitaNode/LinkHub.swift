@@ -21,6 +21,7 @@ actor LinkHub {
     /// Where member changes go, for the journal and the node's clients.
     private let meshHub: MeshHub
     private var ticker: RepeatedTask?
+    private var ticks = 0
     private var stopped = false
     /// The members file's writer, whose loop the node's run owns; a changed membership is saved at most once a
     /// second, from the timer.
@@ -81,6 +82,10 @@ actor LinkHub {
         guard !stopped else { return }
         let now = clock.wall()
         apply(membership.tick(at: now))
+        // Twice per probe timeout, TCP is asked about links that have been quiet that long.
+        ticks &+= 1
+        let every = max(1, membership.configuration.probeTimeout.wholeMilliseconds / 2 / max(1, membership.configuration.gossipInterval.wholeMilliseconds))
+        if Int64(ticks) % every == 0 { checkTransports(at: now) }
         if membersChanged, now.milliseconds - lastSave.milliseconds >= 1000 { saveMembers(at: now) }
     }
 
@@ -142,6 +147,22 @@ actor LinkHub {
     func dialFailed(_ address: NodeAddress, refused: Bool, reason: String) {
         logger.debug("dial failed", metadata: ["address": "\(address)", "reason": "\(reason)"])
         apply(membership.dialFailed(address, refused: refused, at: clock.wall()))
+    }
+
+    private func checkTransports(at now: Timestamp) {
+        let quiet = Set(membership.quietPeers(at: now))
+        guard !quiet.isEmpty else { return }
+        for (link, session) in sessions where quiet.contains(peers[link] ?? "") {
+            session.eventLoop.execute {
+                session.value.checkTransport { [self] in enqueue { $0.transportStalled(link) } }
+            }
+        }
+    }
+
+    private func transportStalled(_ link: LinkID) {
+        guard !stopped, let peer = peers[link] else { return }
+        logger.debug("link transport stalled", metadata: ["peer": "\(peer)"])
+        apply(membership.linkStalled(peer, at: clock.wall()))
     }
 
     func greetingFailed(_ reason: String) {

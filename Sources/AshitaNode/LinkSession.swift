@@ -134,6 +134,20 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
     /// A dialler masks its frames, as RFC 6455 asks of the side that opened the WebSocket.
     private var mask: WebSocketMaskingKey? { dialled != nil ? .random() : nil }
 
+    /// Asks TCP whether data sent on the link has gone unacknowledged through `LinkSession.stallResends` resends
+    /// (Linux's `tcp_info`); `stalled` hears only a yes. On the channel's event loop.
+    func checkTransport(_ stalled: @escaping @Sendable () -> Void) {
+        #if os(Linux)
+        guard established, !ended, let provider = context?.channel as? any SocketOptionProvider else { return }
+        provider.getTCPInfo().whenSuccess { info in
+            if info.tcpi_retransmits >= Self.stallResends, info.tcpi_unacked > 0 { stalled() }
+        }
+        #endif
+    }
+
+    /// Resends without an acknowledgement that make a link's transport stalled: 1.4 s at TCP's least resend time.
+    static let stallResends = 3
+
     /// One link message, as a text frame. On the channel's event loop.
     func write(_ bytes: [UInt8]) {
         guard let context, !closing else { return }

@@ -35,6 +35,10 @@ public struct ServeMesh: ParsableArguments {
         "Seconds a node whose address refuses connections stays suspect before it is failed.", valueName: "seconds"))
     var refusedSuspicion = Seconds(MembershipConfiguration().refusedSuspicion)
 
+    @Option(help: ArgumentHelp(
+        "Seconds a node stays suspect once a link to it stalls (TCP resent three times, unanswered).", valueName: "seconds"))
+    var unreachableSuspicion = Seconds(MembershipConfiguration().unreachableSuspicion)
+
     @Option(help: ArgumentHelp("Seconds between gossip rounds (what was learnt goes out then).", valueName: "seconds"))
     var gossipInterval = Seconds(MembershipConfiguration().gossipInterval)
 
@@ -58,6 +62,9 @@ public struct ServeMesh: ParsableArguments {
     @Option(help: ArgumentHelp("Messages a second one link may send; more are dropped.", valueName: "n"))
     var linkMessageRate = MembershipConfiguration().messageRate
 
+    @Option(help: ArgumentHelp("New connections a second to other nodes, at most (twice that, at least 8, at once).", valueName: "n"))
+    var dialRate = MembershipConfiguration().dialRate
+
     public func validate() throws {
         for target in joinTargets {
             do { _ = try NodeAddress(parsing: target) } catch { throw ValidationError("--join: \(error)") }
@@ -68,7 +75,8 @@ public struct ServeMesh: ParsableArguments {
         }
         for (name, value) in [
             ("--probe-interval", probeInterval), ("--probe-timeout", probeTimeout), ("--suspicion-min", suspicionMin),
-            ("--suspicion-max", suspicionMax), ("--refused-suspicion", refusedSuspicion), ("--gossip-interval", gossipInterval),
+            ("--suspicion-max", suspicionMax), ("--refused-suspicion", refusedSuspicion),
+            ("--unreachable-suspicion", unreachableSuspicion), ("--gossip-interval", gossipInterval),
             ("--dial-timeout", dialTimeout), ("--link-refresh", linkRefresh), ("--retry-interval", retryInterval),
             ("--remember-failed", rememberFailed), ("--sync-interval", syncInterval),
         ] where !value.isWithin(.milliseconds(5), .seconds(86_400)) {
@@ -77,6 +85,7 @@ public struct ServeMesh: ParsableArguments {
         if !(1...1_000_000).contains(linkMessageRate) {
             throw ValidationError("--link-message-rate must be from 1 to 1000000, got \(linkMessageRate)")
         }
+        if !(1...10_000).contains(dialRate) { throw ValidationError("--dial-rate must be from 1 to 10000, got \(dialRate)") }
         if suspicionMin.duration > suspicionMax.duration {
             throw ValidationError("--suspicion-min (\(suspicionMin)) must not exceed --suspicion-max (\(suspicionMax))")
         }
@@ -93,11 +102,14 @@ public struct ServeMesh: ParsableArguments {
         configuration.suspicionMin = suspicionMin.duration
         configuration.suspicionMax = suspicionMax.duration
         configuration.refusedSuspicion = refusedSuspicion.duration
+        configuration.unreachableSuspicion = unreachableSuspicion.duration
         configuration.gossipInterval = gossipInterval.duration
         configuration.dialTimeout = dialTimeout.duration
         configuration.linkRefresh = linkRefresh.duration
         configuration.retryInterval = retryInterval.duration
         configuration.rememberFailed = rememberFailed.duration
+        configuration.dialRate = dialRate
+        configuration.dialBurst = max(configuration.dialBurst, 2 * dialRate)
         configuration.syncInterval = syncInterval.duration
         configuration.messageRate = linkMessageRate
         configuration.messageBurst = 4 * linkMessageRate

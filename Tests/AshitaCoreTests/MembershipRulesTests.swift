@@ -132,6 +132,37 @@ import Testing
         #expect(effects.contains(.memberChanged(a.member(subject.id)!, previous: .suspect)))
     }
 
+    /// A stalled transport (TCP resent three times unanswered) is evidence only with silence on the link too; then
+    /// the suspicion is short, and a claimer who said `silent` before may say `unreachable` after.
+    @Test mutating func aStalledLinkWithSilenceMakesAShortSuspicionAndSlownessNone() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        let peer = Self.record(2).id
+        // Heard from just now: a stall alone says nothing.
+        _ = a.receive(.ping(seq: 1), from: peer, at: later())
+        #expect(a.linkStalled(peer, at: later()).isEmpty)
+        #expect(a.member(peer)?.state == .alive)
+        // A probe timeout of silence, then the stall: suspect, with evidence `unreachable`, gossiped.
+        _ = a.linkStalled(peer, at: later(a.configuration.probeTimeout.wholeMilliseconds))
+        #expect(a.member(peer)?.state == .suspect)
+        let claims = Self.gossiped(a.tick(at: later()))
+        #expect(claims.contains { $0.id == peer && $0.state == .suspect && $0.evidence == .unreachable })
+        _ = a.tick(at: later(a.configuration.unreachableSuspicion.wholeMilliseconds))
+        #expect(a.member(peer)?.state == .failed)
+
+        // Another node's unanswered probe made it claim `silent` first: a stall then upgrades its claim.
+        var b = Self.node(4)
+        _ = Self.linked(&b, to: 2)
+        for _ in 0..<500 where b.member(peer)?.state == .alive { _ = b.tick(at: later()) }
+        #expect(b.member(peer)?.state == .suspect)
+        #expect(b.member(peer)?.evidence == .silent)
+        _ = b.linkStalled(peer, at: later())
+        let upgraded = Self.gossiped(b.tick(at: later()))
+        #expect(upgraded.contains { $0.id == peer && $0.evidence == .unreachable && $0.signer == b.id })
+        _ = b.tick(at: later(b.configuration.unreachableSuspicion.wholeMilliseconds))
+        #expect(b.member(peer)?.state == .failed)
+    }
+
     @Test mutating func accusedNodesRefuteWithAHigherIncarnation() {
         var a = Self.node(1)
         _ = Self.linked(&a)
@@ -248,6 +279,34 @@ import Testing
         // The same view: nothing to send.
         let (count, digest) = a.summary
         #expect(a.receive(.summary(count: count, digest: digest, reply: false), from: peer, at: later(5_000)).isEmpty)
+    }
+
+    /// 200 members whose addresses all refuse (a hostile member can sign any address it likes, as many times as
+    /// it has keys): the node connects to them no faster than `dialRate`, however many it hears of.
+    @Test mutating func dialsToAddressesLearntFromTheMeshAreRateBound() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        let records = (10...209).map { Self.record(UInt64($0)) }
+        var effects: [MembershipEffect] = []
+        for batch in stride(from: 0, to: records.count, by: LinkMessage.maxRecords) {
+            effects += a.receive(
+                .gossip(hops: 1, records: Array(records[batch..<min(records.count, batch + LinkMessage.maxRecords)])),
+                from: Self.record(2).id, at: later())
+        }
+        var dials = 0
+        let start = clock
+        while clock.milliseconds - start.milliseconds < 10_000 {
+            var next: [MembershipEffect] = []
+            for case .dial(let address) in effects {
+                dials += 1
+                next += a.dialFailed(address, refused: true, at: clock)
+            }
+            effects = next + a.tick(at: later())
+        }
+        let configuration = MembershipConfiguration()
+        #expect(dials > 0)
+        #expect(dials <= configuration.dialBurst + configuration.dialRate * 10, "\(dials) dials in 10 s")
+        #expect(a.counters.dialsDeferred > 0)
     }
 
     @Test func everyMessageSurvivesItsEncoding() {

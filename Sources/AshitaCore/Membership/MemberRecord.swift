@@ -13,10 +13,12 @@ public enum MemberState: String, Sendable, Equatable, CaseIterable {
     }
 }
 
-/// Why a member is suspected: its links went silent, or a dial to it was refused (nobody listens there any more,
-/// which a live node, however slow, never causes: its kernel still accepts).
+/// Why a member is suspected: its links went silent; the claimer's link to it is unreachable (its TCP has resent
+/// data three times unacknowledged and nothing came back: the path is cut or the host gone, which a live but slow
+/// process never causes, since its kernel still acknowledges); or a dial to it was refused (nobody listens there
+/// any more: a live node, however slow, never causes that either).
 public enum SuspicionEvidence: String, Sendable, Equatable {
-    case silent, refused
+    case silent, unreachable, refused
 }
 
 /// One signed statement about a member. A member signs its own state (alive at incarnation N, left); anyone may

@@ -130,6 +130,10 @@ extension Membership {
 
     mutating func dial(_ address: NodeAddress, at now: Timestamp, effects: inout [MembershipEffect]) {
         guard dialing[address] == nil, address != ownRecord.address else { return }
+        guard dialBucket.take(at: now) else {
+            counters.dialsDeferred += 1
+            return
+        }
         dialing[address] = now.adding(configuration.dialTimeout)
         effects.append(.dial(address))
     }
@@ -137,13 +141,35 @@ extension Membership {
     /// Suspects a member, signed by this node, unless it is suspected already at that incarnation by this node.
     mutating func claimSuspect(_ member: MemberRecord, evidence: SuspicionEvidence, at now: Timestamp, effects: inout [MembershipEffect]) {
         guard member.state == .alive || member.state == .suspect else { return }
-        if let suspicion = suspicions[member.id], suspicion.incarnation == member.incarnation, suspicion.claimers.contains(id) { return }
+        if let suspicion = suspicions[member.id], suspicion.incarnation == member.incarnation, suspicion.claimers.contains(id),
+            !Self.stronger(evidence, than: suspicion.evidence)
+        {
+            return
+        }
         var claim = member
         claim.state = .suspect
         claim.evidence = evidence
         claim.signer = id
         claim = signed(claim)
         learn(claim, from: nil, hops: 0, at: now, effects: &effects)
+    }
+
+    /// Linked peers not heard from for a probe timeout: the ones whose transport is worth asking about.
+    public func quietPeers(at now: Timestamp) -> [String] {
+        links.filter { now.milliseconds - $0.value.lastHeard.milliseconds >= scaledProbeTimeout }.map(\.key).sorted()
+    }
+
+    /// The transport under the link to `peer` stalled: TCP resent data three times with no acknowledgement. If
+    /// nothing came from `peer` for a probe timeout either, the path is cut or its host gone, and `peer` is
+    /// suspected with evidence `unreachable` (a short suspicion). A process that is merely slow never causes this:
+    /// its kernel still acknowledges.
+    public mutating func linkStalled(_ peer: String, at now: Timestamp) -> [MembershipEffect] {
+        guard !hasLeft, let state = links[peer], let record = table[peer]?.record,
+            now.milliseconds - state.lastHeard.milliseconds >= scaledProbeTimeout
+        else { return [] }
+        var effects: [MembershipEffect] = []
+        claimSuspect(record, evidence: .unreachable, at: now, effects: &effects)
+        return effects
     }
 
     /// Keeps between `minLinks` and `maxLinks` links, dials failed members now and then so split halves meet

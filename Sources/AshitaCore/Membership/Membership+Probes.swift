@@ -33,7 +33,11 @@ extension Membership {
     /// How long a suspicion lasts: from `suspicionMax` with one accuser down to `suspicionMin` with
     /// `expectedConfirmations` more (log-scaled, as Lifeguard does); short when a dial was refused.
     func suspicionTimeout(_ suspicion: Suspicion) -> Int64 {
-        if suspicion.refused { return configuration.refusedSuspicion.wholeMilliseconds }
+        switch suspicion.evidence {
+        case .refused: return configuration.refusedSuspicion.wholeMilliseconds
+        case .unreachable: return configuration.unreachableSuspicion.wholeMilliseconds
+        case .silent: break
+        }
         let low = Double(configuration.suspicionMin.wholeMilliseconds)
         let high = Double(configuration.suspicionMax.wholeMilliseconds)
         let confirmations = Double(max(0, suspicion.claimers.count - 1))
@@ -173,7 +177,10 @@ extension Membership {
                 return
             }
             let relayed = takeSeq()
-            relays[relayed] = Relay(asker: peer, askerSeq: seq, deadline: now.adding(configuration.probeTimeout))
+            // The relay gives up (nack) a fifth before the asker does, so that an unanswered target reads as the
+            // target's silence, not as this node's slowness.
+            relays[relayed] = Relay(
+                asker: peer, askerSeq: seq, deadline: now.adding(milliseconds: configuration.probeTimeout.wholeMilliseconds * 4 / 5))
             effects.append(.send(.ping(seq: relayed), to: [target]))
         case .nack(let seq):
             if probe?.seq == seq, probe?.indirect == true { probe?.nacks += 1 }

@@ -44,6 +44,8 @@ public struct MembershipCounters: Sendable, Equatable {
     public var tableFull = 0
     public var errorsReceived = 0
     public var refutations = 0
+    /// Dials not made (yet) because the dial rate was spent.
+    public var dialsDeferred = 0
 
     public init() {}
 }
@@ -83,6 +85,7 @@ public struct Membership: Sendable {
     var nextRefresh: Timestamp
     var nextRetry: Timestamp
     var nextSync: Timestamp
+    var dialBucket: TokenBucket
     var outbox: [Outgoing] = []
     public internal(set) var counters = MembershipCounters()
     public internal(set) var hasLeft = false
@@ -107,7 +110,8 @@ public struct Membership: Sendable {
         var incarnation: UInt64
         var since: Timestamp
         var claimers: Set<String>
-        var refused: Bool
+        /// The strongest evidence any claimer gave: it decides how long the suspicion lasts.
+        var evidence: SuspicionEvidence
     }
 
     struct Probe: Sendable {
@@ -147,6 +151,7 @@ public struct Membership: Sendable {
         self.nextRefresh = now.adding(configuration.linkRefresh)
         self.nextRetry = now
         self.nextSync = now.adding(configuration.syncInterval)
+        self.dialBucket = TokenBucket(rate: configuration.dialRate, burst: configuration.dialBurst, at: now)
         let own = signed(
             MemberRecord(id: id, key: signing.publicKey, address: address, incarnation: incarnation, state: .alive, signer: id))
         table[id] = MemberEntry(record: own, changed: now)
@@ -211,8 +216,10 @@ public struct Membership: Sendable {
         var confirmation = false
         if record.id != id, let current {
             if !record.supersedes(current.record) {
+                // Another claimer confirms; a claimer already counted counts again only with stronger evidence.
                 guard record.state == .suspect, current.record.state == .suspect, record.incarnation == current.record.incarnation,
-                    let suspicion = suspicions[record.id], !suspicion.claimers.contains(record.signer)
+                    let suspicion = suspicions[record.id],
+                    !suspicion.claimers.contains(record.signer) || Self.stronger(record.evidence, than: suspicion.evidence)
                 else {
                     counters.stale += 1
                     return .stale
@@ -249,7 +256,7 @@ public struct Membership: Sendable {
         }
         if confirmation {
             // Another accuser: the suspicion ends sooner, and others hear of the confirmation while it matters.
-            suspect(record.id, incarnation: record.incarnation, by: record.signer, refused: record.evidence == .refused, at: now)
+            suspect(record.id, incarnation: record.incarnation, by: record.signer, evidence: record.evidence, at: now)
             if suspicions[record.id]!.claimers.count <= configuration.expectedConfirmations + 1 {
                 forward(record, hops: hops, except: peer)
             }
@@ -258,7 +265,7 @@ public struct Membership: Sendable {
         if record.state == .failed, current.record.state == .alive {
             // A failure claim about a member this node holds alive weighs as a suspicion: this node gives the
             // member its own time to refute, and passes the claim on so the member hears of it.
-            suspect(record.id, incarnation: record.incarnation, by: record.signer, refused: false, at: now)
+            suspect(record.id, incarnation: record.incarnation, by: record.signer, evidence: nil, at: now)
             forward(record, hops: hops, except: peer)
             return .new
         }
@@ -275,7 +282,7 @@ public struct Membership: Sendable {
         case .alive:
             suspicions[record.id] = nil
         case .suspect:
-            suspect(record.id, incarnation: record.incarnation, by: record.signer, refused: record.evidence == .refused, at: now)
+            suspect(record.id, incarnation: record.incarnation, by: record.signer, evidence: record.evidence, at: now)
         case .failed, .left:
             suspicions[record.id] = nil
             if let link = links[record.id] {
@@ -286,14 +293,27 @@ public struct Membership: Sendable {
         if previous != record.state { effects.append(.memberChanged(record, previous: previous)) }
     }
 
-    mutating func suspect(_ member: String, incarnation: UInt64, by claimer: String, refused: Bool, at now: Timestamp) {
+    mutating func suspect(_ member: String, incarnation: UInt64, by claimer: String, evidence: SuspicionEvidence?, at now: Timestamp) {
+        let evidence = evidence ?? .silent
         if var suspicion = suspicions[member], suspicion.incarnation == incarnation {
             suspicion.claimers.insert(claimer)
-            suspicion.refused = suspicion.refused || refused
+            if Self.stronger(evidence, than: suspicion.evidence) { suspicion.evidence = evidence }
             suspicions[member] = suspicion
         } else {
-            suspicions[member] = Suspicion(incarnation: incarnation, since: now, claimers: [claimer], refused: refused)
+            suspicions[member] = Suspicion(incarnation: incarnation, since: now, claimers: [claimer], evidence: evidence)
         }
+    }
+
+    /// Whether `evidence` shortens a suspicion held on `held`: silent < unreachable < refused.
+    static func stronger(_ evidence: SuspicionEvidence?, than held: SuspicionEvidence) -> Bool {
+        func rank(_ evidence: SuspicionEvidence?) -> Int {
+            switch evidence {
+            case .refused: 2
+            case .unreachable: 1
+            case .silent, nil: 0
+            }
+        }
+        return rank(evidence) > rank(held)
     }
 
     /// Someone said something about this node: an earlier run's record, or a suspicion or failure it can refute.

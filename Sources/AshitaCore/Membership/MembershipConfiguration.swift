@@ -22,6 +22,8 @@ public struct MembershipConfiguration: Sendable, Equatable {
     public var expectedConfirmations = 3
     /// How long a member whose address refuses connections stays suspect: time enough to refute a false claim.
     public var refusedSuspicion: Duration = .milliseconds(300)
+    /// How long a member stays suspect when a claimer's transport to it stalled (evidence `unreachable`).
+    public var unreachableSuspicion: Duration = .seconds(1)
     /// How far this node's own timeouts stretch when it notices it is slow (Lifeguard's local health).
     public var maxLocalHealth = 8
     /// A dial not answered by then has failed.
@@ -39,6 +41,10 @@ public struct MembershipConfiguration: Sendable, Equatable {
     /// Messages a second one link may send, on average and at once; more are dropped and answered `error`.
     public var messageRate = 500
     public var messageBurst = 2000
+    /// New dials a second, on average and at once: whatever the mesh tells this node of (a member's address is
+    /// whatever that member signed), it connects to other hosts no faster than this.
+    public var dialRate = 4
+    public var dialBurst = 8
     /// Pings this node relays for others at once.
     public var maxRelays = 64
 

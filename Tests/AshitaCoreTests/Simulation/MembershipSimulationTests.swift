@@ -116,7 +116,8 @@ func simulate<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
             let wrong = simulation.failureMarks.filter { $0.subject != 9 && $0.observer != 9 }.map { "\($0.observer) failed \($0.subject)" }
             return Findings(seen: seen, falseFailures: wrong)
         }
-        #expect(found.seen != nil, "the cut-off node was not found")
+        // Its neighbours' TCP stalls (three resends unanswered, 1.4 s) and pings go unanswered: a short suspicion.
+        #expect(found.seen != nil && found.seen! <= 4_000, "the cut-off node was found after \(found.seen.map(String.init) ?? "never") ms")
         #expect(found.falseFailures.isEmpty)
     }
 

@@ -77,6 +77,10 @@ final class MeshSimulation {
     private var lastArrival: [LinkID: [Int64]] = [:]
     /// Events stuck behind a partition, released in order when it heals.
     private var held: [(Event, from: Int)] = []
+    /// By sender, then link: from when until when the sender's TCP would say the link stalled (three resends
+    /// unanswered) — across a partition until it heals, under loss while one message needs three resends or more.
+    /// A paused receiver causes none: its kernel still acknowledges.
+    private var stalls: [Int: [LinkID: (from: Int64, until: Int64)]] = [:]
     /// A running digest of every change any node reported: equal digests, equal runs.
     private(set) var traceDigest: UInt64 = 0xcbf2_9ce4_8422_2325
     private(set) var changes = 0
@@ -139,6 +143,7 @@ final class MeshSimulation {
 
     func heal() {
         for index in nodes.indices { nodes[index].group = 0 }
+        for sender in stalls.keys { stalls[sender] = stalls[sender]!.filter { $0.value.until != .max } }
         let stuck = held
         held = []
         for (event, _) in stuck { queue.push(event, at: now + delay()) }
@@ -213,14 +218,31 @@ final class MeshSimulation {
 
     private var stamp: Timestamp { Timestamp(milliseconds: now) }
 
-    private func delay() -> Int64 {
+    private func delay() -> Int64 { transit().delay }
+
+    /// How long one message takes, and how many times it was resent on the way.
+    private func transit() -> (delay: Int64, resends: Int) {
         var total = conditions.latency + (conditions.jitter > 0 ? Int64(random.next() % UInt64(conditions.jitter + 1)) : 0)
         var resend = conditions.retransmit
+        var resends = 0
         while conditions.loss > 0, Double(random.next() % 1_000_000) / 1_000_000 < conditions.loss {
             total += resend
             resend *= 2
+            resends += 1
         }
-        return total
+        return (total, resends)
+    }
+
+    /// Tells node `index` of its links whose transport is stalled now, as the node's TCP would.
+    private func reportStalls(_ index: Int) {
+        guard let own = stalls[index], !own.isEmpty else { return }
+        for (link, stall) in own.sorted(by: { $0.key < $1.key }) where stall.from <= now {
+            guard stall.until > now, let state = links[link], state.isOpen(at: index), nodes[index].up else {
+                stalls[index]![link] = nil
+                continue
+            }
+            apply(nodes[index].membership!.linkStalled(nodes[state.other(index)].id, at: stamp), from: index)
+        }
     }
 
     /// Where an event lands, and from where it came, to hold it at a partition.
@@ -254,6 +276,7 @@ final class MeshSimulation {
         switch event {
         case .tick(let index):
             apply(nodes[index].membership!.tick(at: stamp), from: index)
+            reportStalls(index)
             queue.push(.tick(index), at: now + tickInterval)
         case .deliver(let link, let index, let message):
             guard let state = links[link], state.isOpen(at: index) else { return }
@@ -331,7 +354,16 @@ final class MeshSimulation {
 
     private func send(_ event: Event, on link: LinkID, from index: Int) {
         let direction = links[link]!.dialer == index ? 0 : 1
-        var arrival = now + delay()
+        let (wait, resends) = transit()
+        var arrival = now + wait
+        let stallAfter = conditions.retransmit * 7
+        if stalls[index]?[link] == nil {
+            if nodes[links[link]!.other(index)].group != nodes[index].group {
+                stalls[index, default: [:]][link] = (now + stallAfter, .max)
+            } else if resends >= 3 {
+                stalls[index, default: [:]][link] = (now + stallAfter, now + wait)
+            }
+        }
         var last = lastArrival[link] ?? [0, 0]
         arrival = max(arrival, last[direction])
         last[direction] = arrival
