@@ -20,8 +20,13 @@ actor LinkHub {
     private let dialer: LinkDialer
     /// Where member changes go, for the journal and the node's clients.
     private let meshHub: MeshHub
-    private var ticker: RepeatedTask?
-    private var ticks = 0
+    /// The one timer: armed for when the membership next has work (`Membership.nextWake`), earlier when
+    /// something new needs it sooner.
+    private var wake: Scheduled<Void>?
+    private var wakeAt: Timestamp?
+    private var ticking = false
+    private var lastTransportCheck: Timestamp
+    private var lastTick: Timestamp
     private var stopped = false
     /// The members file's writer, whose loop the node's run owns; a changed membership is saved at most once a
     /// second, from the timer.
@@ -43,6 +48,8 @@ actor LinkHub {
         var random = SystemRandomNumberGenerator()
         let now = clock.wall()
         lastSave = now
+        lastTransportCheck = now
+        lastTick = now
         // The wall clock's milliseconds: above any incarnation an earlier run of this node used.
         membership = Membership(
             configuration: configuration, address: address, signing: signing, incarnation: UInt64(max(1, now.milliseconds)),
@@ -64,11 +71,35 @@ actor LinkHub {
 
     /// The timers, from the first join or link on.
     private func startTicking() {
-        guard ticker == nil, !stopped else { return }
-        let interval = TimeAmount(membership.configuration.gossipInterval)
-        ticker = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+        guard !ticking, !stopped else { return }
+        ticking = true
+        rearm()
+    }
+
+    /// Arms the timer for the soonest of: the membership's next work, the members file's next save, the next
+    /// look at quiet links' transports. Keeps an earlier one already armed.
+    private func rearm() {
+        guard ticking, !stopped else { return }
+        let now = clock.wall()
+        var next = membership.nextWake(at: now)
+        if membersChanged { next = min(next, lastSave.adding(milliseconds: 1000)) }
+        if !membership.quietPeers(at: now).isEmpty {
+            next = min(next, lastTransportCheck.adding(milliseconds: Self.transportCheckInterval(membership.configuration)))
+        }
+        // Never sooner than a quarter gossip interval after the last tick: whatever the membership asks, the timer
+        // cannot spin.
+        next = max(next, now, lastTick.adding(milliseconds: max(1, membership.configuration.gossipInterval.wholeMilliseconds / 4)))
+        if let wakeAt, wakeAt <= next { return }
+        wake?.cancel()
+        wakeAt = next
+        wake = eventLoop.scheduleTask(in: .milliseconds(next.milliseconds - now.milliseconds)) { [weak self] in
             self?.enqueue { $0.tick() }
         }
+    }
+
+    /// Quiet links' transports are looked at twice per probe timeout.
+    static func transportCheckInterval(_ configuration: MembershipConfiguration) -> Int64 {
+        max(1, configuration.probeTimeout.wholeMilliseconds / 2)
     }
 
     /// Dials these addresses too (the operator's `POST /api/v1/join`).
@@ -79,20 +110,26 @@ actor LinkHub {
     }
 
     private func tick() {
+        wake = nil
+        wakeAt = nil
         guard !stopped else { return }
         let now = clock.wall()
-        apply(membership.tick(at: now))
-        // Twice per probe timeout, TCP is asked about links that have been quiet that long.
-        ticks &+= 1
-        let every = max(1, membership.configuration.probeTimeout.wholeMilliseconds / 2 / max(1, membership.configuration.gossipInterval.wholeMilliseconds))
-        if Int64(ticks) % every == 0 { checkTransports(at: now) }
+        lastTick = now
+        if now.milliseconds - lastTransportCheck.milliseconds >= Self.transportCheckInterval(membership.configuration) {
+            lastTransportCheck = now
+        lastTick = now
+            checkTransports(at: now)
+        }
         if membersChanged, now.milliseconds - lastSave.milliseconds >= 1000 { saveMembers(at: now) }
+        apply(membership.tick(at: now))
     }
 
     /// The live members' addresses, for a restart to rejoin from.
     private func saveMembers(at now: Timestamp) {
         membersChanged = false
         lastSave = now
+        lastTransportCheck = now
+        lastTick = now
         let alive = membership.members.filter {
             $0.record.id != membership.id && ($0.record.state == .alive || $0.record.state == .suspect)
         }
@@ -177,8 +214,8 @@ actor LinkHub {
         if membersChanged { saveMembers(at: clock.wall()) }
         apply(membership.leave(at: clock.wall()))
         stopped = true
-        ticker?.cancel()
-        ticker = nil
+        wake?.cancel()
+        wake = nil
         membersWriter.finish()
     }
 
@@ -208,6 +245,7 @@ actor LinkHub {
                 membersChanged = true
             }
         }
+        rearm()
     }
 
     private func write(_ bytes: [UInt8], on link: LinkID) {

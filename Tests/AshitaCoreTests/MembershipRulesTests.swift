@@ -132,8 +132,9 @@ import Testing
         #expect(effects.contains(.memberChanged(a.member(subject.id)!, previous: .suspect)))
     }
 
-    /// A stalled transport (TCP resent three times unanswered) is evidence only with silence on the link too; then
-    /// the suspicion is short, and a claimer who said `silent` before may say `unreachable` after.
+    /// A stalled transport (TCP resent three times unanswered) counts only with silence on the link too, and only
+    /// once neighbours could not reach the member either; then the suspicion is short, and a claimer who said
+    /// `silent` before may say `unreachable` after.
     @Test mutating func aStalledLinkWithSilenceMakesAShortSuspicionAndSlownessNone() {
         var a = Self.node(1)
         _ = Self.linked(&a)
@@ -142,10 +143,12 @@ import Testing
         _ = a.receive(.ping(seq: 1), from: peer, at: later())
         #expect(a.linkStalled(peer, at: later()).isEmpty)
         #expect(a.member(peer)?.state == .alive)
-        // A probe timeout of silence, then the stall: suspect, with evidence `unreachable`, gossiped.
+        // A probe timeout of silence, then the stall: neighbours are asked at once (here there are none); when
+        // nobody reached it within a probe timeout, suspect, with evidence `unreachable`, gossiped.
         _ = a.linkStalled(peer, at: later(a.configuration.probeTimeout.wholeMilliseconds))
+        #expect(a.member(peer)?.state == .alive)
+        let claims = Self.gossiped(a.tick(at: later(a.configuration.probeTimeout.wholeMilliseconds + 20)))
         #expect(a.member(peer)?.state == .suspect)
-        let claims = Self.gossiped(a.tick(at: later()))
         #expect(claims.contains { $0.id == peer && $0.state == .suspect && $0.evidence == .unreachable })
         _ = a.tick(at: later(a.configuration.unreachableSuspicion.wholeMilliseconds))
         #expect(a.member(peer)?.state == .failed)
@@ -157,7 +160,8 @@ import Testing
         #expect(b.member(peer)?.state == .suspect)
         #expect(b.member(peer)?.evidence == .silent)
         _ = b.linkStalled(peer, at: later())
-        let upgraded = Self.gossiped(b.tick(at: later()))
+        var upgraded: [MemberRecord] = []
+        for _ in 0..<250 where !upgraded.contains(where: { $0.evidence == .unreachable }) { upgraded += Self.gossiped(b.tick(at: later())) }
         #expect(upgraded.contains { $0.id == peer && $0.evidence == .unreachable && $0.signer == b.id })
         _ = b.tick(at: later(b.configuration.unreachableSuspicion.wholeMilliseconds))
         #expect(b.member(peer)?.state == .failed)
@@ -307,6 +311,22 @@ import Testing
         #expect(dials > 0)
         #expect(dials <= configuration.dialBurst + configuration.dialRate * 10, "\(dials) dials in 10 s")
         #expect(a.counters.dialsDeferred > 0)
+    }
+
+    /// A node's timer sleeps until `nextWake`: right after any tick that is in the future, or the timer would spin
+    /// (a probe under way, too few links, a join target that is gone, a suspicion running).
+    @Test mutating func theNextWakeAfterATickIsAlwaysLater() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        _ = a.join([try! NodeAddress(parsing: "10.0.0.9:8000")], at: later())
+        var spins = 0
+        for _ in 0..<1_000 {
+            let now = later()
+            _ = a.tick(at: now)
+            if a.nextWake(at: now) <= now { spins += 1 }
+        }
+        #expect(spins == 0)
+        #expect(a.member(Self.record(2).id)?.state != .alive, "the unanswering peer was never suspected: the test tested nothing")
     }
 
     @Test func everyMessageSurvivesItsEncoding() {

@@ -173,6 +173,11 @@ MUTATIONS = [
      "case 0..<0x20, 0x7F...0x9F, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069:", "case 0x110000...:"),
     ("TLS certificates verified by the CLI", "Sources/AshitaClient/CurlHTTPClient.swift",
      "                if !verifyCertificates {", "                if true {"),
+    ("dials rate-bound", "Sources/AshitaCore/Membership/Membership+Links.swift",
+     "guard dialBucket.take(at: now) else {", "guard dialBucket.take(at: now) || true else {"),
+    ("unreachable only with silence", "Sources/AshitaCore/Membership/Membership+Links.swift",
+     "            now.milliseconds - state.lastHeard.milliseconds >= scaledProbeTimeout\n        else { return [] }",
+     "            now.milliseconds - state.lastHeard.milliseconds >= 0\n        else { return [] }"),
 ]
 
 def run(cmd, timeout):

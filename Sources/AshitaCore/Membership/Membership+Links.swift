@@ -160,15 +160,26 @@ extension Membership {
     }
 
     /// The transport under the link to `peer` stalled: TCP resent data three times with no acknowledgement. If
-    /// nothing came from `peer` for a probe timeout either, the path is cut or its host gone, and `peer` is
-    /// suspected with evidence `unreachable` (a short suspicion). A process that is merely slow never causes this:
-    /// its kernel still acknowledges.
+    /// nothing came from `peer` for a probe timeout either, the path may be cut or its host gone: neighbours are
+    /// asked to ping it at once (the direct ping could not pass), and if none reaches it within a probe timeout
+    /// it is suspected with evidence `unreachable`, a short suspicion. A process that is merely slow never causes
+    /// this (its kernel still acknowledges), and a lossy path seldom: the neighbours' paths answer.
     public mutating func linkStalled(_ peer: String, at now: Timestamp) -> [MembershipEffect] {
-        guard !hasLeft, let state = links[peer], let record = table[peer]?.record,
+        guard !hasLeft, let state = links[peer], let record = table[peer]?.record, record.state == .alive || record.state == .suspect,
             now.milliseconds - state.lastHeard.milliseconds >= scaledProbeTimeout
         else { return [] }
         var effects: [MembershipEffect] = []
-        claimSuspect(record, evidence: .unreachable, at: now, effects: &effects)
+        if var current = probe, current.target == peer {
+            current.unreachable = true
+            if !current.indirect { askHelpers(&current, at: now, effects: &effects) }
+            probe = current
+        } else if probe?.unreachable != true {
+            // A routine probe of another member gives way (that member's turn comes again); while another stalled
+            // member is being checked, the next look at the transport tries again.
+            var current = Probe(target: peer, seq: takeSeq(), started: now, deadline: now, unreachable: true)
+            askHelpers(&current, at: now, effects: &effects)
+            probe = current
+        }
         return effects
     }
 

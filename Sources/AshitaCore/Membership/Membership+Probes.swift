@@ -12,10 +12,12 @@ extension Membership {
         guard !hasLeft else { return [] }
         var effects: [MembershipEffect] = []
         // A tick far later than asked for means this node itself was stalled: its timeouts stretch (Lifeguard).
-        if now.milliseconds - lastTick.milliseconds > 2 * configuration.probeInterval.wholeMilliseconds {
+        let expected = requestedWake ?? lastTick.adding(configuration.probeInterval)
+        if now.milliseconds - expected.milliseconds > configuration.probeInterval.wholeMilliseconds {
             localHealth = min(configuration.maxLocalHealth, localHealth + 1)
         }
         lastTick = now
+        requestedWake = nil
         expireSuspicions(at: now, effects: &effects)
         runProbe(at: now, effects: &effects)
         for (seq, relay) in relays.sorted(by: { $0.key < $1.key }) where relay.deadline <= now {
@@ -74,17 +76,15 @@ extension Membership {
             } else if now >= current.deadline {
                 if !current.indirect {
                     // No answer on the link: ask neighbours that reach it another way.
-                    let helpers = Array(links.keys.sorted().filter { $0 != target }.shuffled(using: &random).prefix(configuration.indirectChecks))
-                    current.indirect = true
-                    current.helpers = helpers.count
-                    current.deadline = now.adding(milliseconds: scaledProbeTimeout)
+                    askHelpers(&current, at: now, effects: &effects)
                     probe = current
-                    if !helpers.isEmpty { effects.append(.send(.pingRequest(seq: current.seq, target: target), to: helpers)) }
                 } else {
                     probe = nil
                     // Helpers that did not even answer `nack` point at this node's own slowness.
                     if current.nacks < current.helpers { localHealth = min(configuration.maxLocalHealth, localHealth + 1) }
-                    if let record = table[target]?.record { claimSuspect(record, evidence: .silent, at: now, effects: &effects) }
+                    if let record = table[target]?.record {
+                        claimSuspect(record, evidence: current.unreachable ? .unreachable : .silent, at: now, effects: &effects)
+                    }
                 }
             }
         }
@@ -97,6 +97,16 @@ extension Membership {
         let seq = takeSeq()
         probe = Probe(target: target, seq: seq, started: now, deadline: now.adding(milliseconds: scaledProbeTimeout))
         effects.append(.send(.ping(seq: seq), to: [target]))
+    }
+
+    /// The indirect phase of a probe: up to `indirectChecks` other neighbours ping the target over their links.
+    mutating func askHelpers(_ current: inout Probe, at now: Timestamp, effects: inout [MembershipEffect]) {
+        let helpers = Array(
+            links.keys.sorted().filter { $0 != current.target }.shuffled(using: &random).prefix(configuration.indirectChecks))
+        current.indirect = true
+        current.helpers = helpers.count
+        current.deadline = now.adding(milliseconds: scaledProbeTimeout)
+        if !helpers.isEmpty { effects.append(.send(.pingRequest(seq: current.seq, target: current.target), to: helpers)) }
     }
 
     mutating func takeSeq() -> UInt64 {

@@ -86,6 +86,8 @@ public struct Membership: Sendable {
     var nextRetry: Timestamp
     var nextSync: Timestamp
     var dialBucket: TokenBucket
+    /// What the last `nextWake` asked for; nil for a caller that ticks at a fixed rate.
+    var requestedWake: Timestamp?
     var outbox: [Outgoing] = []
     public internal(set) var counters = MembershipCounters()
     public internal(set) var hasLeft = false
@@ -122,6 +124,8 @@ public struct Membership: Sendable {
         var helpers = 0
         var nacks = 0
         var indirect = false
+        /// Started because the transport to the target stalled: a failure then claims `unreachable`.
+        var unreachable = false
     }
 
     struct Relay: Sendable {
