@@ -142,6 +142,7 @@ import Testing
         // Heard from just now: a stall alone says nothing.
         _ = a.receive(.ping(seq: 1), from: peer, at: later())
         #expect(a.linkStalled(peer, at: later()).isEmpty)
+        _ = a.tick(at: later(a.configuration.probeTimeout.wholeMilliseconds + 20))
         #expect(a.member(peer)?.state == .alive)
         // A probe timeout of silence, then the stall: neighbours are asked at once (here there are none); when
         // nobody reached it within a probe timeout, suspect, with evidence `unreachable`, gossiped.
