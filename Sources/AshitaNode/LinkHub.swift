@@ -25,6 +25,7 @@ actor LinkHub {
     private var wake: Scheduled<Void>?
     private var wakeAt: Timestamp?
     private var ticking = false
+    private var greetings: GreetingBuckets
     private var lastTransportCheck: Timestamp
     private var lastTick: Timestamp
     private var stopped = false
@@ -49,6 +50,7 @@ actor LinkHub {
         let now = clock.wall()
         lastSave = now
         lastTransportCheck = now
+        greetings = GreetingBuckets(rate: configuration.greetingRate, burst: configuration.greetingBurst)
         lastTick = now
         // The wall clock's milliseconds: above any incarnation an earlier run of this node used.
         membership = Membership(
@@ -145,11 +147,16 @@ actor LinkHub {
             isolated: membership.linkedPeers.isEmpty)
     }
 
-    /// A new link at the accepting end, before its greeting.
-    func accept(_ session: NIOLoopBound<LinkSession>) {
+    /// A new link at the accepting end, before its greeting; one over its address's greeting rate is closed.
+    func accept(_ session: NIOLoopBound<LinkSession>, from remote: String) {
         let link = nextLinkID()
         guard !stopped else {
             session.eventLoop.execute { session.value.close(code: 1001, reason: "node is shutting down") }
+            return
+        }
+        guard greetings.admit(remote, at: clock.wall()) else {
+            logger.debug("link greeting over its address's rate", metadata: ["remote": "\(remote)"])
+            session.eventLoop.execute { session.value.close(code: 1013, reason: "too many link greetings; try again later") }
             return
         }
         let handshake = handshake(dialer: false)

@@ -69,7 +69,7 @@ public final class NodeServer: Sendable {
         /// Its session waits, reads held, for the node to `attach` it.
         case webSocket(NIOLoopBound<WebSocketSession>, remote: String)
         /// A link from another node, waiting for the link hub to start its greeting.
-        case link(NIOLoopBound<LinkSession>)
+        case link(NIOLoopBound<LinkSession>, remote: String)
         /// `declined`: a request that asked for an upgrade the node refused; it still needs its answer.
         case http(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, declined: HTTPRequestHead?, slot: ConnectionSlot)
         /// Over the connection budget: it closes as soon as it is active, unanswered.
@@ -269,7 +269,7 @@ public final class NodeServer: Sendable {
                     if Router.split(head.uri).path == LinkDialer.path {
                         let session = LinkSession(dialled: nil)
                         try operations.addHandler(session)
-                        return .link(NIOLoopBound(session, eventLoop: channel.eventLoop))
+                        return .link(NIOLoopBound(session, eventLoop: channel.eventLoop), remote: Self.remoteIP(channel))
                     }
                     let outbound = WebSocketOutbound(eventLoop: channel.eventLoop)
                     // Pre-encoded frames go in at the head of the pipeline, but under TLS after the TLS handler.
@@ -373,8 +373,8 @@ public final class NodeServer: Sendable {
                     group.addTask(executorPreference: EventLoopTaskExecutor(upgrade.eventLoop)) { [hub, links, router, logger] in
                         do {
                             switch try await upgrade.get() {
-                            case .link(let session):
-                                await links.accept(session)
+                            case .link(let session, let remote):
+                                await links.accept(session, from: remote)
                             case .webSocket(let session, let remote):
                                 // From here the connection is its pipeline: no task stays with it.
                                 let node = WebSocketSession.Node(hub: hub, remote: remote, logger: logger)

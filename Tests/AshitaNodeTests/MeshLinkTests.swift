@@ -1,6 +1,7 @@
 import AshitaClient
 import AshitaCore
 import AshitaNode
+import AshitaSystem
 import AshitaTestSupport
 import Foundation
 import Testing
@@ -84,6 +85,46 @@ import Testing
             }
             // The node is none the worse.
             #expect(try await peerNames(node) == [])
+            #expect(await node.members().members.count == 1)
+        }
+    }
+
+    /// Link greetings from one address beyond its rate are closed with 1013 before the node signs anything; the
+    /// ones within it are greeted as ever. The node's wall clock stands still, so no token comes back meanwhile.
+    /// (Raw sockets: the close comes right behind the 101.)
+    @Test func linkGreetingsFromOneAddressAreRateBound() async throws {
+        try await withNode(configure: {
+            $0.membership.greetingRate = 1
+            $0.membership.greetingBurst = 2
+            $0.clock = NodeClock(wall: { Timestamp(milliseconds: 1_800_000_000_000) }, monotonic: NodeClock.system.monotonic)
+        }) { node in
+            let port = node.localPort
+            let request =
+                "GET /api/v1/link HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            func linkAttempt() async throws -> RawConnection {
+                let connection = await onDedicatedThread { () -> RawConnection? in
+                    guard let connection = RawConnection(port: port), connection.send(request),
+                        connection.readHead()?.hasPrefix("HTTP/1.1 101") == true
+                    else { return nil }
+                    return connection
+                }
+                return try #require(connection, "no 101 for a link attempt")
+            }
+            var admitted: [RawConnection] = []
+            for _ in 0..<2 { admitted.append(try await linkAttempt()) }
+            for _ in 0..<3 {
+                let attempt = try await linkAttempt()
+                let close = await onDedicatedThread { attempt.readUntilCloseFrame() }
+                #expect(close?.code == 1013 && close?.reason == "too many link greetings; try again later", "\(String(describing: close))")
+            }
+            for connection in admitted {
+                let close = await onDedicatedThread {
+                    _ = connection.send(RawConnection.frame(opcode: 0x1, payload: Array("not json".utf8)))
+                    return connection.readUntilCloseFrame()
+                }
+                #expect(close?.code == 1008)
+            }
             #expect(await node.members().members.count == 1)
         }
     }

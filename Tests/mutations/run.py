@@ -178,6 +178,8 @@ MUTATIONS = [
     ("unreachable only with silence", "Sources/AshitaCore/Membership/Membership+Links.swift",
      "            now.milliseconds - state.lastHeard.milliseconds >= scaledProbeTimeout\n        else { return [] }",
      "            now.milliseconds - state.lastHeard.milliseconds >= 0\n        else { return [] }"),
+    ("link greetings rate-bound per address", "Sources/AshitaNode/GreetingBuckets.swift",
+     "        let admitted = bucket.take(at: now)", "        let admitted = bucket.take(at: now) || true"),
 ]
 
 def run(cmd, timeout):

@@ -45,6 +45,10 @@ public struct MembershipConfiguration: Sendable, Equatable {
     /// whatever that member signed), it connects to other hosts no faster than this.
     public var dialRate = 4
     public var dialBurst = 8
+    /// Link greetings one IP address may start a second, on average and at once: each costs this node a
+    /// signature and a check of one, so more are closed (1013) before anything is signed.
+    public var greetingRate = 10
+    public var greetingBurst = 20
     /// Pings this node relays for others at once.
     public var maxRelays = 64
 
