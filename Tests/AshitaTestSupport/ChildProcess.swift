@@ -15,6 +15,15 @@ import Glibc
 /// a node that stopped at once looked hung for 20 s. Here the child closes everything from 3 up as it
 /// starts (`posix_spawn_file_actions_addclosefrom_np`), and a thread of its own waits for the exit.
 public final class ChildProcess: Sendable {
+    /// Children not reaped yet, killed when the test process exits: a test that fails before it stops its nodes
+    /// leaves none running behind the suite.
+    private static let unreaped = Mutex<Set<pid_t>>([])
+    private static let killedAtExit: Void = {
+        atexit {
+            for pid in ChildProcess.unreaped.withLock({ $0 }) { kill(pid, SIGKILL) }
+        }
+    }()
+
     public enum Stream: Sendable {
         /// A pipe whose read end the test gets.
         case pipe
@@ -93,12 +102,15 @@ public final class ChildProcess: Sendable {
             throw SpawnError("cannot start \(executable): \(String(cString: strerror(result)))")
         }
         let pid = spawned
+        Self.killedAtExit
+        Self.unreaped.withLock { _ = $0.insert(pid) }
         self.pid = pid
         self.standardOutput = out
         self.standardError = err
         Thread.detachNewThread { [self] in
             var status: Int32 = 0
             while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            Self.unreaped.withLock { _ = $0.remove(pid) }
             // As Foundation reports it: the exit code, or the number of the signal that ended it.
             let code = status & 0x7f == 0 ? (status >> 8) & 0xff : status & 0x7f
             let waiters = exit.withLock { state in
