@@ -114,12 +114,7 @@ import Glibc
 
     @Test func aRestartAfterANameFloodStarts() async throws {
         let dir = temporaryDirectory()
-        // A generous auth deadline: in the whole suite on two cores this test's twelve announcers can wait longer
-        // than the default 10 s between their connect and their auth (CI saw "I/O on closed channel" so).
-        try await withNodes(2, dataDirectories: [dir, temporaryDirectory()], configure: {
-            $0.limits.verifyAnnouncements = true
-            $0.limits.authTimeout = .seconds(120)
-        }) { nodes in
+        try await withNodes(2, dataDirectories: [dir, temporaryDirectory()], configure: { $0.limits.verifyAnnouncements = true }) { nodes in
             let (node, real) = (nodes[0], nodes[1])
             let checked = try await EventSubscription(node, types: "nodeDiscovered,nodeUnverified")
             // Names of the real node and of the node itself.

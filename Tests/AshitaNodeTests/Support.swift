@@ -42,6 +42,9 @@ private func withNodes<T: Sendable>(
         // Checks where they are on: a slow machine running the whole suite must not make a loopback check time
         // out (tests of the timeout set their own).
         configuration.limits.verifyTimeout = .seconds(20)
+        // Likewise the auth deadline: in CI's whole suite on two cores a test's client can wait longer than the
+        // default 10 s between its connect and its auth, and then fails with "I/O on closed channel".
+        configuration.limits.authTimeout = .seconds(120)
         configure(&configuration)
         servers.append(try await NodeServer.start(configuration, logger: logger))
     }
