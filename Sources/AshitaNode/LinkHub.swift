@@ -119,7 +119,6 @@ actor LinkHub {
         lastTick = now
         if now.milliseconds - lastTransportCheck.milliseconds >= Self.transportCheckInterval(membership.configuration) {
             lastTransportCheck = now
-        lastTick = now
             checkTransports(at: now)
         }
         if membersChanged, now.milliseconds - lastSave.milliseconds >= 1000 { saveMembers(at: now) }
@@ -130,8 +129,6 @@ actor LinkHub {
     private func saveMembers(at now: Timestamp) {
         membersChanged = false
         lastSave = now
-        lastTransportCheck = now
-        lastTick = now
         let alive = membership.members.filter {
             $0.record.id != membership.id && ($0.record.state == .alive || $0.record.state == .suspect)
         }
