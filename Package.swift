@@ -91,10 +91,21 @@ let package = Package(
         ),
         // The program `ashita serve` becomes (exec, same process): the node without the client's libraries.
         // In release it carries Swift's runtime and Foundation inside (only the parts it uses): 2 MB less resident
-        // at idle than loading the shared libraries whole.
+        // at idle than loading the shared libraries whole. It is linked with lld, exports none of its own symbols
+        // (the static stdlib's `-export-dynamic` made all 26,000 of them dynamic: 2.5 MB of symbol tables the loader
+        // reads at start) and packs its relative relocations (DT_RELR, glibc 2.36: 14 KB instead of 1.7 MB read and
+        // applied at every start). Together 4.7 MB less resident at idle; still a position-independent executable.
         .executableTarget(
             name: "ashita-node", dependencies: ["AshitaNode", "AshitaServe"],
-            linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCShims", "-l_FoundationCollections"], .when(configuration: .release))]
+            linkerSettings: [
+                .unsafeFlags(
+                    [
+                        "-static-stdlib", "-l_FoundationCShims", "-l_FoundationCollections", "-use-ld=lld",
+                        "-Xlinker", "--no-export-dynamic", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                    ],
+                    .when(configuration: .release)
+                )
+            ]
         ),
         .executableTarget(
             name: "ashita",
