@@ -71,8 +71,8 @@ final class AshitaProcess: Sendable {
     }
 
     /// Waits for the exit status (the signal's number when a signal ended it). A process that has not exited
-    /// within 20 s is described (its threads, their states and where each waits in the kernel) and killed, and
-    /// the failure carries that and the end of its stderr: a hang in CI says what hung.
+    /// within 60 s (20 × `hangGuardPatience`) is described (its threads, their states and where each waits in the
+    /// kernel) and killed, and the failure carries that and the end of its stderr: a hang in CI says what hung.
     func exitStatus() async throws -> Int32 {
         do {
             return try await within(20, "ashita \(arguments) to exit") { await self.child.status() }

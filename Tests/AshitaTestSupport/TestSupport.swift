@@ -7,7 +7,13 @@ public struct TimedOut: Error, CustomStringConvertible {
     public var description: String { "timed out waiting for \(what)" }
 }
 
-/// Runs `body`, failing if it takes longer than `seconds`: a guard against a hang, never a wait for something.
+/// How many times its stated limit `within` waits. Every limit is a guard against a hang, never a wait for
+/// something; on two busy cores (CI runs the whole suite there) a healthy step has taken longer than 10 s, so the
+/// guards are three times what the tests say: a hang is reported later, a slow machine is not a failure.
+public let hangGuardPatience = 3.0
+
+/// Runs `body`, failing if it takes longer than `seconds` × `hangGuardPatience`: a guard against a hang, never a
+/// wait for something.
 ///
 /// It returns at its limit whatever `body` does: `body` runs in a task of its own, which is cancelled then and
 /// not waited for, so a body that does not heed cancellation (a blocking read, a future) cannot hold the test.
@@ -20,7 +26,7 @@ public func within<T: Sendable>(
     let result = await withTaskCancellationHandler {
         Task { decided.resolve(await work.result) }
         Task {
-            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            try? await Task.sleep(for: .milliseconds(Int(seconds * hangGuardPatience * 1000)))
             decided.resolve(.failure(TimedOut(what: what)))
         }
         return await decided.value()
