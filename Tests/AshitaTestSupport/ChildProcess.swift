@@ -171,14 +171,14 @@ public struct SpawnError: Error, CustomStringConvertible {
 }
 
 /// Runs `executable` to its end: exit status, all of stdout, all of stderr. Reading a pipe cannot be cancelled,
-/// so the guard against a hang is killing the process after `limit`: the test then fails on its status
-/// (9, SIGKILL) instead of hanging.
+/// so the guard against a hang is killing the process after `limit` (× `hangGuardPatience`): the test then fails
+/// on its status (9, SIGKILL) instead of hanging.
 public func runToEnd(
     _ executable: String, _ arguments: [String], environment: [String: String]? = nil, limit: Duration
 ) async throws -> (status: Int32, stdout: String, stderr: String) {
     let child = try ChildProcess(executable, arguments, environment: environment)
     let watchdog = Task {
-        try await Task.sleep(for: limit)
+        try await Task.sleep(for: limit * hangGuardPatience)
         child.signal(SIGKILL)
     }
     defer { watchdog.cancel() }
