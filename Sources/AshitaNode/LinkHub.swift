@@ -50,7 +50,9 @@ actor LinkHub {
         let now = clock.wall()
         lastSave = now
         lastTransportCheck = now
-        greetings = GreetingBuckets(rate: configuration.greetingRate, burst: configuration.greetingBurst)
+        greetings = GreetingBuckets(
+            rate: configuration.greetingRate, burst: configuration.greetingBurst,
+            rateAll: configuration.greetingRateAll, burstAll: configuration.greetingBurstAll, at: now)
         lastTick = now
         // The wall clock's milliseconds: above any incarnation an earlier run of this node used.
         membership = Membership(

@@ -92,10 +92,15 @@ import Testing
     /// Link greetings from one address beyond its rate are closed with 1013 before the node signs anything; the
     /// ones within it are greeted as ever. The node's wall clock stands still, so no token comes back meanwhile.
     /// (Raw sockets: the close comes right behind the 101.)
-    @Test func linkGreetingsFromOneAddressAreRateBound() async throws {
+    /// One address's bound (1 a second, 2 at once) or the bound of all addresses together (the same numbers, one
+    /// address's own much larger): either way exactly two greetings are answered, the next three get 1013.
+    @Test(arguments: [(own: 1, all: 1_000), (own: 1_000, all: 1)])
+    func linkGreetingsAreRateBound(_ rates: (own: Int, all: Int)) async throws {
         try await withNode(configure: {
-            $0.membership.greetingRate = 1
-            $0.membership.greetingBurst = 2
+            $0.membership.greetingRate = rates.own
+            $0.membership.greetingBurst = rates.own == 1 ? 2 : 1_000
+            $0.membership.greetingRateAll = rates.all
+            $0.membership.greetingBurstAll = rates.all == 1 ? 2 : 1_000
             $0.clock = NodeClock(wall: { Timestamp(milliseconds: 1_800_000_000_000) }, monotonic: NodeClock.system.monotonic)
         }) { node in
             let port = node.localPort

@@ -180,6 +180,8 @@ MUTATIONS = [
      "            now.milliseconds - state.lastHeard.milliseconds >= 0\n        else { return [] }"),
     ("link greetings rate-bound per address", "Sources/AshitaNode/GreetingBuckets.swift",
      "        let admitted = bucket.take(at: now)", "        let admitted = bucket.take(at: now) || true"),
+    ("link greetings rate-bound for all addresses", "Sources/AshitaNode/GreetingBuckets.swift",
+     "        return admitted && all.take(at: now)", "        return admitted"),
 ]
 
 def run(cmd, timeout):

@@ -46,9 +46,14 @@ public struct MembershipConfiguration: Sendable, Equatable {
     public var dialRate = 4
     public var dialBurst = 8
     /// Link greetings one IP address may start a second, on average and at once: each costs this node a
-    /// signature and a check of one, so more are closed (1013) before anything is signed.
-    public var greetingRate = 10
-    public var greetingBurst = 20
+    /// signature and a check of one, so more are closed (1013) before anything is signed. At once, a whole
+    /// cluster restarting behind one address (or on one machine) links without waiting.
+    public var greetingRate = 50
+    public var greetingBurst = 100
+    /// Link greetings all addresses together may start a second, on average and at once: many addresses (an IPv6
+    /// prefix has plenty) cannot add up to more signing than this.
+    public var greetingRateAll = 200
+    public var greetingBurstAll = 400
     /// Pings this node relays for others at once.
     public var maxRelays = 64
 
