@@ -16,6 +16,11 @@ final class NodeProcess {
     /// loopback) and take every connection from 127.0.0.1, where all clients come from; with `defaults` false
     /// a node runs as `ashita serve` would by default (the attacks). `prlimit` caps its open descriptors.
     /// `launcher` comes before the binary (e.g. `SilentDrop.launcher`).
+    /// `ASHITA_BENCH_SERVE_FLAGS`, split at spaces: more `serve` flags for every node, to try a setting
+    /// (e.g. `--sync-interval 1`) without a rebuild.
+    static let flagsFromEnvironment =
+        (ProcessInfo.processInfo.environment["ASHITA_BENCH_SERVE_FLAGS"] ?? "").split(separator: " ").map(String.init)
+
     init(extra: [String] = [], defaults: Bool = true, prlimit: Int? = nil, launcher: [String] = [], dataDirectory: String? = nil) throws {
         self.dataDirectory =
             dataDirectory
@@ -23,6 +28,7 @@ final class NodeProcess {
         process = Process()
         let serve = ["serve", "0", "--data-dir", self.dataDirectory, "--log-level", "warning"]
             + (defaults ? ["--no-verify-announcements", "--max-connections-per-ip", "20000"] : []) + extra
+            + Self.flagsFromEnvironment
         let command = (prlimit.map { ["/usr/bin/prlimit", "--nofile=\($0):\($0)", "--"] } ?? []) + launcher + [Self.binary] + serve
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
