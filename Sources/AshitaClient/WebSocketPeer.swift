@@ -116,6 +116,10 @@ public final class WebSocketPeer: Sendable {
             watchdogFired.withLockedValue { $0 = true }
             channel.close(promise: nil)
         }
+        // Called off on the event loop the moment the handshake ends, not when this task next runs: on a busy
+        // machine the task can resume after the deadline, and the watchdog then closed an upgraded connection
+        // (the caller's first send failed with "I/O on closed channel").
+        upgrade.whenComplete { _ in watchdog.cancel() }
         defer { watchdog.cancel() }
         let result: Upgrade
         do {

@@ -20,7 +20,10 @@ struct ServedNode {
         port: Int = 0, dataDirectory: String = temporaryDirectory(), extra: [String] = ["--no-verify-announcements"]
     ) async throws -> ServedNode {
         // A generous check timeout: a slow machine running the whole suite must not make a loopback check fail.
-        let process = try AshitaProcess(["serve", "\(port)", "--data-dir", dataDirectory, "--check-timeout", "20"] + extra)
+        // Likewise the auth deadline (10 s by default): on two cores busy starting the suite's processes, a test's
+        // task has waited longer than that between its connect and its auth.
+        let process = try AshitaProcess(
+            ["serve", "\(port)", "--data-dir", dataDirectory, "--check-timeout", "20", "--auth-timeout", "120"] + extra)
         let line = try #require(try await process.nextLine(), "ashita serve printed nothing")
         let match = try #require(line.firstMatch(of: /127\.0\.0\.1:(\d+) listening/), "\(line)")
         return ServedNode(process: process, port: Int(match.1)!, dataDirectory: dataDirectory)
