@@ -120,7 +120,6 @@ public final class WebSocketPeer: Sendable {
         // machine the task can resume after the deadline, and the watchdog then closed an upgraded connection
         // (the caller's first send failed with "I/O on closed channel").
         upgrade.whenComplete { _ in watchdog.cancel() }
-        defer { watchdog.cancel() }
         let result: Upgrade
         do {
             result = try await upgrade.get()

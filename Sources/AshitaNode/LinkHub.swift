@@ -146,7 +146,8 @@ actor LinkHub {
             isolated: membership.linkedPeers.isEmpty)
     }
 
-    /// A new link at the accepting end, before its greeting; one over its address's greeting rate is closed.
+    /// A new link at the accepting end, before its greeting; one over its address's greeting rate, or over that
+    /// of all addresses together, is closed.
     func accept(_ session: NIOLoopBound<LinkSession>, from remote: String) {
         let link = nextLinkID()
         guard !stopped else {
@@ -154,7 +155,7 @@ actor LinkHub {
             return
         }
         guard greetings.admit(remote, at: clock.wall()) else {
-            logger.debug("link greeting over its address's rate", metadata: ["remote": "\(remote)"])
+            logger.debug("link greeting over the greeting rate", metadata: ["remote": "\(remote)"])
             session.eventLoop.execute { session.value.close(code: 1013, reason: "too many link greetings; try again later") }
             return
         }
