@@ -9,7 +9,7 @@ import Testing
 @Suite struct ModerationCommandTests {
     /// What the node answers an `auth` announcing `home`: the first event's type and error code.
     private func announce(_ home: String, to node: ServedNode) async throws -> (type: String?, code: String?) {
-        let peer = try await WebSocketPeer.connect(host: "127.0.0.1", port: node.port)
+        let peer = try await WebSocketPeer.local(port: node.port)
         try await peer.send(#"{"type":"auth","node":"\#(home)","content":{}}"#)
         let event = try await within(10, "the answer to auth") { await peer.nextEvent() }
         await peer.close()

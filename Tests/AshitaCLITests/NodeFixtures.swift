@@ -36,7 +36,7 @@ struct ServedNode {
 
     /// A WebSocket client of this node that has sent auth with `home` and read its two answers.
     func join(home: String?) async throws -> WebSocketPeer {
-        let peer = try await WebSocketPeer.connect(host: "127.0.0.1", port: port)
+        let peer = try await WebSocketPeer.local(port: port)
         let node = home.map { #","node":"\#($0)""# } ?? ""
         try await peer.send(#"{"type":"auth"\#(node),"content":{}}"#)
         _ = try await within(10, "nodeConnected") { await peer.nextEvent() }

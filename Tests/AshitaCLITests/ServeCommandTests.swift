@@ -23,7 +23,7 @@ import Testing
     @Test(arguments: [SIGTERM, SIGINT])
     func printsOneLineWhenListeningAndExitsZeroOnASignalClosingClientsWith1001(_ signal: Int32) async throws {
         let (node, port) = try await serve()
-        let client = try await WebSocketPeer.connect(host: "127.0.0.1", port: port)
+        let client = try await WebSocketPeer.local(port: port)
         try await client.send(#"{"type":"auth","node":"127.0.0.1:1","content":{}}"#)
         guard case .text(let connected)? = try await next(client) else {
             Issue.record("no nodeConnected")

@@ -67,7 +67,7 @@ final class Chromium: Sendable {
         let target = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
         let debuggerURL = try #require(target["webSocketDebuggerUrl"] as? String)
         let path = String(debuggerURL.drop(while: { $0 != "/" }).dropFirst(2).drop(while: { $0 != "/" }))
-        let socket = try await WebSocketPeer.connect(host: "127.0.0.1", port: devToolsPort, path: path)
+        let socket = try await WebSocketPeer.local(port: devToolsPort, path: path)
         let page = BrowserPage(socket: socket)
         try await page.call("Runtime.enable")
         try await page.call("Log.enable")

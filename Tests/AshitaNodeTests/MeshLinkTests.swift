@@ -79,7 +79,7 @@ import Testing
                 "not json", #"{"type":"ping","seq":1}"#, #"{"type":"proof","answer":"00"}"#,
                 #"{"type":"hello","challenge":"00","isolated":false,"record":{}}"#,
             ] {
-                let peer = try await WebSocketPeer.connect(host: "127.0.0.1", port: node.localPort, path: "/api/v1/link")
+                let peer = try await WebSocketPeer.local(port: node.localPort, path: "/api/v1/link")
                 try await peer.send(greeting)
                 try await peer.expectClose(CloseReason(code: 1008, reason: "greeting failed"))
             }
@@ -89,11 +89,11 @@ import Testing
         }
     }
 
-    /// Link greetings from one address beyond its rate are closed with 1013 before the node signs anything; the
-    /// ones within it are greeted as ever. The node's wall clock stands still, so no token comes back meanwhile.
-    /// (Raw sockets: the close comes right behind the 101.)
-    /// One address's bound (1 a second, 2 at once) or the bound of all addresses together (the same numbers, one
-    /// address's own much larger): either way exactly two greetings are answered, the next three get 1013.
+    /// Link greetings beyond a greeting rate are closed with 1013 before the node signs anything; the ones within
+    /// it are greeted as ever. Either bound alone does it: one address's (1 a second, 2 at once) or that of all
+    /// addresses together (the same numbers, the address's own much larger); exactly two greetings are answered,
+    /// the next three get 1013. The node's wall clock stands still, so no token comes back meanwhile. (Raw
+    /// sockets: the close comes right behind the 101.)
     @Test(arguments: [(own: 1, all: 1_000), (own: 1_000, all: 1)])
     func linkGreetingsAreRateBound(_ rates: (own: Int, all: Int)) async throws {
         try await withNode(configure: {

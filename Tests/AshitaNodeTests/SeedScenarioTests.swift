@@ -30,8 +30,8 @@ import Testing
 
             // Page 8000 follows the announcement: a socket to 9000 and auth with its own home.
             #expect(!sockets8000.contains(discovered.content.nodeIp!))
-            let page8000to9000 = try await WebSocketPeer.connect(
-                host: "127.0.0.1", port: Int(discovered.content.nodeIp!.split(separator: ":")[1])!)
+            let page8000to9000 = try await WebSocketPeer.local(
+                port: Int(discovered.content.nodeIp!.split(separator: ":")[1])!)
             sockets8000.append(discovered.content.nodeIp!)
             try await page8000to9000.auth(n8000.name)
             // Page 9000 hears of 8000, which it knows already, and ignores it.

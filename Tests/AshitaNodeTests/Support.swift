@@ -76,14 +76,14 @@ extension NodeServer {
 
 extension WebSocketPeer {
     static func to(_ node: NodeServer, path: String = "/") async throws -> WebSocketPeer {
-        try await connect(host: "127.0.0.1", port: node.localPort, path: path)
+        try await local(port: node.localPort, path: path)
     }
 
     /// The original page's `ashita.signal.auth`.
     func auth(_ home: String?, token: String? = nil) async throws {
         var object: [String: Any] = ["type": "auth", "content": token.map { ["token": $0] } ?? [String: String]()]
         if let home { object["node"] = home }
-        try await send(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        try await sendFirst(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
     }
 
     /// The next message, whatever it is; nil when the connection ended.

@@ -57,7 +57,7 @@ import Glibc
                 // Announce every answerer, eight to a connection; kill the node as soon as a write is in flight.
                 var announcers: [WebSocketPeer] = []
                 for chunk in stride(from: 0, to: answerers.count, by: 8) {
-                    let announcer = try await WebSocketPeer.connect(host: "127.0.0.1", port: port)
+                    let announcer = try await WebSocketPeer.local(port: port)
                     for answerer in answerers[chunk..<min(chunk + 8, answerers.count)] { try await announcer.auth(answerer.name) }
                     announcers.append(announcer)
                 }

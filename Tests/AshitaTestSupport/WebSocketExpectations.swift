@@ -2,6 +2,13 @@ import AshitaClient
 import Testing
 
 extension WebSocketPeer {
+    /// A WebSocket to a node on 127.0.0.1, for a test. The client's handshake deadline (5 s) is a guard against a
+    /// hang here, so like every such guard it waits `hangGuardPatience` times as long: on two cores busy starting
+    /// the suite's processes, connecting and upgrading on loopback has taken longer than 5 s.
+    public static func local(port: Int, path: String = "/") async throws -> WebSocketPeer {
+        try await connect(host: "127.0.0.1", port: port, path: path, timeout: .seconds(5 * hangGuardPatience))
+    }
+
     /// The next event, which must be of `type`; records an issue when it is another, fails when the
     /// connection ends or nothing comes within `seconds`.
     @discardableResult
