@@ -73,40 +73,12 @@ func authenticateMany(_ clients: Int, _ launch: NodeLauncher = ashitaNode) async
 }
 
 /// With `listeners` observers on a node, the time from a newcomer's `auth` to the last observer receiving its
-/// `nodeDiscovered`, over `rounds` newcomers (each leaves before the next, and its `nodeLeft` is drained).
+/// `nodeDiscovered`, over `rounds` newcomers (each leaves before the next), on raw sockets stamped by the kernel
+/// (see `FanOutProbe`).
 func fanOutLatency(listeners: Int, rounds: Int, _ launch: NodeLauncher = ashitaNode) async throws -> [Duration] {
     let node = try await launch()
     defer { node.stop() }
-    var observers: [WebSocketPeer] = []
-    for i in 0..<listeners {
-        let peer = try await WebSocketPeer.connect(host: "127.0.0.1", port: node.port)
-        // With a home: the original answers no auth without one.
-        try await peer.send(#"{"type":"auth","node":"observer-\#(i).example:1","content":{}}"#)
-        _ = await peer.next()  // nodeConnected (what else comes is passed over below)
-        observers.append(peer)
-    }
-    var latencies: [Duration] = []
-    for round in 0..<rounds {
-        let newcomer = try await WebSocketPeer.connect(host: "127.0.0.1", port: node.port)
-        let sent = ContinuousClock.now
-        try await newcomer.send(#"{"type":"auth","node":"fan-\#(round).example:1","content":{}}"#)
-        let last = try await withThrowingTaskGroup(of: ContinuousClock.Instant.self) { group in
-            for observer in observers {
-                group.addTask {
-                    // Earlier frames (a nodeList, the last newcomer's nodeLeft) are passed over.
-                    while let arrival = await observer.nextArrival() {
-                        if case .text(let t) = arrival.message, t.contains("fan-\(round).example:1") { return arrival.at }
-                    }
-                    throw BenchError("an observer missed the announcement of round \(round)")
-                }
-            }
-            return try await group.reduce(sent) { max($0, $1) }
-        }
-        latencies.append(last - sent)
-        await newcomer.close()
-    }
-    for observer in observers { await observer.abort() }
-    return latencies
+    return try await FanOutProbe.measure(port: node.port, listeners: listeners, rounds: rounds)
 }
 
 /// `count` connections made by `connect(i)`, at most `atOnce` handshakes at a time, as a crowd arrives.

@@ -18,7 +18,7 @@ let clients = option("--clients", 1000)
 let listeners = option("--listeners", 50)
 let rounds = option("--rounds", 200)
 let only = CommandLine.arguments.firstIndex(of: "--only").flatMap { $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil }
-func selected(_ name: String) -> Bool { only == nil || only == name }
+func selected(_ name: String) -> Bool { only == nil || only!.split(separator: ",").contains { $0 == name } }
 func textOption(_ name: String) -> String? {
     CommandLine.arguments.firstIndex(of: name).flatMap { $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil }
 }
@@ -74,6 +74,10 @@ if selected("fanout") {
     for _ in 0..<runs { latencies += try await fanOutLatency(listeners: listeners, rounds: rounds).map(ms) }
     let sorted = latencies.sorted()
     say("auth → last of \(listeners) observers has nodeDiscovered, \(runs)×\(rounds) rounds (ms): median \(fmt(median(latencies), 3)), p90 \(fmt(sorted[sorted.count * 9 / 10], 3)), p99 \(fmt(sorted[sorted.count * 99 / 100], 3)), worst \(fmt(sorted.last!, 3))   [original: 4.4 ms median]")
+    var floor: [Double] = []
+    for _ in 0..<runs { floor += try await FanOutProbe.floor(listeners: listeners, rounds: rounds).map(ms) }
+    let floorSorted = floor.sorted()
+    say("  this machine's floor, one thread writing the frame to \(listeners) loopback sockets (ms): median \(fmt(median(floor), 3)), p99 \(fmt(floorSorted[floorSorted.count * 99 / 100], 3)), worst \(fmt(floorSorted.last!, 3))")
 }
 if selected("cli") {
     let figures = try await cliFigures(runs: 20)
