@@ -67,6 +67,8 @@ if selected("auth") {
     say("  all \(clients * (clients - 1) / 2) nodeDiscovered delivered (ms): median \(fmt(median(announced))), worst \(fmt(announced.max()!))   [original: 24 s]")
     say("  node CPU time (s): median \(fmt(median(cpu), 2)), worst \(fmt(cpu.max()!, 2)); the rest of the wall time is this bench's own clients on the same 2 cores")
     say("  node RSS after (MiB): median \(fmt(median(rss))), worst \(fmt(rss.max()!)); peak median \(fmt(median(peak))), worst \(fmt(peak.max()!)); anonymous median \(fmt(median(anonymous))), worst \(fmt(anonymous.max()!))   [original: 78 MB]")
+    let settled = authRuns.map(\.settledRSS)
+    say("  node RSS 6 s later, all still connected (MiB): median \(fmt(median(settled))), worst \(fmt(settled.max()!))")
 }
 
 if selected("fanout") {
