@@ -1,4 +1,5 @@
 import AshitaSystem
+import Logging
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -8,23 +9,36 @@ import Glibc
 /// Gives memory freed after a burst back to the system, as a service of the process's `ServiceGroup` (it ends
 /// at the group's graceful shutdown). glibc keeps freed heap in its arenas, so a node that served a burst
 /// (thousands of clients joining, hundreds of thousands of queued frames) kept that RSS after the clients left;
-/// `malloc_trim` returns the free pages. Cheap when there is little to return.
+/// `malloc_trim` returns the free pages. Cheap when there is little to return. The first round also releases the
+/// code pages only the start used (`StartupPages`).
 public struct MemoryReclaimer: Service {
     private let interval: Duration
+    private let logger: Logger?
 
-    public init(every interval: Duration = .seconds(5)) { self.interval = interval }
+    public init(every interval: Duration = .seconds(5), logger: Logger? = nil) {
+        self.interval = interval
+        self.logger = logger
+    }
 
     /// Returns at once where there is no `malloc_trim` (not glibc).
     public func run() async {
         guard let trim = Self.mallocTrim else { return }
+        var started = true
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
             } catch {
                 return
             }
-            // It walks the heap holding the arena locks: off the cooperative pool.
-            await onDedicatedThread { _ = trim(0) }
+            // It walks the heap holding the arena locks: off the cooperative pool. The first time, the start is
+            // over: the code that only ran then leaves the resident set too.
+            let first = started
+            started = false
+            let released = await onDedicatedThread {
+                _ = trim(0)
+                return first ? StartupPages.release() : 0
+            }
+            if first { logger?.debug("start-up pages released", metadata: ["bytes": "\(released)"]) }
         }
     }
 

@@ -112,7 +112,7 @@ public struct ServeCommand: AsyncParsableCommand {
         // Shut down last-first: the node, then the reclaimer (which may end at once where it has nothing to do).
         var lifecycle = ServiceGroupConfiguration(
             services: [
-                .init(service: MemoryReclaimer(), successTerminationBehavior: .ignore),
+                .init(service: MemoryReclaimer(logger: logger), successTerminationBehavior: .ignore),
                 .init(service: node),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

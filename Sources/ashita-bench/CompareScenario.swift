@@ -19,12 +19,13 @@ func compareWithOriginal(gitDirectory: String, script: String) async throws {
     }
 
     if selected("idle") {
-        var ours: [Double] = [], theirs: [Double] = []
+        var ours: [IdleMemory] = [], theirs: [IdleMemory] = []
         for _ in 0..<runs {
-            ours.append(try await idleMemory().rss)
-            theirs.append(try await idleMemory(original).rss)
+            ours.append(try await idleMemory())
+            theirs.append(try await idleMemory(original))
         }
-        row("idle RSS (MiB)", ours, theirs)
+        row("idle RSS, 6 s after start (MiB)", ours.map(\.rss), theirs.map(\.rss))
+        row("RSS 1 s after serving its page once (MiB)", ours.map(\.afterPage), theirs.map(\.afterPage))
     }
     if selected("auth") {
         var ours: [AuthRun] = [], theirs: [AuthRun] = []

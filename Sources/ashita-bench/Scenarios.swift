@@ -7,14 +7,22 @@ import Synchronization
 typealias NodeLauncher = @Sendable () async throws -> NodeProcess
 let ashitaNode: NodeLauncher = { try NodeProcess() }
 
-/// Idle memory of a node that has just started listening and served its page once.
-func idleMemory(_ launch: NodeLauncher = ashitaNode) async throws -> (rss: Double, anonymous: Double) {
+/// Idle memory: a node 6 s after it started (past its first memory round at 5 s, when it gives back what only
+/// the start used), and again 1 s after it served its page once.
+struct IdleMemory {
+    var rss: Double
+    var anonymous: Double
+    var afterPage: Double
+}
+
+func idleMemory(_ launch: NodeLauncher = ashitaNode) async throws -> IdleMemory {
     let node = try await launch()
     defer { node.stop() }
+    try await Task.sleep(for: .seconds(6))
+    let idle = try node.memory()
     _ = try await CurlHTTPClient().get("http://127.0.0.1:\(node.port)/")
     try await Task.sleep(for: .seconds(1))
-    let memory = try node.memory()
-    return (memory.rss, memory.anonymous)
+    return IdleMemory(rss: idle.rss, anonymous: idle.anonymous, afterPage: try node.memory().rss)
 }
 
 struct AuthRun {

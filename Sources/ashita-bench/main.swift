@@ -46,11 +46,13 @@ if let gitDirectory = textOption("--compare") {
 }
 
 if selected("idle") {
-    var idle: [(rss: Double, anonymous: Double)] = []
+    var idle: [IdleMemory] = []
     for _ in 0..<runs { idle.append(try await idleMemory()) }
     let rss = idle.map(\.rss)
     let anonymous = idle.map(\.anonymous)
-    say("idle RSS (MiB), \(runs) nodes: median \(fmt(median(rss))), worst \(fmt(rss.max()!)); of it anonymous (heap, not library code): median \(fmt(median(anonymous))), worst \(fmt(anonymous.max()!))   [original ashitajs: 57.5 MB]")
+    let afterPage = idle.map(\.afterPage)
+    say("idle RSS (MiB), \(runs) nodes, 6 s after start: median \(fmt(median(rss))), worst \(fmt(rss.max()!)); of it anonymous (heap, not library code): median \(fmt(median(anonymous))), worst \(fmt(anonymous.max()!))   [original ashitajs: 57.5 MB]")
+    say("  RSS 1 s after serving its page once (MiB): median \(fmt(median(afterPage))), worst \(fmt(afterPage.max()!))")
 }
 
 if selected("auth") {

@@ -96,6 +96,28 @@ import Testing
         #expect(try await node.exitStatus() == 0)
     }
 
+    /// 5 s after it starts, the node takes the code pages only its start used out of its resident set
+    /// (`StartupPages`); what it runs next faults back in from the page cache. It goes on serving its page, its
+    /// API and its WebSockets, and stops cleanly.
+    @Test func aNodeServesOnAfterReleasingItsStartupPages() async throws {
+        let (node, port) = try await serve(["--log-level", "debug", "--no-verify-announcements"])
+        let line = try #require(try await within(30, "the release of start-up pages") {
+            try await node.nextErrorLine(containing: "start-up pages released")
+        })
+        let bytes = try #require(line.firstMatch(of: /bytes=(\d+)/).flatMap { Int($0.1) }, "\(line)")
+        #expect(bytes > 1 << 20, "released only \(bytes) bytes")
+        let page = try await CurlHTTPClient().get("http://127.0.0.1:\(port)/")
+        #expect(page.status == 200)
+        let client = try await WebSocketPeer.local(port: port)
+        try await client.send(#"{"type":"auth","node":"home.example:1","content":{}}"#)
+        let connected = try await next(client)
+        guard case .text(let text) = connected else { Issue.record("\(String(describing: connected))"); return }
+        #expect(text.contains("nodeConnected"))
+        await client.close()
+        node.signal(SIGTERM)
+        #expect(try await node.exitStatus() == 0)
+    }
+
     /// Installed as a symbolic link (as package managers and `ln -s` do), `ashita` still finds `ashita-node`
     /// beside the file it links to.
     @Test func aLinkToAshitaStillRunsTheNodeProgram() async throws {

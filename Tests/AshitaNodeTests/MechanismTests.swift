@@ -1,7 +1,7 @@
 import AshitaClient
 import AshitaCore
 import AshitaNode
-import AshitaSystem
+@testable import AshitaSystem
 import AshitaTestSupport
 import Foundation
 import Testing
@@ -99,5 +99,43 @@ import Testing
             #expect(warning?.contains("was=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") == true, "\(log.recorded)")
             #expect(warning?.contains("now=\(real.id)") == true)
         }
+    }
+
+    /// Only clean, read-only file mappings are released: never a writable one, one holding private copies of its
+    /// pages (relocated data made read-only), one without a file, or one whose smaps says nothing of its copies.
+    @Test func startupPagesAreOnlyCleanReadOnlyFileMappings() {
+        let smaps = """
+            55a198613000-55a198a7e000 r--p 00000000 fe:01 1234 /usr/bin/ashita-node
+            Rss:                3000 kB
+            Anonymous:             0 kB
+            55a198a7e000-55a199b4f000 r-xp 0046b000 fe:01 1234 /usr/bin/ashita-node
+            Anonymous:             0 kB
+            55a199b4f000-55a199bff000 r--p 0153c000 fe:01 1234 /usr/bin/ashita-node
+            Anonymous:           700 kB
+            55a199bff000-55a199c10000 rw-p 015ec000 fe:01 1234 /usr/bin/ashita-node
+            Anonymous:            68 kB
+            7f8ad5c9e000-7f8ad5d12000 r-xp 00010000 fe:01 99 /usr/lib/x86_64-linux-gnu/libm.so.6
+            Anonymous:             0 kB
+            7f8ad5d82000-7f8ad5d83000 r--p 00000000 00:00 0
+            Anonymous:             0 kB
+            7ffd1000-7ffd3000 r-xp 00000000 00:00 0 [vdso]
+            Anonymous:             0 kB
+            7f0000000000-7f0000001000 r--p 00000000 fe:01 7 /opt/lib/with space.so
+            Anonymous:             0 kB
+            7f0000002000-7f0000003000 r--p 00000000 fe:01 8 /opt/lib/unknown.so
+            """
+        let released = StartupPages.parse(smaps).filter(\.isReleasable)
+        #expect(released.map(\.path) == ["/usr/bin/ashita-node", "/usr/bin/ashita-node", "/usr/lib/x86_64-linux-gnu/libm.so.6", "/opt/lib/with space.so"])
+        #expect(released.first.map { $0.end - $0.start } == 0x46b000)
+    }
+
+    /// Released in this very process (threads running, Foundation and the test runner mapped), code and constants
+    /// fault back in and everything goes on as before.
+    @Test func thisProcessRunsOnAfterReleasingItsStartupPages() throws {
+        #if os(Linux)
+        #expect(StartupPages.release() > 0)
+        let record = try JSONDecoder().decode([String: Int].self, from: JSONEncoder().encode(["after": 1]))
+        #expect(record == ["after": 1])
+        #endif
     }
 }

@@ -1,0 +1,83 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The pages of program code a process touched only while starting (argument parsing, loading its key, setting
+/// up its services) stay in its resident set for as long as it runs, though nothing uses them again. `release()`
+/// takes every clean, read-only file mapping (the executable's code and constants, the shared libraries') out of
+/// the process's resident set with `madvise(MADV_DONTNEED)`: the pages stay in the kernel's page cache, and any
+/// the process touches again come back with a minor fault, so what remains resident is the code it actually runs.
+///
+/// Only mappings that are not writable and hold no private copy of any page (smaps' `Anonymous: 0 kB`) are
+/// released: for those, dropping a page and faulting it back from the file gives the same bytes. A mapping with
+/// private copies (relocated data made read-only after loading) would fault back the file's unrelocated bytes,
+/// so it is left alone.
+public enum StartupPages {
+    /// Releases what it can; returns the bytes of the mappings released (0 where there is no `/proc`).
+    @discardableResult
+    public static func release() -> Int {
+        #if os(Linux)
+        var released = 0
+        for mapping in cleanReadOnlyFileMappings() {
+            guard let start = UnsafeMutableRawPointer(bitPattern: mapping.start) else { continue }
+            let length = Int(mapping.end - mapping.start)
+            if madvise(start, length, MADV_DONTNEED) == 0 { released += length }
+        }
+        return released
+        #else
+        return 0
+        #endif
+    }
+
+    struct Mapping {
+        var start: UInt
+        var end: UInt
+        var path: String
+        var writable: Bool
+        var privateBytes: Int?
+
+        /// Not writable, backed by a file, and without a private copy of any page.
+        var isReleasable: Bool { !writable && path.hasPrefix("/") && privateBytes == 0 }
+    }
+
+    #if os(Linux)
+    /// The mappings `release()` may drop, read from `/proc/self/smaps`.
+    static func cleanReadOnlyFileMappings() -> [(start: UInt, end: UInt)] {
+        guard let text = readSmaps() else { return [] }
+        return parse(text).filter(\.isReleasable).map { ($0.start, $0.end) }
+    }
+
+    private static func readSmaps() -> String? {
+        guard let file = fopen("/proc/self/smaps", "r") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
+            if count == 0 { break }
+            bytes += chunk[..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+    #endif
+
+    /// smaps' text as mappings: a header line (`start-end perms offset dev inode path`) and its fields, of which
+    /// only `Anonymous:` matters here.
+    static func parse(_ text: String) -> [Mapping] {
+        var mappings: [Mapping] = []
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let first = fields.first else { continue }
+            if first == "Anonymous:", fields.count >= 2, !mappings.isEmpty {
+                mappings[mappings.count - 1].privateBytes = Int(fields[1]).map { $0 * 1024 }
+                continue
+            }
+            let range = first.split(separator: "-")
+            guard range.count == 2, fields.count >= 5, let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16)
+            else { continue }
+            let path = fields.count >= 6 ? fields[5...].joined(separator: " ") : ""
+            mappings.append(Mapping(start: start, end: end, path: path, writable: fields[1].contains("w"), privateBytes: nil))
+        }
+        return mappings
+    }
+}
