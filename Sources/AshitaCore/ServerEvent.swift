@@ -151,6 +151,39 @@ struct JSONWriter {
         bytes.append(0x22)
     }
 
+    /// Any JSON value, objects with their keys sorted, as `JSONEncoder` with `.sortedKeys` and
+    /// `.withoutEscapingSlashes` writes it (a test holds the two to the same bytes) at a fraction of its cost:
+    /// every link message is written this way. Whole numbers are written without a fraction.
+    mutating func value(_ value: JSONValue) {
+        switch value {
+        case .null: raw("null")
+        case .bool(let flag): raw(flag ? "true" : "false")
+        case .number(let number):
+            if number == number.rounded(), abs(number) < 9_007_199_254_740_992 {
+                raw(String(Int64(number)))
+            } else {
+                raw("\(number)")
+            }
+        case .string(let text): string(text)
+        case .array(let items):
+            raw("[")
+            for (index, item) in items.enumerated() {
+                if index > 0 { raw(",") }
+                self.value(item)
+            }
+            raw("]")
+        case .object(let fields):
+            raw("{")
+            for (index, key) in fields.keys.sorted().enumerated() {
+                if index > 0 { raw(",") }
+                string(key)
+                raw(":")
+                self.value(fields[key]!)
+            }
+            raw("}")
+        }
+    }
+
     /// `{"id":...,"nodeIp":...,"tls":...}`, `id` left out when unknown.
     mutating func announcement(_ node: PeerAnnouncement) {
         raw("{")

@@ -64,3 +64,32 @@ import Testing
         #expect(huge.message == #"frame is not valid JSON: number "1e999" is out of range at byte 30"#)
     }
 }
+
+/// Link messages are written by `JSONWriter.value`, byte for byte what Foundation's `JSONEncoder` (sorted keys,
+/// slashes unescaped) wrote before: nodes of either kind read each other's messages, and signatures never
+/// depended on it, but a difference would show here first.
+@Suite struct LinkJSONWriterTests {
+    static let values: [JSONValue] = [
+        .object([
+            "type": .string("gossip"), "hops": .number(3),
+            "records": .array([
+                .object([
+                    "id": .string("3mv3hvnt7476m7cl3zymxo6sab3tdjnj"), "address": .string("127.0.0.1:41579"),
+                    "incarnation": .number(1_795_786_663_687), "state": .string("alive"), "evidence": .string("unreachable"),
+                ])
+            ]),
+        ]),
+        .object(["seq": .number(9_007_199_254_740_991), "target": .string("a/b \"q\" \\ \n\r\t\u{08}\u{0C}\u{01}\u{1F} é 😀")]),
+        .object(["count": .number(0), "digest": .string("00ff"), "reply": .bool(false), "z": .null, "a": .bool(true)]),
+        .array([.number(-12), .number(0.5), .number(-0.25), .array([]), .object([:])]),
+    ]
+
+    @Test(arguments: values)
+    func writesWhatJSONEncoderWrote(_ value: JSONValue) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var writer = JSONWriter("")
+        writer.value(value)
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+}

@@ -63,10 +63,9 @@ public enum LinkMessage: Equatable, Sendable {
     }
 
     static func encodeJSON(_ value: JSONValue) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // The values built here hold only finite numbers, booleans and strings: encoding cannot fail.
-        return Array(try! encoder.encode(value))
+        var writer = JSONWriter("")
+        writer.value(value)
+        return writer.bytes
     }
 
     static func json(_ record: MemberRecord) -> JSONValue {
