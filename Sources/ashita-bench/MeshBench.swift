@@ -1,6 +1,7 @@
 import AshitaClient
 import AshitaCore
 import Foundation
+import Synchronization
 import LoopbackSockets
 
 /// What every member of a cluster has heard about every other, as its event stream told it, and when.
@@ -8,11 +9,33 @@ final class MeshViews: @unchecked Sendable {
     // @unchecked: every field is touched under `lock` only.
     private let lock = NSLock()
     private var states: [Int: [String: String]] = [:]
+    /// When each observer first held each member alive (for `ASHITA_BENCH_TRACE`).
+    private var firstAlive: [Int: [String: ContinuousClock.Instant]] = [:]
 
     func set(_ observer: Int, _ member: String, _ state: String) {
         lock.lock()
         states[observer, default: [:]][member] = state
+        if state == "alive", firstAlive[observer]?[member] == nil { firstAlive[observer, default: [:]][member] = .now }
         lock.unlock()
+    }
+
+    /// Per observer, when it had every member in `members` alive (ms after `start`), the last member it learnt
+    /// of, and when that member's own process first held itself alive: the slowest observers first.
+    func trace(from start: ContinuousClock.Instant, members: [String]) -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        func ms(_ instant: ContinuousClock.Instant?) -> String {
+            guard let instant else { return "never" }
+            let d = instant - start
+            return String(Int(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15))
+        }
+        let rows = firstAlive.keys.sorted().map { observer -> (ContinuousClock.Instant, String) in
+            let seen = members.map { ($0, firstAlive[observer]?[$0]) }
+            let last = seen.max { ($0.1 ?? start) < ($1.1 ?? start) }!
+            return (last.1 ?? start, "observer \(observer) all at \(ms(last.1)) ms; last learnt \(last.0)")
+        }
+        let seed = members.compactMap { firstAlive[0]?[$0] }.sorted().map { ms($0) }
+        return ["the first member learnt of the others at (ms): \(seed.joined(separator: " "))"] + rows.sorted { $0.0 > $1.0 }.map(\.1)
     }
 
     /// Whether every observer holds every member in `state` ("alive", or "gone": failed or left).
@@ -58,7 +81,8 @@ final class AshitaCluster: MeshCluster, @unchecked Sendable {
     let views = MeshViews()
     private(set) var names: [String] = []
     private var nodes: [NodeProcess] = []
-    private var streams: [Task<Void, Never>] = []
+    /// Raised when the cluster stops: every event stream's thread ends its transfer.
+    private let stopStreams = Counter()
     var pids: [Int32] { nodes.map(\.process.processIdentifier) }
 
     func add(silenceable: Bool) async throws -> Int {
@@ -72,21 +96,27 @@ final class AshitaCluster: MeshCluster, @unchecked Sendable {
         let views = self.views
         let url = "http://127.0.0.1:\(node.port)/api/v1/events?types=memberJoined,memberFailed,memberLeft"
         let opened = AsyncStream<Void>.makeStream()
-        streams.append(
-            Task {
-                do {
-                    for try await item in EventStreamReader.open(url) {
-                        if case .comment = item { opened.continuation.yield() }
-                        guard case .event(let event) = item,
-                            let object = try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any],
-                            let content = object["content"] as? [String: Any], let member = content["id"] as? String
-                        else { continue }
-                        let state = ["memberJoined": "alive", "memberFailed": "failed", "memberLeft": "left"][event.event ?? ""] ?? "?"
-                        views.set(index, member, state)
-                    }
-                } catch {}
-                opened.continuation.finish()
-            })
+        let stop = stopStreams
+        // Read on a thread of its own and recorded there as each event arrives, as Serf's stream is: the time
+        // taken is the node's, not that of a task waiting its turn on the bench's two pool threads while 60
+        // nodes share the cores (the bench's own hop, measured, bunched arrivals by up to 90 ms at N = 30).
+        Thread.detachNewThread {
+            var parser = ServerSentEventParser()
+            _ = try? CurlHTTPClient().stream(url, headers: ["Accept: text/event-stream"], shouldStop: { stop.value.load(ordering: .relaxed) > 0 }) { bytes in
+                guard let items = try? parser.feed(bytes) else { return false }
+                for item in items {
+                    if case .comment = item { opened.continuation.yield() }
+                    guard case .event(let event) = item,
+                        let object = try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any],
+                        let content = object["content"] as? [String: Any], let member = content["id"] as? String
+                    else { continue }
+                    let state = ["memberJoined": "alive", "memberFailed": "failed", "memberLeft": "left"][event.event ?? ""] ?? "?"
+                    views.set(index, member, state)
+                }
+                return stop.value.load(ordering: .relaxed) == 0
+            }
+            opened.continuation.finish()
+        }
         views.set(index, id, "alive")
         for await _ in opened.stream { break }
         return index
@@ -112,7 +142,7 @@ final class AshitaCluster: MeshCluster, @unchecked Sendable {
     }
 
     func stopAll() {
-        for stream in streams { stream.cancel() }
+        stopStreams.value.store(1, ordering: .relaxed)
         for node in nodes { node.stop() }
     }
 }
@@ -226,6 +256,12 @@ func measureMesh(_ make: () -> any MeshCluster, size: Int, runs: Int, seed: UInt
             defer { cluster.stopAll() }
             for _ in 0..<size { _ = try await cluster.add() }
             let all = Array(0..<size)
+            if ProcessInfo.processInfo.environment["ASHITA_BENCH_TRACE"] != nil {
+                // Time to attach a profiler to the join alone (`perf record -a` once this line shows).
+                say("trace: \(size) members started; joining in 3 s")
+                try await Task.sleep(for: .seconds(3))
+            }
+            let cpuBefore = cluster.pids.map { NodeProcess.cpuSeconds(pid: $0) }.reduce(0, +)
             let start = ContinuousClock.now
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 1..<size {
@@ -235,6 +271,11 @@ func measureMesh(_ make: () -> any MeshCluster, size: Int, runs: Int, seed: UInt
                 try await group.waitForAll()
             }
             let took = try await wait(from: start) { cluster.views.all(all, see: cluster.names, as: "alive") }
+            if ProcessInfo.processInfo.environment["ASHITA_BENCH_TRACE"] != nil {
+                let cpu = cluster.pids.map { NodeProcess.cpuSeconds(pid: $0) }.reduce(0, +) - cpuBefore
+                say("CPU of all \(size) members meanwhile: \(fmt(cpu, 2)) s")
+                say("trace, \(mode), N = \(size):\n  " + cluster.views.trace(from: start, members: cluster.names).prefix(12).joined(separator: "\n  "))
+            }
             if mode == "first" {
                 figures.convergeFirst.append(took)
                 continue

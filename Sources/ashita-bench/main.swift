@@ -2,9 +2,11 @@ import Foundation
 
 // ashita-bench: the figures the node issue asks for, each over several fresh nodes.
 //   swift build -c release && .build/release/ashita-bench [--runs N] [--clients N] [--listeners N] [--rounds N]
-//       [--only idle|auth|fanout|cli|soak|attacks|mesh] [--sizes 10,30,60] [--chart PNG] [--attack NAME] [--connections N] [--churn N] [--churn-rounds N]
+//       [--only idle|auth|fanout|cli|soak|attacks|mesh, or several joined by commas] [--sizes 10,30,60] [--chart PNG] [--attack NAME] [--connections N] [--churn N] [--churn-rounds N]
 //   .build/release/ashita-bench --compare GIT_DIR [--original-script PATH] [--runs N] [--clients N] ...
 //       the same idle, auth and fan-out loads on ashita and on the original JavaScript node, in one run, with ratios
+//   ASHITA_BENCH_SERVE_FLAGS="--flag value …" adds serve flags to every ashita node; ASHITA_BENCH_TRACE=1 makes the
+//   mesh part pause 3 s before each join (to attach a profiler), then print the members' CPU and who learnt what last
 
 func option(_ name: String, _ fallback: Int) -> Int {
     guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count,
