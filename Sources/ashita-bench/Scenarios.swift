@@ -39,9 +39,12 @@ struct AuthRun {
 
 /// `clients` WebSockets connect to one node and each sends `auth` with a home of its own. Every new home is
 /// announced to every client already there, so all is delivered when n·(n−1)/2 `nodeDiscovered` have arrived.
-func authenticateMany(_ clients: Int, _ launch: NodeLauncher = ashitaNode) async throws -> AuthRun {
+/// With `settle`, the clients come to a node that has been up that long (past its first memory round, as a node
+/// that has been running a while), not to one that has just started.
+func authenticateMany(_ clients: Int, _ launch: NodeLauncher = ashitaNode, settle: Duration = .zero) async throws -> AuthRun {
     let node = try await launch()
     defer { node.stop() }
+    if settle > .zero { try await Task.sleep(for: settle) }
     let connected = Counter()
     let discovered = Counter()
     let port = node.port

@@ -73,6 +73,11 @@ if selected("auth") {
     say("  node RSS after (MiB): median \(fmt(median(rss))), worst \(fmt(rss.max()!)); peak median \(fmt(median(peak))), worst \(fmt(peak.max()!)); anonymous median \(fmt(median(anonymous))), worst \(fmt(anonymous.max()!))   [original: 78 MB]")
     let settled = authRuns.map(\.settledRSS)
     say("  node RSS 6 s later, all still connected (MiB): median \(fmt(median(settled))), worst \(fmt(settled.max()!))")
+    var upRuns: [AuthRun] = []
+    for _ in 0..<runs { upRuns.append(try await authenticateMany(clients, settle: .seconds(6))) }
+    let upAnnounced = upRuns.map { ms($0.allAnnounced) }
+    let upRSS = upRuns.map(\.rss)
+    say("  the same on nodes up for 6 s: all delivered (ms) median \(fmt(median(upAnnounced))), worst \(fmt(upAnnounced.max()!)); node RSS then (MiB) median \(fmt(median(upRSS))), worst \(fmt(upRSS.max()!))")
 }
 
 if selected("fanout") {
