@@ -1,3 +1,4 @@
+import AshitaSystem
 import Foundation
 import LoopbackSockets
 
@@ -107,42 +108,41 @@ struct FanOutProbe {
     /// `listeners` loopback sockets one after another (`write(2)` each, as the node's writer does once per
     /// socket), the same reader stamping arrivals. What the node adds is the rest of the figure above.
     static func floor(listeners: Int, rounds: Int) async throws -> [Duration] {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result {
-                    let (listener, port) = try LoopbackSocket.listen(backlog: 4096)
-                    defer { close(listener) }
-                    var probe = FanOutProbe(port: port)
-                    var writers: [Int32] = []
-                    defer { for fd in writers { close(fd) } }
-                    for _ in 0..<listeners {
-                        guard let socket = BenchSocket(port: port) else { throw BenchError("could not connect to the floor's listener") }
-                        probe.observers.append(Observer(socket: socket))
-                        writers.append(accept(listener, nil, nil))
-                    }
-                    probe.timestampAndUnblock()
-                    var latencies: [Duration] = []
-                    for round in 0..<rounds {
-                        let marker = Array("fan-\(round).example:1".utf8)
-                        let payload = #"{"content":{"nodeIp":"fan-\#(round).example:1","tls":false},"type":"nodeDiscovered"}"#
-                        let frame = [UInt8(0x81), UInt8(payload.utf8.count)] + Array(payload.utf8)
-                        let start = realtime()
-                        for fd in writers { _ = frame.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
-                        latencies.append(try probe.collect(marker, round: round) - start)
-                    }
-                    return latencies
-                })
+        try await onDedicatedThread {
+            Result {
+                let (listener, port) = try LoopbackSocket.listen(backlog: 4096)
+                defer { close(listener) }
+                var probe = FanOutProbe(port: port)
+                var writers: [Int32] = []
+                defer { for fd in writers { close(fd) } }
+                for _ in 0..<listeners {
+                    guard let socket = BenchSocket(port: port) else { throw BenchError("could not connect to the floor's listener") }
+                    probe.observers.append(Observer(socket: socket))
+                    writers.append(accept(listener, nil, nil))
+                }
+                probe.timestampAndUnblock()
+                var latencies: [Duration] = []
+                for round in 0..<rounds {
+                    let marker = Array("fan-\(round).example:1".utf8)
+                    let payload = #"{"content":{"nodeIp":"fan-\#(round).example:1","tls":false},"type":"nodeDiscovered"}"#
+                    let frame = [UInt8(0x81), UInt8(payload.utf8.count)] + Array(payload.utf8)
+                    let start = realtime()
+                    for fd in writers { _ = frame.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
+                    latencies.append(try probe.collect(marker, round: round) - start)
+                }
+                return latencies
             }
-        }
+        }.get()
     }
 
     /// Runs `rounds` on a thread of their own (they block on `poll`), away from the bench's task pool.
     static func measure(port: Int, listeners: Int, rounds: Int) async throws -> [Duration] {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { var probe = try FanOutProbe(port: port, listeners: listeners); return try probe.run(rounds: rounds) })
+        try await onDedicatedThread {
+            Result {
+                var probe = try FanOutProbe(port: port, listeners: listeners)
+                return try probe.run(rounds: rounds)
             }
-        }
+        }.get()
     }
 
     private enum ReadOutcome {
@@ -174,7 +174,7 @@ struct FanOutProbe {
         guard count > 0 else { return .closed }
         observer.carry += chunk[..<count]
         defer { observer.carry = Array(observer.carry.suffix(marker.count - 1)) }
-        guard contains(observer.carry, marker) else { return .notYet }
+        guard observer.carry.firstRange(of: marker) != nil else { return .notYet }
         return .found(arrival ?? realtime())
     }
 
@@ -221,13 +221,5 @@ struct FanOutProbe {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return .seconds(now.tv_sec) + .nanoseconds(now.tv_nsec)
-    }
-
-    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard haystack.count >= needle.count else { return false }
-        for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
-            if haystack[start..<start + needle.count].elementsEqual(needle) { return true }
-        }
-        return false
     }
 }

@@ -1,5 +1,6 @@
 import AshitaClient
 import AshitaCore
+import AshitaSystem
 import Foundation
 import Synchronization
 import LoopbackSockets
@@ -19,15 +20,14 @@ final class MeshViews: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Per observer, when it had every member in `members` alive (ms after `start`), the last member it learnt
-    /// of, and when that member's own process first held itself alive: the slowest observers first.
+    /// When the first member learnt of each other member, then per observer when it had every member in
+    /// `members` alive (ms after `start`) and the last member it learnt of: the slowest observers first.
     func trace(from start: ContinuousClock.Instant, members: [String]) -> [String] {
         lock.lock()
         defer { lock.unlock() }
         func ms(_ instant: ContinuousClock.Instant?) -> String {
             guard let instant else { return "never" }
-            let d = instant - start
-            return String(Int(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15))
+            return String(Int(ashita_bench.ms(instant - start)))
         }
         let rows = firstAlive.keys.sorted().map { observer -> (ContinuousClock.Instant, String) in
             let seen = members.map { ($0, firstAlive[observer]?[$0]) }
@@ -100,7 +100,7 @@ final class AshitaCluster: MeshCluster, @unchecked Sendable {
         // Read on a thread of its own and recorded there as each event arrives, as Serf's stream is: the time
         // taken is the node's, not that of a task waiting its turn on the bench's two pool threads while 60
         // nodes share the cores (the bench's own hop, measured, bunched arrivals by up to 90 ms at N = 30).
-        Thread.detachNewThread {
+        detachThread {
             var parser = ServerSentEventParser()
             _ = try? CurlHTTPClient().stream(url, headers: ["Accept: text/event-stream"], shouldStop: { stop.value.load(ordering: .relaxed) > 0 }) { bytes in
                 guard let items = try? parser.feed(bytes) else { return false }
