@@ -65,9 +65,13 @@ import Testing
             #expect(refusal.content.message == "127.0.0.1:\(victim.port) could not be verified as an ashita node; other clients are not told of it")
             let closedPort = try await announceAndExpectRefusal(node, "127.0.0.1:1")
             #expect(closedPort.content.message?.contains("refused") == false)
-            // The public event stream says which address, not what answers there.
+            // The public event stream says which address, not what answers there: its content is the address and
+            // nothing else. (Not a search of the whole event for "404": its id, time or port can hold those digits.)
             let event = try #require(try await events.next())
-            #expect(!event.data.contains("404") && !event.data.contains("message"), "\(event.data)")
+            let object = try JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any]
+            let content = try #require(object?["content"] as? [String: Any], "\(event.data)")
+            #expect(content.keys.sorted() == ["nodeIp"] && content["nodeIp"] as? String == "127.0.0.1:\(victim.port)", "\(event.data)")
+            #expect(!event.data.contains("message") && !event.data.contains("answered"), "\(event.data)")
             // The operator sees what was found.
             let reasons = try await allPeers(node).map { $0.reason ?? "" }
             #expect(reasons.contains("GET /api/v1/node answered 404"), "\(reasons)")
