@@ -39,9 +39,9 @@ extension FuzzHarness {
             var effects: [MembershipEffect] = []
             switch op % 8 {
             case 0:
-                effects = node.linkUp(
-                    nextLink, record: record(peer, 100, .alive, signer: peer, forged: false), dialedByUs: flag,
-                    peerIsolated: op & 0x40 != 0, at: clock)
+                guard let proven = try? ProvenRecord(checking: record(peer, 100, .alive, signer: peer, forged: false), signing: SimulatedSigning(seed: 1))
+                else { break }
+                effects = node.linkUp(nextLink, record: proven, dialedByUs: flag, peerIsolated: op & 0x40 != 0, at: clock)
                 nextLink += 1
             case 1:
                 if let link = node.link(to: peerID) { effects = node.linkDown(link, peer: peerID, lost: flag, at: clock) }

@@ -163,7 +163,8 @@ actor LinkHub {
         session.eventLoop.execute { session.value.attach(self, link: link, handshake: handshake) }
     }
 
-    func linkUp(_ link: LinkID, session: NIOLoopBound<LinkSession>, peer: MemberRecord, isolated: Bool, dialled: NodeAddress?) {
+    func linkUp(_ link: LinkID, session: NIOLoopBound<LinkSession>, peer proven: ProvenRecord, isolated: Bool, dialled: NodeAddress?) {
+        let peer = proven.record
         guard !stopped else {
             session.eventLoop.execute { session.value.close(code: 1001, reason: "node is shutting down") }
             return
@@ -174,7 +175,7 @@ actor LinkHub {
         logger.debug("link up", metadata: ["peer": "\(peer.id)", "address": "\(peer.address)"])
         apply(
             membership.linkUp(
-                link, record: peer, dialedByUs: dialled != nil, peerIsolated: isolated, address: dialled, at: clock.wall()))
+                link, record: proven, dialedByUs: dialled != nil, peerIsolated: isolated, address: dialled, at: clock.wall()))
     }
 
     func receive(_ bytes: [UInt8], on link: LinkID) {

@@ -27,6 +27,11 @@ import Testing
         return record
     }
 
+    /// A record as a link's greeting proves it (checked by a node that is none of the tests' nodes).
+    static func proven(_ record: MemberRecord) -> ProvenRecord {
+        try! ProvenRecord(checking: record, signing: SimulatedSigning(seed: 999))
+    }
+
     /// A claim about `subject`, signed by the node with seed `claimer`.
     static func claim(_ subject: MemberRecord, _ state: MemberState, by claimer: UInt64, evidence: SuspicionEvidence? = .silent) -> MemberRecord {
         let signing = SimulatedSigning(seed: claimer)
@@ -40,7 +45,7 @@ import Testing
 
     /// `a` with a link to the node of seed 2 (whose record it has).
     static func linked(_ a: inout Membership, to seed: UInt64 = 2, link: LinkID = 1) -> [MembershipEffect] {
-        a.linkUp(link, record: record(seed), dialedByUs: false, peerIsolated: false, at: Timestamp(milliseconds: 1_000))
+        a.linkUp(link, record: proven(record(seed)), dialedByUs: false, peerIsolated: false, at: Timestamp(milliseconds: 1_000))
     }
 
     static func errors(_ effects: [MembershipEffect]) -> [String] {
@@ -242,14 +247,14 @@ import Testing
 
     @Test mutating func linksStayWithinTheCapAndARefusedDiallerHearsOfOthers() {
         var a = Self.node(1) { $0.maxLinks = 2 }
-        _ = a.linkUp(1, record: Self.record(2), dialedByUs: false, peerIsolated: false, at: later())
-        _ = a.linkUp(2, record: Self.record(3), dialedByUs: false, peerIsolated: false, at: later())
-        let refused = a.linkUp(3, record: Self.record(4), dialedByUs: false, peerIsolated: false, at: later())
+        _ = a.linkUp(1, record: Self.proven(Self.record(2)), dialedByUs: false, peerIsolated: false, at: later())
+        _ = a.linkUp(2, record: Self.proven(Self.record(3)), dialedByUs: false, peerIsolated: false, at: later())
+        let refused = a.linkUp(3, record: Self.proven(Self.record(4)), dialedByUs: false, peerIsolated: false, at: later())
         #expect(refused.last == .closeLink(3, .full))
         #expect(refused.contains { if case .sendOnLink(.gossip, 3) = $0 { true } else { false } })
         #expect(a.linkedPeers.count == 2)
         // An isolated dialler gets a place: another link is shed.
-        let forced = a.linkUp(4, record: Self.record(5), dialedByUs: false, peerIsolated: true, at: later())
+        let forced = a.linkUp(4, record: Self.proven(Self.record(5)), dialedByUs: false, peerIsolated: true, at: later())
         #expect(forced.contains { if case .closeLink(_, .shed) = $0 { true } else { false } })
         #expect(a.linkedPeers.count == 2)
         #expect(a.link(to: Self.record(5).id) == 4)
@@ -260,10 +265,10 @@ import Testing
         var two = Self.node(2)
         // Each dials the other at once: link 10 is dialled by node 1, link 20 by node 2.
         let smallerDials10 = one.id < two.id
-        _ = one.linkUp(10, record: two.ownRecord, dialedByUs: true, peerIsolated: false, at: later())
-        _ = two.linkUp(20, record: one.ownRecord, dialedByUs: true, peerIsolated: false, at: later())
-        let oneEffects = one.linkUp(20, record: two.ownRecord, dialedByUs: false, peerIsolated: false, at: later())
-        let twoEffects = two.linkUp(10, record: one.ownRecord, dialedByUs: false, peerIsolated: false, at: later())
+        _ = one.linkUp(10, record: Self.proven(two.ownRecord), dialedByUs: true, peerIsolated: false, at: later())
+        _ = two.linkUp(20, record: Self.proven(one.ownRecord), dialedByUs: true, peerIsolated: false, at: later())
+        let oneEffects = one.linkUp(20, record: Self.proven(two.ownRecord), dialedByUs: false, peerIsolated: false, at: later())
+        let twoEffects = two.linkUp(10, record: Self.proven(one.ownRecord), dialedByUs: false, peerIsolated: false, at: later())
         let kept: LinkID = smallerDials10 ? 10 : 20
         #expect(one.link(to: two.id) == kept)
         #expect(two.link(to: one.id) == kept)

@@ -24,17 +24,18 @@ extension Membership {
         }
     }
 
-    /// A link is open and its other end has proved it holds `record.key`; `record` is its own signed alive record.
-    /// `peerIsolated`: the dialer has no other link, so a full node makes room for it rather than refuse.
+    /// A link is open and its other end has proved it holds `record.key`; `proven` is its own signed alive record,
+    /// checked. `peerIsolated`: the dialer has no other link, so a full node makes room for it rather than refuse.
     public mutating func linkUp(
-        _ link: LinkID, record: MemberRecord, dialedByUs: Bool, peerIsolated: Bool, address dialled: NodeAddress? = nil,
+        _ link: LinkID, record proven: ProvenRecord, dialedByUs: Bool, peerIsolated: Bool, address dialled: NodeAddress? = nil,
         at now: Timestamp
     ) -> [MembershipEffect] {
+        let record = proven.record
         if let dialled { dialing[dialled] = nil }
         dialing[record.address] = nil
         let peer = record.id
         guard !hasLeft else { return [.closeLink(link, .leaving)] }
-        guard peer != id, record.state == .alive, isAuthentic(record) else {
+        guard peer != id else {
             counters.badSignature += 1
             return [.closeLink(link, .refused)]
         }
@@ -63,9 +64,9 @@ extension Membership {
             link: link, dialer: dialer,
             bucket: TokenBucket(rate: configuration.messageRate, burst: configuration.messageBurst, at: now), lastHeard: now)
         if let entry = table[peer], entry.record.state != .alive || entry.record.incarnation < record.incarnation {
-            learn(record, from: peer, hops: 0, at: now, effects: &effects)
+            learn(record, from: peer, hops: 0, checked: true, at: now, effects: &effects)
         } else if table[peer] == nil {
-            learn(record, from: peer, hops: 0, at: now, effects: &effects)
+            learn(record, from: peer, hops: 0, checked: true, at: now, effects: &effects)
         }
         table[peer]?.lastHeard = now
         if needsTable {

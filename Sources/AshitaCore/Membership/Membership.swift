@@ -209,11 +209,12 @@ public struct Membership: Sendable {
 
     enum Learned { case new, stale, unknown, forged }
 
-    /// Takes in a record from a link (or made here). Returns whether it was news; news is passed on.
+    /// Takes in a record from a link (or made here). Returns whether it was news; news is passed on. `checked`: the
+    /// record's signature was checked already (a `ProvenRecord`).
     @discardableResult
-    mutating func learn(_ record: MemberRecord, from peer: String?, hops: Int, at now: Timestamp, effects: inout [MembershipEffect])
-        -> Learned
-    {
+    mutating func learn(
+        _ record: MemberRecord, from peer: String?, hops: Int, checked: Bool = false, at now: Timestamp, effects: inout [MembershipEffect]
+    ) -> Learned {
         // What would tell nothing new is dropped before its signature is checked: flooding brings most records
         // more than once, and a check costs more than the rest of the step.
         let current = table[record.id]
@@ -243,7 +244,7 @@ public struct Membership: Sendable {
             counters.unknown += 1
             return .unknown
         }
-        guard isAuthentic(record) else {
+        guard checked || isAuthentic(record) else {
             counters.badSignature += 1
             return .forged
         }

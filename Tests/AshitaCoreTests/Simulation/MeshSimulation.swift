@@ -287,7 +287,7 @@ final class MeshSimulation {
             let other = state.other(index)
             guard let peer = nodes[other].membership else { return }
             let effects = nodes[index].membership!.linkUp(
-                link, record: peer.ownRecord, dialedByUs: index == state.dialer,
+                link, record: try! ProvenRecord(checking: peer.ownRecord, signing: nodes[index].signing), dialedByUs: index == state.dialer,
                 peerIsolated: index == state.acceptor && peer.linkedPeers.isEmpty,
                 address: index == state.dialer ? nodes[other].address : nil, at: stamp)
             // The handshake's last step reaches the dialler before anything the acceptor sends on the link.
