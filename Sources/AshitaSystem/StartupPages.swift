@@ -49,22 +49,39 @@ public enum StartupPages {
     #endif
 
     /// smaps' text as mappings: a header line (`start-end perms offset dev inode path`) and its fields, of which
-    /// only `Anonymous:` matters here.
+    /// only `Anonymous:` matters here. The other field lines (two dozen a mapping) are passed over by their first
+    /// byte, unsplit: the node reads this while it may be busy.
     static func parse(_ text: String) -> [Mapping] {
         var mappings: [Mapping] = []
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard let first = fields.first else { continue }
-            if first == "Anonymous:", fields.count >= 2, !mappings.isEmpty {
-                mappings[mappings.count - 1].privateBytes = Int(fields[1]).map { $0 * 1024 }
-                continue
+        let anonymous = Array("Anonymous:".utf8)
+        var text = text
+        text.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count {
+                let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+                let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                start = end + 1
+                guard let first = line.first else { continue }
+                if (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first) {
+                    guard line.starts(with: anonymous), !mappings.isEmpty else { continue }
+                    let digits = line.dropFirst(anonymous.count).drop { $0 == UInt8(ascii: " ") }.prefix { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+                    mappings[mappings.count - 1].privateBytes = Int(String(decoding: digits, as: UTF8.self)).map { $0 * 1024 }
+                    continue
+                }
+                if let mapping = header(String(decoding: line, as: UTF8.self)) { mappings.append(mapping) }
             }
-            let range = first.split(separator: "-")
-            guard range.count == 2, fields.count >= 5, let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16)
-            else { continue }
-            let path = fields.count >= 6 ? fields[5...].joined(separator: " ") : ""
-            mappings.append(Mapping(start: start, end: end, path: path, writable: fields[1].contains("w"), privateBytes: nil))
         }
         return mappings
+    }
+
+    /// One mapping's header line: `start-end perms offset dev inode [path]`.
+    static func header(_ line: String) -> Mapping? {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard let first = fields.first else { return nil }
+        let range = first.split(separator: "-")
+        guard range.count == 2, fields.count >= 5, let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16)
+        else { return nil }
+        let path = fields.count >= 6 ? fields[5...].joined(separator: " ") : ""
+        return Mapping(start: start, end: end, path: path, writable: fields[1].contains("w"), privateBytes: nil)
     }
 }

@@ -7,7 +7,7 @@ import Synchronization
 typealias NodeLauncher = @Sendable () async throws -> NodeProcess
 let ashitaNode: NodeLauncher = { try NodeProcess() }
 
-/// Idle memory: a node 6 s after it started (past its first memory round at 5 s, when it gives back what only
+/// Idle memory: a node 6 s after it started (past its first quiet second after 5 s, when it gives back what only
 /// the start used), and again 1 s after it served its page once.
 struct IdleMemory {
     var rss: Double
@@ -39,8 +39,8 @@ struct AuthRun {
 
 /// `clients` WebSockets connect to one node and each sends `auth` with a home of its own. Every new home is
 /// announced to every client already there, so all is delivered when n·(n−1)/2 `nodeDiscovered` have arrived.
-/// With `settle`, the clients come to a node that has been up that long (past its first memory round, as a node
-/// that has been running a while), not to one that has just started.
+/// With `settle`, the clients come to a node that has been up that long (past its release of start-up pages, as a
+/// node that has been running a while), not to one that has just started.
 func authenticateMany(_ clients: Int, _ launch: NodeLauncher = ashitaNode, settle: Duration = .zero) async throws -> AuthRun {
     let node = try await launch()
     defer { node.stop() }

@@ -96,7 +96,7 @@ import Testing
         #expect(try await node.exitStatus() == 0)
     }
 
-    /// 5 s after it starts, the node takes the code pages only its start used out of its resident set
+    /// At its first quiet second after 5 s, the node takes the code pages only its start used out of its resident set
     /// (`StartupPages`); what it runs next faults back in from the page cache. It goes on serving its page, its
     /// API and its WebSockets, and stops cleanly.
     @Test func aNodeServesOnAfterReleasingItsStartupPages() async throws {
