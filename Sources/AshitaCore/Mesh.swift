@@ -122,6 +122,16 @@ public struct Mesh: Sendable {
         public var since: Timestamp
         public var clients: Set<ClientID>
         public var verification: Verification
+        /// `address` as text, written once: every new client's `nodeList` names every peer.
+        let nodeIp: String
+
+        init(address: NodeAddress, since: Timestamp, clients: Set<ClientID>, verification: Verification) {
+            self.address = address
+            self.since = since
+            self.clients = clients
+            self.verification = verification
+            self.nodeIp = address.description
+        }
 
         public var facts: PeerFacts? {
             if case .verified(let facts) = verification { facts } else { nil }

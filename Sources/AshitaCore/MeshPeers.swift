@@ -8,8 +8,15 @@ extension Mesh {
     public var allPeers: [Peer] { peerOrder.compactMap { peerTable[$0] } }
 
     /// `peers` as `nodeList` and `nodeDiscovered` describe them.
+    /// Every new client gets these (`nodeList`): read in place, without copying each peer's set of clients.
     var peerAnnouncements: [PeerAnnouncement] {
-        allPeers.compactMap { peer in peer.facts.map { PeerAnnouncement(peer.address, $0) } }
+        var announcements: [PeerAnnouncement] = []
+        announcements.reserveCapacity(peerOrder.count)
+        for address in peerOrder {
+            guard let index = peerTable.index(forKey: address), case .verified(let facts) = peerTable.values[index].verification else { continue }
+            announcements.append(PeerAnnouncement(nodeIp: peerTable.values[index].nodeIp, facts))
+        }
+        return announcements
     }
 
     public var operatorCount: Int { clients.values.count(where: \.isOperator) }

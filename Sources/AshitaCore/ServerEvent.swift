@@ -43,7 +43,11 @@ public struct PeerAnnouncement: Codable, Equatable, Sendable {
     public var tls: Bool
 
     public init(_ address: NodeAddress, _ facts: PeerFacts) {
-        self.nodeIp = address.description
+        self.init(nodeIp: address.description, facts)
+    }
+
+    init(nodeIp: String, _ facts: PeerFacts) {
+        self.nodeIp = nodeIp
         self.id = facts.id
         self.tls = facts.tls
     }
@@ -133,6 +137,16 @@ struct JSONWriter {
     /// A JSON string: quotes, backslashes and control characters escaped, everything else as UTF-8.
     mutating func string(_ text: String) {
         bytes.append(0x22)
+        // Most strings (addresses, ids) need no escape: copied whole, not byte by byte.
+        let copied = text.utf8.withContiguousStorageIfAvailable { utf8 in
+            for byte in utf8 where byte < 0x20 || byte == 0x22 || byte == 0x5C { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if copied == true {
+            bytes.append(0x22)
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case 0x22: bytes += [0x5C, 0x22]
