@@ -241,10 +241,14 @@ struct MeshFigures {
 func measureMesh(_ make: () -> any MeshCluster, size: Int, runs: Int, seed: UInt64) async throws -> MeshFigures {
     var figures = MeshFigures()
     var random = SeededRandom(seed: seed)
-    /// Milliseconds from `start` until `condition` holds.
-    func wait(from start: ContinuousClock.Instant, limit: Duration = .seconds(120), _ condition: () -> Bool) async throws -> Double {
+    /// Milliseconds from `start` until `condition` holds. A system that takes longer than `limit` is counted at the
+    /// limit and said so, and the run goes on (Serf's random joins at N = 60 took 66–86 s here, once more than 120).
+    func wait(from start: ContinuousClock.Instant, limit: Duration = .seconds(300), _ condition: () -> Bool) async throws -> Double {
         while !condition() {
-            guard ContinuousClock.now - start < limit else { throw BenchError("no convergence in \(limit)") }
+            guard ContinuousClock.now - start < limit else {
+                say("note: N = \(size): no convergence within \(limit); counted as \(limit)")
+                break
+            }
             try await Task.sleep(for: .milliseconds(2))
         }
         return Double((ContinuousClock.now - start).components.attoseconds) / 1e15
