@@ -12,12 +12,29 @@ final class MeshViews: @unchecked Sendable {
     private var states: [Int: [String: String]] = [:]
     /// When each observer first held each member alive (for `ASHITA_BENCH_TRACE`).
     private var firstAlive: [Int: [String: ContinuousClock.Instant]] = [:]
+    /// Every state each observer's stream gave each member, and when: what a slow detection is explained by.
+    private var history: [Int: [String: [(state: String, at: ContinuousClock.Instant)]]] = [:]
 
     func set(_ observer: Int, _ member: String, _ state: String) {
         lock.lock()
         states[observer, default: [:]][member] = state
+        history[observer, default: [:]][member, default: []].append((state, .now))
         if state == "alive", firstAlive[observer]?[member] == nil { firstAlive[observer, default: [:]][member] = .now }
         lock.unlock()
+    }
+
+    /// The observers that last held `member` gone (failed or left), slowest first, each with what its stream said of
+    /// `member` since `start` (ms after `start`).
+    func lastToSeeGone(_ member: String, among observers: [Int], from start: ContinuousClock.Instant, count: Int = 3) -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        let rows = observers.map { observer -> (ContinuousClock.Instant, String) in
+            let since = (history[observer]?[member] ?? []).filter { $0.at >= start }
+            let gone = since.first { $0.state == "failed" || $0.state == "left" }?.at ?? .now
+            let events = since.map { "\($0.state) at \(Int(ms($0.at - start)))" }.joined(separator: ", ")
+            return (gone, "observer \(observer): \(events.isEmpty ? "nothing" : events)")
+        }
+        return rows.sorted { $0.0 > $1.0 }.prefix(count).map(\.1)
     }
 
     /// When the first member learnt of each other member, then per observer when it had every member in
@@ -303,7 +320,13 @@ func measureMesh(_ make: () -> any MeshCluster, size: Int, runs: Int, seed: UInt
             let killing = ContinuousClock.now
             cluster.kill(victim)
             let rest = everyone.filter { $0 != victim }
-            figures.killed.append(try await wait(from: killing) { cluster.views.all(rest, see: [cluster.names[victim]], as: "gone") })
+            let killSeen = try await wait(from: killing) { cluster.views.all(rest, see: [cluster.names[victim]], as: "gone") }
+            figures.killed.append(killSeen)
+            if killSeen > 1_000 {
+                // Most SIGKILLs are seen by all in about 0.35 s; now and then one takes 3 s: who was last, and how.
+                say("note: N = \(size): the SIGKILLed member \(cluster.names[victim]) was seen gone by all after \(Int(killSeen)) ms; last: "
+                    + cluster.views.lastToSeeGone(cluster.names[victim], among: rest, from: killing).joined(separator: "; "))
+            }
             let leaver = rest.filter { $0 != 0 }.randomElement(using: &random)!
             let remaining = rest.filter { $0 != leaver }
             let leaving = ContinuousClock.now
