@@ -118,7 +118,8 @@ public struct Mesh: Sendable {
     }
 
     public struct Peer: Equatable, Sendable {
-        public var address: NodeAddress
+        /// Fixed for the peer's life (the table is keyed by it), so `nodeIp` never goes stale.
+        public let address: NodeAddress
         public var since: Timestamp
         public var clients: Set<ClientID>
         public var verification: Verification

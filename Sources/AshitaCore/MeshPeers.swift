@@ -13,7 +13,7 @@ extension Mesh {
         var announcements: [PeerAnnouncement] = []
         announcements.reserveCapacity(peerOrder.count)
         for address in peerOrder {
-            guard let index = peerTable.index(forKey: address), case .verified(let facts) = peerTable.values[index].verification else { continue }
+            guard let index = peerTable.index(forKey: address), let facts = peerTable.values[index].facts else { continue }
             announcements.append(PeerAnnouncement(nodeIp: peerTable.values[index].nodeIp, facts))
         }
         return announcements
