@@ -63,9 +63,8 @@ extension Membership {
         links[peer] = LinkState(
             link: link, dialer: dialer,
             bucket: TokenBucket(rate: configuration.messageRate, burst: configuration.messageBurst, at: now), lastHeard: now)
-        if let entry = table[peer], entry.record.state != .alive || entry.record.incarnation < record.incarnation {
-            learn(record, from: peer, hops: 0, checked: true, at: now, effects: &effects)
-        } else if table[peer] == nil {
+        // Taken in when new to this node, or newer than (or alive unlike) what it holds.
+        if table[peer].map({ $0.record.state != .alive || $0.record.incarnation < record.incarnation }) ?? true {
             learn(record, from: peer, hops: 0, checked: true, at: now, effects: &effects)
         }
         table[peer]?.lastHeard = now
