@@ -9,31 +9,25 @@ import Glibc
 /// Gives memory freed after a burst back to the system, as a service of the process's `ServiceGroup` (it ends
 /// at the group's graceful shutdown). glibc keeps freed heap in its arenas, so a node that served a burst
 /// (thousands of clients joining, hundreds of thousands of queued frames) kept that RSS after the clients left;
-/// `malloc_trim` returns the free pages, every `interval`. Cheap when there is little to return.
-///
-/// Once, at the first quiet second after `interval` (the process used less than `quietCPU` of CPU in it), it also
-/// releases the code pages only the start used (`StartupPages`). Not while the node is busy: a node started into a
-/// mesh forming, or into a burst of clients, would read its 45 KB of smaps and then fault back in at once the code
-/// it was running (measured: with 60 nodes joining one another, releases during the join took a twentieth of the
-/// machine's CPU). A node that is never quiet releases them after `12 × interval` all the same.
+/// `malloc_trim` returns the free pages. `ashita-node` runs on jemalloc instead (`CNodeAllocator`), which returns
+/// them by itself as the node allocates and frees; an idle node does neither, so the reclaimer purges its arenas.
+/// It also takes the code pages the process is not running out of its
+/// resident set (`CodePages`): those only its start ran, and those a burst ran. When each happens is
+/// `ReclaimSchedule`'s to say, from the CPU time the process used each second.
 public struct MemoryReclaimer: Service {
-    private let interval: Duration
-    private let quietCPU: Duration
+    private let schedule: ReclaimSchedule
     private let logger: Logger?
 
-    public init(every interval: Duration = .seconds(5), quietCPU: Duration = .milliseconds(20), logger: Logger? = nil) {
-        self.interval = interval
-        self.quietCPU = quietCPU
+    public init(schedule: ReclaimSchedule = ReclaimSchedule(), logger: Logger? = nil) {
+        self.schedule = schedule
         self.logger = logger
     }
 
-    /// Returns at once where there is no `malloc_trim` (not glibc).
+    /// Returns at once where there is neither jemalloc nor `malloc_trim` (not glibc).
     public func run() async {
-        guard let trim = Self.mallocTrim else { return }
-        let tick = Duration.seconds(1)
-        var age = Duration.zero
-        var sinceTrim = Duration.zero
-        var pagesReleased = false
+        guard let trim = Self.returnFreePages else { return }
+        var schedule = self.schedule
+        let tick = schedule.tick
         var cpu = Self.processCPUTime()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
@@ -41,22 +35,18 @@ public struct MemoryReclaimer: Service {
             } catch {
                 return
             }
-            age += tick
-            sinceTrim += tick
             let now = Self.processCPUTime()
-            let quiet = now - cpu < quietCPU
+            let step = schedule.next(cpuUsed: now - cpu)
             cpu = now
-            let trimming = sinceTrim >= interval
-            let releasing = !pagesReleased && age >= interval && (quiet || age >= interval * 12)
-            guard trimming || releasing else { continue }
-            if trimming { sinceTrim = .zero }
-            pagesReleased = pagesReleased || releasing
+            guard step.trim || step.releaseCode else { continue }
             // It walks the heap holding the arena locks: off the cooperative pool.
             let released = await onDedicatedThread {
-                if trimming { _ = trim(0) }
-                return releasing ? StartupPages.release() : 0
+                if step.trim { trim() }
+                return step.releaseCode ? CodePages.release() : 0
             }
-            if releasing { logger?.debug("start-up pages released", metadata: ["bytes": "\(released)", "quiet": "\(quiet)"]) }
+            if step.releaseCode {
+                logger?.debug("code pages released", metadata: ["bytes": "\(released)", "after": "\(step.reason?.description ?? "")"])
+            }
             // What the trim and the release cost is not the node's own work.
             cpu = Self.processCPUTime()
         }
@@ -74,7 +64,8 @@ public struct MemoryReclaimer: Service {
     }
 
     /// Caps glibc's malloc arenas (by default up to 8 per core). With many threads allocating in bursts, each
-    /// arena keeps its own free memory; fewer arenas return more of it. Call before the node starts serving.
+    /// arena keeps its own free memory; fewer arenas return more of it. Call before the node starts serving. Only
+    /// where glibc allocates (`ashita` running a node itself); `ashita-node` allocates with jemalloc.
     public static func limitArenas(to count: Int32) {
         #if canImport(Glibc)
         guard let symbol = dlsym(nil, "mallopt") else { return }
@@ -83,11 +74,22 @@ public struct MemoryReclaimer: Service {
         #endif
     }
 
-    /// glibc's `malloc_trim`, which Swift's Glibc module does not export (it is in malloc.h); nil elsewhere.
-    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+    /// How this process gives free heap pages back: jemalloc's purge of every arena where jemalloc is the
+    /// allocator (`ashita-node`), else glibc's `malloc_trim`, which Swift's Glibc module does not export (it is
+    /// in malloc.h); nil elsewhere.
+    static let returnFreePages: (@Sendable () -> Void)? = {
         #if canImport(Glibc)
+        if let symbol = dlsym(nil, "mallctl") {
+            typealias MallCtl = @convention(c) (
+                UnsafePointer<CChar>, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?, UnsafeMutableRawPointer?, Int
+            ) -> Int32
+            let mallctl = unsafeBitCast(symbol, to: MallCtl.self)
+            // MALLCTL_ARENAS_ALL is 4096.
+            return { _ = mallctl("arena.4096.purge", nil, nil, nil, 0) }
+        }
         guard let symbol = dlsym(nil, "malloc_trim") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+        let trim = unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+        return { _ = trim(0) }
         #else
         return nil
         #endif

@@ -89,6 +89,7 @@ import Testing
         let loaded = files.filter { file in Self.clientLibraries.contains { file.contains("/\($0)") } }
         #expect(loaded.isEmpty, "the node maps \(loaded.sorted())")
         #expect(files.contains { $0.hasSuffix("/ashita-node") }, "\(files.sorted())")
+        #expect(files.contains { $0.contains("/libjemalloc.so") }, "the node allocates with jemalloc (CNodeAllocator)")
         #expect(try programName(node.child.pid) == "ashita-node\n")
         let commandLine = try String(contentsOfFile: "/proc/\(node.child.pid)/cmdline", encoding: .utf8)
         #expect(commandLine.split(separator: "\0").map(String.init) == [ashitaExecutable] + node.arguments, "ps shows what was run")
@@ -97,12 +98,12 @@ import Testing
     }
 
     /// At its first quiet second after 5 s, the node takes the code pages only its start used out of its resident set
-    /// (`StartupPages`); what it runs next faults back in from the page cache. It goes on serving its page, its
+    /// (`CodePages`); what it runs next faults back in from the page cache. It goes on serving its page, its
     /// API and its WebSockets, and stops cleanly.
-    @Test func aNodeServesOnAfterReleasingItsStartupPages() async throws {
+    @Test func aNodeServesOnAfterReleasingItsCodePages() async throws {
         let (node, port) = try await serve(["--log-level", "debug", "--no-verify-announcements"])
         let line = try #require(try await within(30, "the release of start-up pages") {
-            try await node.nextErrorLine(containing: "start-up pages released")
+            try await node.nextErrorLine(containing: "code pages released")
         })
         let bytes = try #require(line.firstMatch(of: /bytes=(\d+)/).flatMap { Int($0.1) }, "\(line)")
         #expect(bytes > 1 << 20, "released only \(bytes) bytes")

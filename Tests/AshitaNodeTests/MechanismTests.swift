@@ -124,16 +124,16 @@ import Testing
             Anonymous:             0 kB
             7f0000002000-7f0000003000 r--p 00000000 fe:01 8 /opt/lib/unknown.so
             """
-        let released = StartupPages.parse(smaps).filter(\.isReleasable)
+        let released = CodePages.parse(smaps).filter(\.isReleasable)
         #expect(released.map(\.path) == ["/usr/bin/ashita-node", "/usr/bin/ashita-node", "/usr/lib/x86_64-linux-gnu/libm.so.6", "/opt/lib/with space.so"])
         #expect(released.first.map { $0.end - $0.start } == 0x46b000)
     }
 
     /// Released in this very process (threads running, Foundation and the test runner mapped), code and constants
     /// fault back in and everything goes on as before.
-    @Test func thisProcessRunsOnAfterReleasingItsStartupPages() throws {
+    @Test func thisProcessRunsOnAfterReleasingItsCodePages() throws {
         #if os(Linux)
-        #expect(StartupPages.release() > 0)
+        #expect(CodePages.release() > 0)
         let record = try JSONDecoder().decode([String: Int].self, from: JSONEncoder().encode(["after": 1]))
         #expect(record == ["after": 1])
         #endif

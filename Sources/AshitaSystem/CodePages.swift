@@ -2,17 +2,18 @@
 import Glibc
 #endif
 
-/// The pages of program code a process touched only while starting (argument parsing, loading its key, setting
-/// up its services) stay in its resident set for as long as it runs, though nothing uses them again. `release()`
-/// takes every clean, read-only file mapping (the executable's code and constants, the shared libraries') out of
-/// the process's resident set with `madvise(MADV_DONTNEED)`: the pages stay in the kernel's page cache, and any
-/// the process touches again come back with a minor fault, so what remains resident is the code it actually runs.
+/// The pages of program code a process touched once stay in its resident set for as long as it runs, though
+/// nothing may use them again: those only its start ran (argument parsing, loading its key, setting up its
+/// services), and those a burst of work ran (a thousand clients arriving and leaving). `release()` takes every
+/// clean, read-only file mapping (the executable's code and constants, the shared libraries') out of the process's
+/// resident set with `madvise(MADV_DONTNEED)`: the pages stay in the kernel's page cache, and any the process
+/// touches again come back with a minor fault, so what remains resident is the code it actually runs.
 ///
 /// Only mappings that are not writable and hold no private copy of any page (smaps' `Anonymous: 0 kB`) are
 /// released: for those, dropping a page and faulting it back from the file gives the same bytes. A mapping with
 /// private copies (relocated data made read-only after loading) would fault back the file's unrelocated bytes,
 /// so it is left alone.
-public enum StartupPages {
+public enum CodePages {
     /// Releases what it can; returns the bytes of the mappings released (0 where there is no `/proc`).
     @discardableResult
     public static func release() -> Int {
