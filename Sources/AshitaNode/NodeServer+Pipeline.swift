@@ -14,7 +14,7 @@ extension NodeServer {
     static let maxHeaderFields = 100
 
     static func configurePipeline(
-        _ channel: Channel, limits: NodeLimits, tls: NIOSSLContext?, budget: ConnectionBudget
+        _ channel: Channel, limits: NodeLimits, tls: NIOSSLContext?, budget: ConnectionBudget, deadlines: LoopDeadlinesTable
     ) throws -> EventLoopFuture<Connection> {
         let remote = Self.remoteIP(channel)
         guard case .admitted(let slot) = budget.admit(IPAddress.limitKey(remote), channel: channel) else {
@@ -73,14 +73,15 @@ extension NodeServer {
                         try operations.addHandler(session)
                         return .link(NIOLoopBound(session, eventLoop: channel.eventLoop), remote: Self.remoteIP(channel))
                     }
-                    let outbound = WebSocketOutbound(eventLoop: channel.eventLoop)
+                    let timers = deadlines.on(channel.eventLoop)
+                    let outbound = WebSocketOutbound(eventLoop: channel.eventLoop, deadlines: timers)
                     // Pre-encoded frames go in at the head of the pipeline, but under TLS after the TLS handler.
                     if let tls = try? operations.handler(type: NIOSSLServerHandler.self) {
                         try operations.addHandler(outbound, position: .after(tls))
                     } else {
                         try operations.addHandler(outbound, position: .first)
                     }
-                    let session = WebSocketSession(outbound: outbound, slot: slot)
+                    let session = WebSocketSession(outbound: outbound, slot: slot, deadlines: timers)
                     try operations.addHandler(session)
                     return .webSocket(NIOLoopBound(session, eventLoop: channel.eventLoop), remote: Self.remoteIP(channel))
                 }

@@ -31,6 +31,8 @@ public final class NodeServer: Sendable {
     /// Closes the listener at shutdown and asks every connection to quiesce: NIO's HTTP pipeline closes one
     /// that waits for a request at once, and one with a request under way after its answer.
     private let quiescing: ServerQuiescingHelper
+    /// The WebSockets' auth deadlines and heartbeats, one timer per event loop.
+    private let deadlines: LoopDeadlinesTable
 
     enum Connection {
         /// Its session waits, reads held, for the node to `attach` it.
@@ -66,6 +68,7 @@ public final class NodeServer: Sendable {
             limitPerIP: limits.maxConnectionsPerIP)
         let channel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>
         let quiescing = ServerQuiescingHelper(group: configuration.eventLoopGroup)
+        let deadlines = try await LoopDeadlinesTable.make(for: configuration.eventLoopGroup)
         do {
             var bootstrap = ServerBootstrap(group: configuration.eventLoopGroup)
                 .serverChannelInitializer { channel in
@@ -94,7 +97,7 @@ public final class NodeServer: Sendable {
                     value: .init(low: limits.outboundBufferBytes / 2, high: limits.outboundBufferBytes))
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try Self.configurePipeline(channel, limits: limits, tls: tlsContext, budget: budget)
+                        try Self.configurePipeline(channel, limits: limits, tls: tlsContext, budget: budget, deadlines: deadlines)
                     }
                 }
         } catch let error as IOError {
@@ -148,14 +151,14 @@ public final class NodeServer: Sendable {
             join: configuration.join.isEmpty ? contents.members : configuration.join,
             router: Router(hub: hub, links: links, page: PageResources(advertised: address), key: contents.key),
             serverChannel: channel,
-            quiescing: quiescing, logger: logger)
+            quiescing: quiescing, deadlines: deadlines, logger: logger)
     }
 
     private init(
         address: NodeAddress, localPort: Int, dataDirectory: DataDirectory, id: String, usesTLS: Bool,
         tokenCreated: Bool, lock: DataDirectoryLock, hub: MeshHub, links: LinkHub, join: [NodeAddress], router: Router,
         serverChannel: NIOAsyncChannel<EventLoopFuture<Connection>, Never>, quiescing: ServerQuiescingHelper,
-        logger: Logger
+        deadlines: LoopDeadlinesTable, logger: Logger
     ) {
         self.address = address
         self.localPort = localPort
@@ -170,6 +173,7 @@ public final class NodeServer: Sendable {
         self.router = router
         self.serverChannel = serverChannel
         self.quiescing = quiescing
+        self.deadlines = deadlines
         self.logger = logger
     }
 
@@ -201,6 +205,7 @@ public final class NodeServer: Sendable {
                 quiescing.initiateShutdown(promise: closed)
                 try? await closed.futureResult.get()
                 await hub.drained()
+                await deadlines.stopAll()
                 group.cancelAll()
             }
         }

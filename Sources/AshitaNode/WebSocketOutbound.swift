@@ -14,24 +14,31 @@ import Glibc
 /// It sits at the socket end of the pipeline (under TLS, just after the TLS handler), so the hub's frames, encoded
 /// once for every recipient, go from here to the socket as they are. The control frames it makes itself go
 /// through NIO's frame encoder from the pipeline's tail.
-final class WebSocketOutbound: ChannelOutboundHandler, RemovableChannelHandler {
+final class WebSocketOutbound: ChannelOutboundHandler, RemovableChannelHandler, DeadlineTarget {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let eventLoop: any EventLoop
+    private let deadlines: LoopDeadlines
     private var context: ChannelHandlerContext?
     /// The close frame the node sent, if any: why the node ended the connection, for the journal.
     private(set) var closeSent: CloseReason?
-    private var heartbeat: RepeatedTask?
+    /// The next ping's deadline, while the heartbeat runs.
+    private var heartbeat: LoopDeadlines.Token?
+    private var heartbeatInterval = TimeAmount.zero
     private var unansweredPings = 0
     private var unflushed = false
 
-    init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+    /// `deadlines`: those of the channel's event loop, where the heartbeat's pings are timed.
+    init(eventLoop: any EventLoop, deadlines: LoopDeadlines) {
+        self.eventLoop = eventLoop
+        self.deadlines = deadlines
+    }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        heartbeat?.cancel()
+        stopHeartbeat()
         self.context = nil
     }
 
@@ -71,21 +78,24 @@ final class WebSocketOutbound: ChannelOutboundHandler, RemovableChannelHandler {
     /// A ping every `interval`; when two in a row go unanswered the link is dead (a peer that vanished without
     /// a FIN) and is closed, so its home is announced `nodeLeft`.
     func startHeartbeat(every interval: TimeAmount) {
-        guard let context, heartbeat == nil else { return }
-        let this = NIOLoopBound(self, eventLoop: context.eventLoop)
-        heartbeat = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            this.value.ping()
-        }
+        guard context != nil, heartbeat == nil else { return }
+        heartbeatInterval = interval
+        heartbeat = deadlines.schedule(in: interval, self)
     }
 
-    private func ping() {
-        guard let context, mayWrite(context.channel) else {
-            heartbeat?.cancel()
-            return
-        }
+    func deadlinePassed() {
+        heartbeat = nil
+        guard let context, mayWrite(context.channel) else { return }
         if unansweredPings >= 2 { return close(.noPong) }
         unansweredPings += 1
         context.channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer(string: "ashita")), promise: nil)
+        heartbeat = deadlines.schedule(in: heartbeatInterval, self)
+    }
+
+    private func stopHeartbeat() {
+        guard let heartbeat else { return }
+        deadlines.cancel(heartbeat)
+        self.heartbeat = nil
     }
 
     func pongReceived() { unansweredPings = 0 }
@@ -133,7 +143,7 @@ final class WebSocketOutbound: ChannelOutboundHandler, RemovableChannelHandler {
 
     private func emitClose(_ reason: CloseReason, on channel: any Channel) -> EventLoopFuture<Void> {
         closeSent = reason
-        heartbeat?.cancel()
+        stopHeartbeat()
         // A control frame's payload is at most 125 bytes: the code and up to 123 bytes of whole characters.
         var text = Substring(reason.reason)
         while text.utf8.count > 123 { text = text.dropLast() }

@@ -10,7 +10,7 @@ import NIOWebSocket
 /// Frames reach the hub in the order they arrived. While `maxFramesInFlight` of them wait for the hub, the socket
 /// is not read: a client that sends faster than the hub answers is held back in its own TCP window, not in the
 /// node's memory.
-final class WebSocketSession: ChannelDuplexHandler, RemovableChannelHandler {
+final class WebSocketSession: ChannelDuplexHandler, RemovableChannelHandler, DeadlineTarget {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = WebSocketFrame
 
@@ -37,7 +37,8 @@ final class WebSocketSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// The node is closing the connection, or the client closed it: what it still sends is dropped.
     private var closing = false
     private var ending = Ending.lost
-    private var authDeadline: Scheduled<Void>?
+    private let deadlines: LoopDeadlines
+    private var authDeadline: LoopDeadlines.Token?
     private var ended = false
 
     private enum Ending {
@@ -47,15 +48,17 @@ final class WebSocketSession: ChannelDuplexHandler, RemovableChannelHandler {
         case lost
     }
 
-    init(outbound: WebSocketOutbound, slot: ConnectionSlot) {
+    /// `deadlines`: those of the channel's event loop, where the auth deadline is timed.
+    init(outbound: WebSocketOutbound, slot: ConnectionSlot, deadlines: LoopDeadlines) {
         self.outbound = outbound
         self.slot = slot
+        self.deadlines = deadlines
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        authDeadline?.cancel()
+        cancelAuthDeadline()
         self.context = nil
     }
 
@@ -78,14 +81,26 @@ final class WebSocketSession: ChannelDuplexHandler, RemovableChannelHandler {
             Self.answer(session) { $0.connected(accepted) }
         }
         guard context.channel.isActive else { return end() }
-        authDeadline = context.eventLoop.scheduleTask(in: TimeAmount(hub.limits.authTimeout)) {
-            hub.enqueue { $0.authDeadlinePassed(id) }
-        }
+        authDeadline = deadlines.schedule(in: TimeAmount(hub.limits.authTimeout), self)
         outbound.startHeartbeat(every: TimeAmount(hub.limits.pingInterval))
         let waiting = early
         early = []
         for frame in waiting { handle(frame) }
         releaseReads()
+    }
+
+    /// `--auth-timeout` after `attach`: the hub closes the client unless it has sent `auth`.
+    func deadlinePassed() {
+        authDeadline = nil
+        guard let hub = node?.hub else { return }
+        let id = self.id
+        hub.enqueue { $0.authDeadlinePassed(id) }
+    }
+
+    private func cancelAuthDeadline() {
+        guard let authDeadline else { return }
+        deadlines.cancel(authDeadline)
+        self.authDeadline = nil
     }
 
     private func connected(_ accepted: Bool) {
@@ -276,7 +291,7 @@ final class WebSocketSession: ChannelDuplexHandler, RemovableChannelHandler {
     private func end() {
         guard !ended, let hub = node?.hub else { return }
         ended = true
-        authDeadline?.cancel()
+        cancelAuthDeadline()
         let reason: CloseReason? =
             switch ending {
             case .lost: outbound.closeSent
