@@ -97,13 +97,8 @@ let package = Package(
         // applied at every start). Together 4.7 MB less resident at idle; still a position-independent executable.
         // The functions a node runs (`hot-functions.txt`, made by `.ci/hot-functions`) are laid out first and
         // together: the kernel maps code 64 KB around each page a process first runs, so scattered code is resident.
-        // The node's allocator: jemalloc and the options it runs with (NodeAllocator.c says why).
-        .target(
-            name: "CNodeAllocator",
-            linkerSettings: [.linkedLibrary("jemalloc")]
-        ),
         .executableTarget(
-            name: "ashita-node", dependencies: ["AshitaNode", "AshitaServe", "CNodeAllocator"],
+            name: "ashita-node", dependencies: ["AshitaNode", "AshitaServe"],
             exclude: ["hot-functions.txt"],
             linkerSettings: [
                 .unsafeFlags(

@@ -9,9 +9,7 @@ import Glibc
 /// Gives memory freed after a burst back to the system, as a service of the process's `ServiceGroup` (it ends
 /// at the group's graceful shutdown). glibc keeps freed heap in its arenas, so a node that served a burst
 /// (thousands of clients joining, hundreds of thousands of queued frames) kept that RSS after the clients left;
-/// `malloc_trim` returns the free pages. `ashita-node` runs on jemalloc instead (`CNodeAllocator`), which returns
-/// them by itself as the node allocates and frees; an idle node does neither, so the reclaimer purges its arenas.
-/// It also takes the code pages the process is not running out of its
+/// `malloc_trim` returns the free pages. It also takes the code pages the process is not running out of its
 /// resident set (`CodePages`): those only its start ran, and those a burst ran. When each happens is
 /// `ReclaimSchedule`'s to say, from the CPU time the process used each second.
 public struct MemoryReclaimer: Service {
@@ -23,9 +21,9 @@ public struct MemoryReclaimer: Service {
         self.logger = logger
     }
 
-    /// Returns at once where there is neither jemalloc nor `malloc_trim` (not glibc).
+    /// Returns at once where there is no `malloc_trim` (not glibc).
     public func run() async {
-        guard let trim = Self.returnFreePages else { return }
+        guard let trim = Self.mallocTrim else { return }
         var schedule = self.schedule
         let tick = schedule.tick
         var cpu = Self.processCPUTime()
@@ -41,7 +39,7 @@ public struct MemoryReclaimer: Service {
             guard step.trim || step.releaseCode else { continue }
             // It walks the heap holding the arena locks: off the cooperative pool.
             let released = await onDedicatedThread {
-                if step.trim { trim() }
+                if step.trim { _ = trim(0) }
                 return step.releaseCode ? CodePages.release() : 0
             }
             if step.releaseCode {
@@ -64,8 +62,7 @@ public struct MemoryReclaimer: Service {
     }
 
     /// Caps glibc's malloc arenas (by default up to 8 per core). With many threads allocating in bursts, each
-    /// arena keeps its own free memory; fewer arenas return more of it. Call before the node starts serving. Only
-    /// where glibc allocates (`ashita` running a node itself); `ashita-node` allocates with jemalloc.
+    /// arena keeps its own free memory; fewer arenas return more of it. Call before the node starts serving.
     public static func limitArenas(to count: Int32) {
         #if canImport(Glibc)
         guard let symbol = dlsym(nil, "mallopt") else { return }
@@ -74,22 +71,11 @@ public struct MemoryReclaimer: Service {
         #endif
     }
 
-    /// How this process gives free heap pages back: jemalloc's purge of every arena where jemalloc is the
-    /// allocator (`ashita-node`), else glibc's `malloc_trim`, which Swift's Glibc module does not export (it is
-    /// in malloc.h); nil elsewhere.
-    static let returnFreePages: (@Sendable () -> Void)? = {
+    /// glibc's `malloc_trim`, which Swift's Glibc module does not export (it is in malloc.h); nil elsewhere.
+    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
         #if canImport(Glibc)
-        if let symbol = dlsym(nil, "mallctl") {
-            typealias MallCtl = @convention(c) (
-                UnsafePointer<CChar>, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?, UnsafeMutableRawPointer?, Int
-            ) -> Int32
-            let mallctl = unsafeBitCast(symbol, to: MallCtl.self)
-            // MALLCTL_ARENAS_ALL is 4096.
-            return { _ = mallctl("arena.4096.purge", nil, nil, nil, 0) }
-        }
         guard let symbol = dlsym(nil, "malloc_trim") else { return nil }
-        let trim = unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
-        return { _ = trim(0) }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
         #else
         return nil
         #endif

@@ -89,7 +89,6 @@ import Testing
         let loaded = files.filter { file in Self.clientLibraries.contains { file.contains("/\($0)") } }
         #expect(loaded.isEmpty, "the node maps \(loaded.sorted())")
         #expect(files.contains { $0.hasSuffix("/ashita-node") }, "\(files.sorted())")
-        #expect(files.contains { $0.contains("/libjemalloc.so") }, "the node allocates with jemalloc (CNodeAllocator)")
         #expect(try programName(node.child.pid) == "ashita-node\n")
         let commandLine = try String(contentsOfFile: "/proc/\(node.child.pid)/cmdline", encoding: .utf8)
         #expect(commandLine.split(separator: "\0").map(String.init) == [ashitaExecutable] + node.arguments, "ps shows what was run")
