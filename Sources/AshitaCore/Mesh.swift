@@ -122,9 +122,13 @@ public struct Mesh: Sendable {
         public let address: NodeAddress
         public var since: Timestamp
         public var clients: Set<ClientID>
-        public var verification: Verification
+        public var verification: Verification {
+            didSet { announcement = Self.announcement(nodeIp, verification) }
+        }
         /// `address` as text, written once: every new client's `nodeList` names every peer.
         let nodeIp: String
+        /// How `nodeList` and `nodeDiscovered` describe it once verified, with its JSON already written.
+        private(set) var announcement: PeerAnnouncement?
 
         init(address: NodeAddress, since: Timestamp, clients: Set<ClientID>, verification: Verification) {
             self.address = address
@@ -132,6 +136,14 @@ public struct Mesh: Sendable {
             self.clients = clients
             self.verification = verification
             self.nodeIp = address.description
+            self.announcement = Self.announcement(nodeIp, verification)
+        }
+
+        private static func announcement(_ nodeIp: String, _ verification: Verification) -> PeerAnnouncement? {
+            guard case .verified(let facts) = verification else { return nil }
+            var announcement = PeerAnnouncement(nodeIp: nodeIp, facts)
+            announcement.written = PeerAnnouncement.Written(announcement)
+            return announcement
         }
 
         public var facts: PeerFacts? {

@@ -13,8 +13,8 @@ extension Mesh {
         var announcements: [PeerAnnouncement] = []
         announcements.reserveCapacity(peerOrder.count)
         for address in peerOrder {
-            guard let index = peerTable.index(forKey: address), let facts = peerTable.values[index].facts else { continue }
-            announcements.append(PeerAnnouncement(nodeIp: peerTable.values[index].nodeIp, facts))
+            guard let index = peerTable.index(forKey: address), let announcement = peerTable.values[index].announcement else { continue }
+            announcements.append(announcement)
         }
         return announcements
     }

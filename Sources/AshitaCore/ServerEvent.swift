@@ -41,6 +41,30 @@ public struct PeerAnnouncement: Codable, Equatable, Sendable {
     public var nodeIp: String
     public var id: String?
     public var tls: Bool
+    /// This announcement as `nodeList` writes it, kept by the peer table with each peer: every new client's list
+    /// names every peer, and copying these bytes costs a fraction of writing them anew. Not part of the value.
+    var written: Written?
+
+    struct Written: Sendable {
+        /// `nodeIp` as a JSON string, and the whole object.
+        let nodeIp: [UInt8]
+        let object: [UInt8]
+
+        init(_ announcement: PeerAnnouncement) {
+            var address = JSONWriter("")
+            address.string(announcement.nodeIp)
+            var object = JSONWriter("")
+            object.announcement(announcement)
+            nodeIp = address.bytes
+            self.object = object.bytes
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case nodeIp, id, tls }
+
+    public static func == (left: PeerAnnouncement, right: PeerAnnouncement) -> Bool {
+        left.nodeIp == right.nodeIp && left.id == right.id && left.tls == right.tls
+    }
 
     public init(_ address: NodeAddress, _ facts: PeerFacts) {
         self.init(nodeIp: address.description, facts)
@@ -84,14 +108,15 @@ public enum ServerEvent: Equatable, Sendable {
             // `nodeList` as the original had it (addresses); `nodes` adds what is known of each.
             // The hot events are written by hand (every auth, every fan-out), byte for byte as JSONEncoder would.
             var out = JSONWriter(#"{"content":{"nodeList":["#)
+            out.bytes.reserveCapacity(64 + nodes.reduce(0) { $0 + 2 + ($1.written.map { $0.nodeIp.count + $0.object.count } ?? 128) })
             for (i, node) in nodes.enumerated() {
                 if i > 0 { out.raw(",") }
-                out.string(node.nodeIp)
+                if let written = node.written { out.bytes.append(contentsOf: written.nodeIp) } else { out.string(node.nodeIp) }
             }
             out.raw(#"],"nodes":["#)
             for (i, node) in nodes.enumerated() {
                 if i > 0 { out.raw(",") }
-                out.announcement(node)
+                if let written = node.written { out.bytes.append(contentsOf: written.object) } else { out.announcement(node) }
             }
             out.raw(#"]},"type":"nodeList"}"#)
             return out.bytes

@@ -83,6 +83,16 @@ import Testing
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let list = try encoder.encode(Envelope(content: Content(nodeList: nodes.map(\.nodeIp), nodes: nodes), type: "nodeList"))
         #expect(ServerEvent.nodeList(nodes).encoded() == Array(list))
+        // The peer table's announcements carry their JSON already written (`written`): copied, the same bytes,
+        // alone or mixed with announcements written afresh (the mesh's members).
+        let written = nodes.map { node in
+            var node = node
+            node.written = PeerAnnouncement.Written(node)
+            return node
+        }
+        #expect(ServerEvent.nodeList(written).encoded() == Array(list))
+        #expect(ServerEvent.nodeList([written[0], nodes[1]]).encoded() == Array(list))
+        #expect(written == nodes, "what is written is no part of the value")
         #expect(ServerEvent.nodeList([]).encoded() == Array(#"{"content":{"nodeList":[],"nodes":[]},"type":"nodeList"}"#.utf8))
         let discovered = try encoder.encode(Envelope(content: nodes[0], type: "nodeDiscovered"))
         #expect(ServerEvent.nodeDiscovered(nodes[0]).encoded() == Array(discovered))

@@ -45,6 +45,8 @@ import Testing
         #expect(sent(effects) == ["[1]:nodeDiscovered", "2:nodeConnected", "2:nodeList"])
         #expect(effects.contains(.send(.nodeList([PeerAnnouncement(addr("127.0.0.1:9000"), .unverified)]), to: 2)))
         #expect(mesh.peers.map(\.address) == [addr("127.0.0.1:9000")])
+        // Every new client's nodeList copies each peer's JSON, written once with the peer.
+        #expect(mesh.peerAnnouncements.allSatisfy { $0.written != nil })
         // A known home costs no announcement.
         _ = mesh.connect(3, remote: "10.0.0.3", at: clock)
         #expect(sent(auth(3, "127.0.0.1:9000")) == ["3:nodeConnected", "3:nodeList"])
