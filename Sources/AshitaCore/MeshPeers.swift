@@ -75,10 +75,10 @@ extension Mesh {
         let others = authenticated.subtracting(peer.clients)
         // A live member of the mesh was announced to every client already.
         if !others.isEmpty, members[home] == nil {
-            effects.append(.fanOut(.nodeDiscovered(PeerAnnouncement(home, peer.facts!)), to: Array(others)))
+            effects.append(.fanOut(.nodeDiscovered(peer.announcement!), to: Array(others)))
         }
         effects.append(
-            record(JournalType.nodeDiscovered, JournalContent(nodeIp: home.description, id: peer.facts?.id), now))
+            record(JournalType.nodeDiscovered, JournalContent(nodeIp: peer.nodeIp, id: peer.facts?.id), now))
         return effects
     }
 

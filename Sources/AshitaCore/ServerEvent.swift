@@ -38,11 +38,13 @@ public struct PeerFacts: Codable, Equatable, Hashable, Sendable {
 
 /// One peer as `nodeDiscovered` and `nodeList` describe it: `{"nodeIp":...,"id":...,"tls":...}`.
 public struct PeerAnnouncement: Codable, Equatable, Sendable {
-    public var nodeIp: String
-    public var id: String?
-    public var tls: Bool
-    /// This announcement as `nodeList` writes it, kept by the peer table with each peer: every new client's list
-    /// names every peer, and copying these bytes costs a fraction of writing them anew. Not part of the value.
+    // Fixed once made, so `written` cannot go stale.
+    public let nodeIp: String
+    public let id: String?
+    public let tls: Bool
+    /// This announcement as `nodeList` and `nodeDiscovered` write it, kept by the peer table with each peer: every
+    /// new client's list names every peer, and copying these bytes costs a fraction of writing them anew. Not part
+    /// of the value.
     var written: Written?
 
     struct Written: Sendable {
@@ -111,12 +113,12 @@ public enum ServerEvent: Equatable, Sendable {
             out.bytes.reserveCapacity(64 + nodes.reduce(0) { $0 + 2 + ($1.written.map { $0.nodeIp.count + $0.object.count } ?? 128) })
             for (i, node) in nodes.enumerated() {
                 if i > 0 { out.raw(",") }
-                if let written = node.written { out.bytes.append(contentsOf: written.nodeIp) } else { out.string(node.nodeIp) }
+                out.nodeIp(node)
             }
             out.raw(#"],"nodes":["#)
             for (i, node) in nodes.enumerated() {
                 if i > 0 { out.raw(",") }
-                if let written = node.written { out.bytes.append(contentsOf: written.object) } else { out.announcement(node) }
+                out.announcement(node)
             }
             out.raw(#"]},"type":"nodeList"}"#)
             return out.bytes
@@ -223,8 +225,15 @@ struct JSONWriter {
         }
     }
 
-    /// `{"id":...,"nodeIp":...,"tls":...}`, `id` left out when unknown.
+    /// `node.nodeIp` as a JSON string: copied when already written.
+    mutating func nodeIp(_ node: PeerAnnouncement) {
+        guard let written = node.written else { return string(node.nodeIp) }
+        bytes.append(contentsOf: written.nodeIp)
+    }
+
+    /// `{"id":...,"nodeIp":...,"tls":...}`, `id` left out when unknown: copied when already written.
     mutating func announcement(_ node: PeerAnnouncement) {
+        if let written = node.written { return bytes.append(contentsOf: written.object) }
         raw("{")
         if let id = node.id {
             raw(#""id":"#)

@@ -96,5 +96,6 @@ import Testing
         #expect(ServerEvent.nodeList([]).encoded() == Array(#"{"content":{"nodeList":[],"nodes":[]},"type":"nodeList"}"#.utf8))
         let discovered = try encoder.encode(Envelope(content: nodes[0], type: "nodeDiscovered"))
         #expect(ServerEvent.nodeDiscovered(nodes[0]).encoded() == Array(discovered))
+        #expect(ServerEvent.nodeDiscovered(written[0]).encoded() == Array(discovered))
     }
 }
