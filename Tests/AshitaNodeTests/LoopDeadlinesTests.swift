@@ -1,7 +1,6 @@
 @testable import AshitaNode
 import NIOCore
 import NIOPosix
-import Synchronization
 import Testing
 
 /// The one timer per event loop behind every WebSocket's auth deadline and heartbeat.
@@ -33,10 +32,25 @@ import Testing
 
     private let loop = MultiThreadedEventLoopGroup.singleton.next()
 
-    @Test func deadlinesPassInTheirOrderOnceAndCancelledOnesNever() async throws {
+    /// Runs `setUp` on the loop with an empty log and the promise the test's last deadline completes; once it has,
+    /// the names of the targets whose deadlines passed, in order.
+    private func passed(
+        _ setUp: @escaping @Sendable (_ log: NIOLoopBoundBox<[String]>, _ done: EventLoopPromise<Void>) -> Void
+    ) async throws -> [String] {
+        let loop = self.loop
         let done = loop.makePromise(of: Void.self)
         let log = try await loop.submit {
             let log = NIOLoopBoundBox([String](), eventLoop: loop)
+            setUp(log, done)
+            return log
+        }.get()
+        try await done.futureResult.get()
+        return try await loop.submit { log.value }.get()
+    }
+
+    @Test func deadlinesPassInTheirOrderOnceAndCancelledOnesNever() async throws {
+        let loop = self.loop
+        let fired = try await passed { log, done in
             let deadlines = LoopDeadlines(eventLoop: loop)
             _ = deadlines.schedule(in: .milliseconds(60), Recorder("late", log: log))
             _ = deadlines.schedule(in: .milliseconds(20), Recorder("early", log: log))
@@ -45,34 +59,26 @@ import Testing
             _ = deadlines.schedule(in: .milliseconds(100), Recorder("last", log: log, done: done))
             deadlines.cancel(cancelled)
             #expect(deadlines.count == 4)
-            return log
-        }.get()
-        try await done.futureResult.get()
-        let fired = try await loop.submit { log.value }.get()
+        }
         #expect(fired == ["early", "middle", "late", "last"])
     }
 
     /// A heartbeat schedules its next ping from the deadline that just passed.
     @Test func aTargetMayScheduleAgainWhenItsDeadlinePasses() async throws {
-        let done = loop.makePromise(of: Void.self)
-        let log = try await loop.submit {
-            let log = NIOLoopBoundBox([String](), eventLoop: loop)
+        let loop = self.loop
+        let fired = try await passed { log, done in
             let deadlines = LoopDeadlines(eventLoop: loop)
             let beat = Recorder("beat", log: log, done: done)
             beat.again = (remaining: 4, deadlines: deadlines, delay: .milliseconds(10))
             _ = deadlines.schedule(in: .milliseconds(10), beat)
-            return log
-        }.get()
-        try await done.futureResult.get()
-        let fired = try await loop.submit { log.value }.get()
+        }
         #expect(fired == Array(repeating: "beat", count: 5))
     }
 
     /// Stopped (the node's run ends), nothing passes any more, and nothing new is taken.
     @Test func aStoppedTableCallsNobody() async throws {
-        let done = loop.makePromise(of: Void.self)
-        let log = try await loop.submit {
-            let log = NIOLoopBoundBox([String](), eventLoop: loop)
+        let loop = self.loop
+        let fired = try await passed { log, done in
             let stopped = LoopDeadlines(eventLoop: loop)
             _ = stopped.schedule(in: .milliseconds(10), Recorder("stopped", log: log))
             stopped.stop()
@@ -80,10 +86,7 @@ import Testing
             #expect(stopped.count == 0)
             // Well after both would have passed.
             _ = LoopDeadlines(eventLoop: loop).schedule(in: .milliseconds(80), Recorder("witness", log: log, done: done))
-            return log
-        }.get()
-        try await done.futureResult.get()
-        let fired = try await loop.submit { log.value }.get()
+        }
         #expect(fired == ["witness"])
     }
 
