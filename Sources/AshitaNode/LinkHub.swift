@@ -9,6 +9,8 @@ import Synchronization
 /// the `MeshHub` it runs on one event loop, its serial executor, and never suspends in the middle of a change.
 actor LinkHub {
     nonisolated let eventLoop: any EventLoop
+    /// How long a link may be quiet before its session looks at the transport under it.
+    nonisolated let probeTimeout: TimeAmount
     nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
     private var membership: Membership
     private let signing: NodeSigning
@@ -26,7 +28,6 @@ actor LinkHub {
     private var wakeAt: Timestamp?
     private var ticking = false
     private var greetings: GreetingBuckets
-    private var lastTransportCheck: Timestamp
     private var lastTick: Timestamp
     private var stopped = false
     /// The members file's writer, whose loop the node's run owns; a changed membership is saved at most once a
@@ -42,6 +43,7 @@ actor LinkHub {
         self.meshHub = meshHub
         self.membersWriter = membersWriter
         self.eventLoop = eventLoop
+        self.probeTimeout = .milliseconds(configuration.probeTimeout.wholeMilliseconds)
         self.clock = clock
         self.logger = logger
         self.dialer = dialer
@@ -49,7 +51,6 @@ actor LinkHub {
         var random = SystemRandomNumberGenerator()
         let now = clock.wall()
         lastSave = now
-        lastTransportCheck = now
         greetings = GreetingBuckets(
             rate: configuration.greetingRate, burst: configuration.greetingBurst,
             rateAll: configuration.greetingRateAll, burstAll: configuration.greetingBurstAll, at: now)
@@ -80,16 +81,13 @@ actor LinkHub {
         rearm()
     }
 
-    /// Arms the timer for the soonest of: the membership's next work, the members file's next save, the next
-    /// look at quiet links' transports. Keeps an earlier one already armed.
+    /// Arms the timer for the soonest of: the membership's next work, the members file's next save. Keeps an
+    /// earlier one already armed.
     private func rearm() {
         guard ticking, !stopped else { return }
         let now = clock.wall()
         var next = membership.nextWake(at: now)
         if membersChanged { next = min(next, lastSave.adding(milliseconds: 1000)) }
-        if !membership.quietPeers(at: now).isEmpty {
-            next = min(next, lastTransportCheck.adding(milliseconds: Self.transportCheckInterval(membership.configuration)))
-        }
         // Never sooner than a quarter gossip interval after the last tick: whatever the membership asks, the timer
         // cannot spin.
         next = max(next, now, lastTick.adding(milliseconds: max(1, membership.configuration.gossipInterval.wholeMilliseconds / 4)))
@@ -99,11 +97,6 @@ actor LinkHub {
         wake = eventLoop.scheduleTask(in: .milliseconds(next.milliseconds - now.milliseconds)) { [weak self] in
             self?.enqueue { $0.tick() }
         }
-    }
-
-    /// Quiet links' transports are looked at twice per probe timeout.
-    static func transportCheckInterval(_ configuration: MembershipConfiguration) -> Int64 {
-        max(1, configuration.probeTimeout.wholeMilliseconds / 2)
     }
 
     /// Dials these addresses too (the operator's `POST /api/v1/join`).
@@ -119,10 +112,6 @@ actor LinkHub {
         guard !stopped else { return }
         let now = clock.wall()
         lastTick = now
-        if now.milliseconds - lastTransportCheck.milliseconds >= Self.transportCheckInterval(membership.configuration) {
-            lastTransportCheck = now
-            checkTransports(at: now)
-        }
         if membersChanged, now.milliseconds - lastSave.milliseconds >= 1000 { saveMembers(at: now) }
         apply(membership.tick(at: now))
     }
@@ -194,17 +183,18 @@ actor LinkHub {
         apply(membership.dialFailed(address, refused: refused, at: clock.wall()))
     }
 
-    private func checkTransports(at now: Timestamp) {
-        let quiet = Set(membership.quietPeers(at: now))
-        guard !quiet.isEmpty else { return }
-        for (link, session) in sessions where quiet.contains(peers[link] ?? "") {
-            session.eventLoop.execute {
-                session.value.checkTransport { [self] in enqueue { $0.transportStalled(link) } }
-            }
+    /// A dialled link ended before it was up: `lost` without a close frame (the node may have died meanwhile),
+    /// otherwise closed on purpose by the other end.
+    func dialEnded(_ address: NodeAddress, lost: Bool) {
+        if lost {
+            dialFailed(address, refused: false, reason: "the connection broke during the greeting")
+        } else {
+            membership.dialDeclined(address)
         }
     }
 
-    private func transportStalled(_ link: LinkID) {
+    /// The link's session saw its TCP resend data still unacknowledged after a probe timeout of quiet.
+    func transportStalled(_ link: LinkID) {
         guard !stopped, let peer = peers[link] else { return }
         logger.debug("link transport stalled", metadata: ["peer": "\(peer)"])
         apply(membership.linkStalled(peer, at: clock.wall()))

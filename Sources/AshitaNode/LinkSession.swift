@@ -5,6 +5,12 @@ import NIOWebSocket
 /// One link to another node, at the tail of its WebSocket pipeline, at either end: the greeting first (both ends
 /// prove their keys within `greetingTimeout`), then link messages to and from the `LinkHub`. It is the link's one
 /// writer. While `maxMessagesInFlight` messages wait for the hub, the socket is not read.
+///
+/// Once the link is up it watches the transport: a link quiet both ways for half a probe timeout gets a heartbeat
+/// (an unsolicited pong, which RFC 6455 allows and the other end ignores), so there is always recent data for one
+/// end's kernel to acknowledge, and the other end hears it; once nothing came on the link for a probe timeout,
+/// TCP is asked whether it has resent data still unacknowledged. It has, when the other host is gone or the path cut; a process that
+/// is merely slow does not cause it, since its kernel acknowledges for it.
 final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -27,6 +33,9 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
     private var readHeld = false
     private var greetingDeadline: Scheduled<Void>?
     private var ended = false
+    private var watch: Scheduled<Void>?
+    private var lastWrite = NIODeadline.now()
+    private var lastRead = NIODeadline.now()
 
     /// `dialled`: the address this end dialled (nil at the accepting end).
     init(dialled: NodeAddress?) {
@@ -44,6 +53,7 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         greetingDeadline?.cancel()
+        watch?.cancel()
         self.context = nil
     }
 
@@ -62,6 +72,7 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        lastRead = .now()
         guard hub != nil else {
             if early.count < 4 { early.append(frame) } else { close(code: 1008, reason: "too much before the greeting") }
             return
@@ -105,6 +116,7 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
             if let reply { write(reply.encoded()) }
             established = true
             greetingDeadline?.cancel()
+            startWatch(context: context, probeTimeout: hub.probeTimeout)
             let link = self.link
             let dialled = self.dialled
             let session = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -134,19 +146,45 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
     /// A dialler masks its frames, as RFC 6455 asks of the side that opened the WebSocket.
     private var mask: WebSocketMaskingKey? { dialled != nil ? .random() : nil }
 
-    /// Asks TCP whether data sent on the link has gone unacknowledged through `LinkSession.stallResends` resends
-    /// (Linux's `tcp_info`); `stalled` hears only a yes. On the channel's event loop.
-    func checkTransport(_ stalled: @escaping @Sendable () -> Void) {
+    /// Every quarter probe timeout: a heartbeat when nothing was written nor read for two of those (an idle link
+    /// carries them one way), and a look at TCP when nothing was read for a probe timeout. The times lie on one
+    /// grid of the monotonic clock for every link, so the links on one event loop are looked at in one wakeup.
+    private func startWatch(context: ChannelHandlerContext, probeTimeout: TimeAmount) {
+        let tick = TimeAmount.nanoseconds(max(1_000_000, probeTimeout.nanoseconds / 4))
+        scheduleWatch(on: context.eventLoop, tick: tick, probeTimeout: probeTimeout)
+    }
+
+    private func scheduleWatch(on loop: any EventLoop, tick: TimeAmount, probeTimeout: TimeAmount) {
+        let step = UInt64(tick.nanoseconds)
+        let next = NIODeadline.uptimeNanoseconds((NIODeadline.now().uptimeNanoseconds / step + 1) * step)
+        let session = NIOLoopBound(self, eventLoop: loop)
+        watch = loop.scheduleTask(deadline: next) { session.value.watchTransport(tick: tick, probeTimeout: probeTimeout) }
+    }
+
+    private func watchTransport(tick: TimeAmount, probeTimeout: TimeAmount) {
+        guard established, !ended, !closing, let context, let hub else { return }
+        scheduleWatch(on: context.eventLoop, tick: tick, probeTimeout: probeTimeout)
+        // The grid's ticks and the times of writes and reads are not exactly a tick apart: a heartbeat goes half a
+        // tick early, a look at TCP 10 ms early (so that one lost heartbeat, whose resend comes 0.2 s after, never
+        // makes a link quiet for a probe timeout).
+        let now = NIODeadline.now()
+        let early = now + .nanoseconds(tick.nanoseconds / 2)
+        if early - lastWrite >= tick + tick, early - lastRead >= tick + tick {
+            send(WebSocketFrame(fin: true, opcode: .pong, maskKey: mask, data: context.channel.allocator.buffer(capacity: 0)))
+        }
         #if os(Linux)
-        guard established, !ended, let provider = context?.channel as? any SocketOptionProvider else { return }
+        guard now + .milliseconds(10) - lastRead >= probeTimeout, let provider = context.channel as? any SocketOptionProvider else { return }
+        let link = self.link
         provider.getTCPInfo().whenSuccess { info in
-            if info.tcpi_retransmits >= Self.stallResends, info.tcpi_unacked > 0 { stalled() }
+            if info.tcpi_retransmits >= Self.stallResends, info.tcpi_unacked > 0 { hub.enqueue { $0.transportStalled(link) } }
         }
         #endif
     }
 
-    /// Resends without an acknowledgement that make a link's transport stalled: 1.4 s at TCP's least resend time.
-    static let stallResends = 3
+    /// Resends of unacknowledged data that, after a probe timeout of quiet, make a link's transport stalled: one,
+    /// at TCP's least resend time 0.2 s after the heartbeat. Loss alone seldom adds a probe timeout of quiet to it,
+    /// and even then neighbours are asked before anyone is suspected.
+    static let stallResends = 1
 
     /// One link message, as a text frame. On the channel's event loop.
     func write(_ bytes: [UInt8]) {
@@ -156,6 +194,7 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
 
     private func send(_ frame: WebSocketFrame) {
         guard let context else { return }
+        lastWrite = .now()
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
     }
 
@@ -185,10 +224,17 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
         guard !ended else { return }
         ended = true
         greetingDeadline?.cancel()
-        guard established, let hub else { return }
+        watch?.cancel()
+        guard let hub else { return }
         let link = self.link
         // Without a close from the other end the link was lost: its process died, or the network broke.
         let lost = broken || (!closeReceived && !closing)
-        hub.enqueue { $0.linkDown(link, lost: lost) }
+        if established {
+            hub.enqueue { $0.linkDown(link, lost: lost) }
+        } else if let dialled {
+            // A dial ends here too, or its address would count as being dialled until the dial's deadline.
+            let broke = lost && !closeReceived
+            hub.enqueue { $0.dialEnded(dialled, lost: broke) }
+        }
     }
 }

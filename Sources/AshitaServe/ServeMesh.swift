@@ -36,7 +36,8 @@ public struct ServeMesh: ParsableArguments {
     var refusedSuspicion = Seconds(MembershipConfiguration().refusedSuspicion)
 
     @Option(help: ArgumentHelp(
-        "Seconds a node stays suspect once a link to it stalls (TCP resent three times, unanswered).", valueName: "seconds"))
+        "Seconds a node stays suspect once another's link to it stalls (TCP resending, nothing heard, no neighbour reaching it); down to --refused-suspicion as more agree.",
+        valueName: "seconds"))
     var unreachableSuspicion = Seconds(MembershipConfiguration().unreachableSuspicion)
 
     @Option(help: ArgumentHelp("Seconds between gossip rounds (what was learnt goes out then).", valueName: "seconds"))

@@ -137,7 +137,88 @@ import Testing
         #expect(effects.contains(.memberChanged(a.member(subject.id)!, previous: .suspect)))
     }
 
-    /// A stalled transport (TCP resent three times unanswered) counts only with silence on the link too, and only
+    /// A full node makes room for a member it holds failed, once per retry interval: the halves of a mesh split
+    /// long enough to fill their links among themselves still link again when it heals.
+    @Test mutating func aFullNodeMakesRoomForAMemberItHoldsFailedOncePerRetryInterval() {
+        var a = Self.node(1) { $0.maxLinks = 2 }
+        _ = Self.linked(&a)
+        _ = a.linkUp(3, record: Self.proven(Self.record(3)), dialedByUs: false, peerIsolated: false, at: later())
+        let peer = Self.record(2).id
+        let (first, second) = (Self.record(4), Self.record(5))
+        _ = a.receive(
+            .gossip(hops: 1, records: [first, second, Self.claim(first, .suspect, by: 2), Self.claim(second, .suspect, by: 2)]),
+            from: peer, at: later())
+        _ = a.tick(at: later(a.configuration.suspicionMax.wholeMilliseconds))
+        #expect(a.member(first.id)?.state == .failed && a.member(second.id)?.state == .failed)
+        func closes(_ effects: [MembershipEffect]) -> [LinkCloseReason] {
+            effects.compactMap { if case .closeLink(_, let reason) = $0 { reason } else { nil } }
+        }
+        #expect(closes(a.linkUp(4, record: Self.proven(first), dialedByUs: true, peerIsolated: false, at: later())) == [.shed])
+        #expect(closes(a.linkUp(5, record: Self.proven(second), dialedByUs: true, peerIsolated: false, at: later())) == [.full])
+        _ = a.linkDown(5, peer: second.id, lost: false, at: later())
+        _ = later(a.configuration.retryInterval.wholeMilliseconds)
+        #expect(closes(a.linkUp(6, record: Self.proven(second), dialedByUs: false, peerIsolated: false, at: later())) == [.shed])
+    }
+
+    /// A link lost without a close makes the node dial the member at once, and a refused dial is strong evidence (a
+    /// short suspicion) — also when another claim made the member a `silent` suspect first, as a dial that broke
+    /// while the member died does.
+    @Test mutating func aLostLinkIsCheckedByADialWhoseRefusalShortensASuspicionHeldAlready() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        let (peer, subject) = (Self.record(2), Self.record(3))
+        _ = a.linkUp(2, record: Self.proven(subject), dialedByUs: false, peerIsolated: false, at: later())
+        _ = a.receive(.gossip(hops: 1, records: [Self.claim(subject, .suspect, by: 2)]), from: peer.id, at: later())
+        #expect(a.member(subject.id)?.state == .suspect)
+        #expect(a.linkDown(2, peer: subject.id, lost: true, at: later()).contains(.dial(subject.address)))
+        _ = a.dialFailed(subject.address, refused: true, at: later())
+        _ = a.tick(at: later(a.configuration.refusedSuspicion.wholeMilliseconds))
+        #expect(a.member(subject.id)?.state == .failed)
+    }
+
+    /// A stalled member's check ends as soon as every neighbour asked answered `nack`, before the probe timeout.
+    @Test mutating func aStalledMembersCheckEndsWhenEveryHelperSaidNack() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        for seed: UInt64 in [3, 4] {
+            _ = a.linkUp(LinkID(seed), record: Self.proven(Self.record(seed)), dialedByUs: false, peerIsolated: false, at: later())
+        }
+        let target = Self.record(2).id
+        let asked = a.linkStalled(target, at: later(a.configuration.probeTimeout.wholeMilliseconds))
+        let requests = asked.compactMap { effect -> (UInt64, [String])? in
+            if case .send(.pingRequest(let seq, target), let to) = effect { (seq, to) } else { nil }
+        }
+        #expect(requests.count == 1 && requests[0].1.count == 2)
+        for helper in requests.first?.1 ?? [] { _ = a.receive(.nack(seq: requests[0].0), from: helper, at: later(1)) }
+        #expect(a.nextWake(at: clock) < clock.adding(a.configuration.probeTimeout))
+        let claims = Self.gossiped(a.tick(at: later(1)))
+        #expect(claims.contains { $0.id == target && $0.state == .suspect && $0.evidence == .unreachable })
+    }
+
+    /// Neighbours that each found a member unreachable shorten its suspicion, from `unreachableSuspicion` with one
+    /// claimer down to `refusedSuspicion` with `expectedConfirmations` more: a cut-off member's neighbours all find
+    /// it at about one time, while one lossy path alone leaves the member time to refute.
+    @Test mutating func confirmedUnreachableClaimsShortenTheSuspicion() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        let peer = Self.record(2).id
+        let (lone, cut) = (Self.record(3), Self.record(4))
+        let confirmations = UInt64(a.configuration.expectedConfirmations)
+        // Claims count only from members this node knows.
+        _ = a.receive(.gossip(hops: 1, records: [lone, cut] + (5...(5 + confirmations)).map { Self.record($0) }), from: peer, at: later())
+        _ = a.receive(.gossip(hops: 1, records: [Self.claim(lone, .suspect, by: 5, evidence: .unreachable)]), from: peer, at: later(0))
+        _ = a.receive(
+            .gossip(hops: 1, records: (5...(5 + confirmations)).map { Self.claim(cut, .suspect, by: $0, evidence: .unreachable) }),
+            from: peer, at: later(0))
+        #expect(a.member(cut.id)?.state == .suspect)
+        _ = a.tick(at: later(a.configuration.refusedSuspicion.wholeMilliseconds))
+        #expect(a.member(cut.id)?.state == .failed)
+        #expect(a.member(lone.id)?.state == .suspect)
+        _ = a.tick(at: later(a.configuration.unreachableSuspicion.wholeMilliseconds - a.configuration.refusedSuspicion.wholeMilliseconds))
+        #expect(a.member(lone.id)?.state == .failed)
+    }
+
+    /// A stalled transport (TCP resent data still unacknowledged) counts only with silence on the link too, and only
     /// once neighbours could not reach the member either; then the suspicion is short, and a claimer who said
     /// `silent` before may say `unreachable` after.
     @Test mutating func aStalledLinkWithSilenceMakesAShortSuspicionAndSlownessNone() {

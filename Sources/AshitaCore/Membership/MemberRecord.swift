@@ -13,10 +13,11 @@ public enum MemberState: String, Sendable, Equatable, CaseIterable {
     }
 }
 
-/// Why a member is suspected: its links went silent; the claimer's link to it is unreachable (its TCP has resent
-/// data three times unacknowledged and nothing came back: the path is cut or the host gone, which a live but slow
-/// process never causes, since its kernel still acknowledges); or a dial to it was refused (nobody listens there
-/// any more: a live node, however slow, never causes that either).
+/// Why a member is suspected: its links went silent; the claimer's link to it is unreachable (its TCP resent data
+/// that is still unacknowledged, nothing came back for a probe timeout, and no neighbour reached it either: the
+/// path is cut or the host gone, which a live but slow process never causes, since its kernel still
+/// acknowledges); or a dial to it was refused (nobody listens there any more: a live node, however slow, never
+/// causes that either).
 public enum SuspicionEvidence: String, Sendable, Equatable {
     case silent, unreachable, refused
 }

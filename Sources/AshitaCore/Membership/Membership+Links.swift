@@ -52,11 +52,16 @@ extension Membership {
             effects.append(.closeLink(existing.link, .duplicate))
             links[peer] = nil
         } else if links.count >= configuration.maxLinks {
-            guard !dialedByUs, peerIsolated, let shed = pick(links.keys.sorted()) else {
+            // Room is made for a dialler with no other link, and — once per retry interval, whichever end dialled —
+            // for a member this node holds failed: the halves of a split mesh, full of links among themselves
+            // by the time it heals, would otherwise never link again to learn they are both alive.
+            let rejoining = table[peer]?.record.state == .failed && now >= nextRejoinRoom
+            guard (!dialedByUs && peerIsolated) || rejoining, let shed = pick(links.keys.sorted()) else {
                 // No room: the dialler hears of the members this node knows, so it can link to others instead.
                 let others = table.keys.sorted().compactMap { table[$0]!.record.state == .alive ? table[$0]!.record : nil }
                 return chunks(others).map { .sendOnLink(.gossip(hops: 0, records: $0), link) } + [.closeLink(link, .full)]
             }
+            if rejoining { nextRejoinRoom = now.adding(configuration.retryInterval) }
             effects.append(.closeLink(links[shed]!.link, .shed))
             links[shed] = nil
         }
@@ -116,16 +121,26 @@ extension Membership {
         return effects
     }
 
-    /// A dial failed. `refused`: nobody listens there (the kernel said so), which no live node causes.
+    /// A dial failed. `refused`: nobody listens there (the kernel said so), which no live node causes. A member
+    /// suspected already (say a dial that broke as the member died said `silent`) is claimed again with the
+    /// stronger evidence.
     public mutating func dialFailed(_ address: NodeAddress, refused: Bool, at now: Timestamp) -> [MembershipEffect] {
         guard dialing.removeValue(forKey: address) != nil, !hasLeft else { return [] }
         var effects: [MembershipEffect] = []
-        let member = table.values.map(\.record).filter { $0.address == address && $0.id != id && $0.state == .alive }
-            .min { $0.id < $1.id }
+        let own = id
+        let member = table.values.map(\.record).filter { (record: MemberRecord) -> Bool in
+            record.address == address && record.id != own && (record.state == .alive || record.state == .suspect)
+        }.min { $0.id < $1.id }
         if let member, links[member.id] == nil {
             claimSuspect(member, evidence: refused ? .refused : .silent, at: now, effects: &effects)
         }
         return effects
+    }
+
+    /// A dial reached a node that closed it on purpose before the link was up (a close frame: too many greetings,
+    /// shutting down, a failed greeting): no evidence against anyone; the address may be dialled again.
+    public mutating func dialDeclined(_ address: NodeAddress) {
+        dialing[address] = nil
     }
 
     mutating func dial(_ address: NodeAddress, at now: Timestamp, effects: inout [MembershipEffect]) {
@@ -154,16 +169,13 @@ extension Membership {
         learn(claim, from: nil, hops: 0, at: now, effects: &effects)
     }
 
-    /// Linked peers not heard from for a probe timeout: the ones whose transport is worth asking about.
-    public func quietPeers(at now: Timestamp) -> [String] {
-        links.filter { now.milliseconds - $0.value.lastHeard.milliseconds >= scaledProbeTimeout }.map(\.key).sorted()
-    }
-
-    /// The transport under the link to `peer` stalled: TCP resent data three times with no acknowledgement. If
-    /// nothing came from `peer` for a probe timeout either, the path may be cut or its host gone: neighbours are
-    /// asked to ping it at once (the direct ping could not pass), and if none reaches it within a probe timeout
-    /// it is suspected with evidence `unreachable`, a short suspicion. A process that is merely slow never causes
-    /// this (its kernel still acknowledges), and a lossy path seldom: the neighbours' paths answer.
+    /// The transport under the link to `peer` stalled: TCP resent data that is still unacknowledged, and nothing
+    /// came on the link for a probe timeout (a node sends a heartbeat on every quiet link, so there is always data
+    /// to acknowledge). If no message came from `peer` for a probe timeout here either, the path may be cut or its
+    /// host gone: neighbours are asked to ping it at once (the direct ping could not pass), and if none reaches it
+    /// within a probe timeout it is suspected with evidence `unreachable`, a short suspicion. A process that is
+    /// merely slow never causes this (its kernel still acknowledges), and a lossy path seldom: the neighbours'
+    /// paths answer.
     public mutating func linkStalled(_ peer: String, at now: Timestamp) -> [MembershipEffect] {
         guard !hasLeft, let state = links[peer], let record = table[peer]?.record, record.state == .alive || record.state == .suspect,
             now.milliseconds - state.lastHeard.milliseconds >= scaledProbeTimeout

@@ -33,19 +33,21 @@ extension Membership {
     var scaledProbeTimeout: Int64 { configuration.probeTimeout.wholeMilliseconds * Int64(1 + localHealth) }
 
     /// How long a suspicion lasts: from `suspicionMax` with one accuser down to `suspicionMin` with
-    /// `expectedConfirmations` more (log-scaled, as Lifeguard does); short when a dial was refused.
+    /// `expectedConfirmations` more (log-scaled, as Lifeguard does); short when a dial was refused. A member
+    /// unreachable from one claimer stays suspect `unreachableSuspicion`, down to `refusedSuspicion` once
+    /// `expectedConfirmations` more found it so: a cut-off member's neighbours all find it at about one time.
     func suspicionTimeout(_ suspicion: Suspicion) -> Int64 {
+        let (low, high): (Duration, Duration)
         switch suspicion.evidence {
         case .refused: return configuration.refusedSuspicion.wholeMilliseconds
-        case .unreachable: return configuration.unreachableSuspicion.wholeMilliseconds
-        case .silent: break
+        case .unreachable: (low, high) = (min(configuration.refusedSuspicion, configuration.unreachableSuspicion), configuration.unreachableSuspicion)
+        case .silent: (low, high) = (configuration.suspicionMin, configuration.suspicionMax)
         }
-        let low = Double(configuration.suspicionMin.wholeMilliseconds)
-        let high = Double(configuration.suspicionMax.wholeMilliseconds)
         let confirmations = Double(max(0, suspicion.claimers.count - 1))
         let expected = Double(max(1, configuration.expectedConfirmations))
         let fraction = min(1, log(confirmations + 1) / log(expected + 1))
-        return Int64(max(low, high - (high - low) * fraction))
+        let (shortest, longest) = (Double(low.wholeMilliseconds), Double(high.wholeMilliseconds))
+        return Int64(max(shortest, longest - (longest - shortest) * fraction))
     }
 
     mutating func expireSuspicions(at now: Timestamp, effects: inout [MembershipEffect]) {
@@ -73,7 +75,7 @@ extension Membership {
             if heard || links[target] == nil {
                 probe = nil
                 if heard { localHealth = max(0, localHealth - 1) }
-            } else if now >= current.deadline {
+            } else if now >= current.deadline || current.answeredByAllHelpers {
                 if !current.indirect {
                     // No answer on the link: ask neighbours that reach it another way.
                     askHelpers(&current, at: now, effects: &effects)

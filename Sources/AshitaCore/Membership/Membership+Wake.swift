@@ -18,7 +18,7 @@ extension Membership {
             if probe == nil { soonest(nextProbe) }
             soonest(nextSync)
         }
-        soonest(probe?.deadline)
+        soonest(probe?.answeredByAllHelpers == true ? now : probe?.deadline)
         for relay in relays.values { soonest(relay.deadline) }
         for deadline in dialing.values { soonest(deadline) }
         for (_, suspicion) in suspicions { soonest(suspicion.since.adding(milliseconds: suspicionTimeout(suspicion))) }

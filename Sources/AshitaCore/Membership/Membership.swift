@@ -84,6 +84,8 @@ public struct Membership: Sendable {
     var nextProbe: Timestamp
     var nextRefresh: Timestamp
     var nextRetry: Timestamp
+    /// When a full node may next drop a link to take one with a member it holds failed (split halves meeting).
+    var nextRejoinRoom: Timestamp
     var nextSync: Timestamp
     var dialBucket: TokenBucket
     /// What the last `nextWake` asked for; nil for a caller that ticks at a fixed rate.
@@ -126,6 +128,10 @@ public struct Membership: Sendable {
         var indirect = false
         /// Started because the transport to the target stalled: a failure then claims `unreachable`.
         var unreachable = false
+
+        /// A stalled member's check ends once every neighbour asked said it cannot reach the member either: this
+        /// node's own path has shown that it does not answer already.
+        var answeredByAllHelpers: Bool { unreachable && indirect && helpers > 0 && nacks >= helpers }
     }
 
     struct Relay: Sendable {
@@ -154,6 +160,7 @@ public struct Membership: Sendable {
         self.nextProbe = now
         self.nextRefresh = now.adding(configuration.linkRefresh)
         self.nextRetry = now
+        self.nextRejoinRoom = now
         self.nextSync = now.adding(configuration.syncInterval)
         self.dialBucket = TokenBucket(rate: configuration.dialRate, burst: configuration.dialBurst, at: now)
         let own = signed(

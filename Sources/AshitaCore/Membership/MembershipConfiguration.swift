@@ -22,8 +22,9 @@ public struct MembershipConfiguration: Sendable, Equatable {
     public var expectedConfirmations = 3
     /// How long a member whose address refuses connections stays suspect: time enough to refute a false claim.
     public var refusedSuspicion: Duration = .milliseconds(300)
-    /// How long a member stays suspect when a claimer's transport to it stalled (evidence `unreachable`).
-    public var unreachableSuspicion: Duration = .seconds(1)
+    /// How long a member stays suspect when a claimer's transport to it stalled (evidence `unreachable`), with one
+    /// claimer; down to `refusedSuspicion` with `expectedConfirmations` more.
+    public var unreachableSuspicion: Duration = .milliseconds(600)
     /// How far this node's own timeouts stretch when it notices it is slow (Lifeguard's local health).
     public var maxLocalHealth = 8
     /// A dial not answered by then has failed.

@@ -77,10 +77,12 @@ final class MeshSimulation {
     private var lastArrival: [LinkID: [Int64]] = [:]
     /// Events stuck behind a partition, released in order when it heals.
     private var held: [(Event, from: Int)] = []
-    /// By sender, then link: from when until when the sender's TCP would say the link stalled (three resends
-    /// unanswered) — across a partition until it heals, under loss while one message needs three resends or more.
-    /// A paused receiver causes none: its kernel still acknowledges.
+    /// By sender, then link: from when until when the sender's TCP would say the link stalled (data resent and
+    /// unacknowledged) — across a partition until it heals, under loss while a message is being resent. A paused
+    /// receiver causes none: its kernel still acknowledges.
     private var stalls: [Int: [LinkID: (from: Int64, until: Int64)]] = [:]
+    /// When each link direction last carried data: a quiet one gets a heartbeat, as the node's link sessions send.
+    private var lastSent: [LinkID: [Int64]] = [:]
     /// A running digest of every change any node reported: equal digests, equal runs.
     private(set) var traceDigest: UInt64 = 0xcbf2_9ce4_8422_2325
     private(set) var changes = 0
@@ -276,6 +278,7 @@ final class MeshSimulation {
         switch event {
         case .tick(let index):
             apply(nodes[index].membership!.tick(at: stamp), from: index)
+            sendHeartbeats(index)
             reportStalls(index)
             queue.push(.tick(index), at: now + tickInterval)
         case .deliver(let link, let index, let message):
@@ -343,6 +346,33 @@ final class MeshSimulation {
         }
     }
 
+    /// Data on a link from `index`, heartbeat or message: how long it takes, and whether the sender's TCP will see
+    /// it resent unacknowledged (one resend, after `retransmit`).
+    private func transmit(on link: LinkID, from index: Int) -> Int64 {
+        let direction = links[link]!.dialer == index ? 0 : 1
+        lastSent[link, default: [0, 0]][direction] = now
+        let (wait, resends) = transit()
+        if stalls[index]?[link] == nil {
+            if nodes[links[link]!.other(index)].group != nodes[index].group {
+                stalls[index, default: [:]][link] = (now + conditions.retransmit, .max)
+            } else if resends >= 1 {
+                stalls[index, default: [:]][link] = (now + conditions.retransmit, now + wait)
+            }
+        }
+        return wait
+    }
+
+    /// Links of node `index` that carried nothing from it for half a probe timeout get a heartbeat: nothing the
+    /// membership sees, only data for the other end's kernel to acknowledge.
+    private func sendHeartbeats(_ index: Int) {
+        let quiet = configuration.probeTimeout.wholeMilliseconds / 2
+        for peer in nodes[index].membership!.linkedPeers {
+            guard let link = nodes[index].membership!.link(to: peer), let state = links[link], state.isOpen(at: index) else { continue }
+            let direction = state.dialer == index ? 0 : 1
+            if now - (lastSent[link]?[direction] ?? 0) >= quiet { _ = transmit(on: link, from: index) }
+        }
+    }
+
     /// A node sends its farewell on links it closes in the same step: they are no longer in its table.
     private func linkBeingClosed(_ index: Int, _ peer: String) -> LinkID? {
         guard let other = byID[peer] else { return nil }
@@ -354,16 +384,7 @@ final class MeshSimulation {
 
     private func send(_ event: Event, on link: LinkID, from index: Int) {
         let direction = links[link]!.dialer == index ? 0 : 1
-        let (wait, resends) = transit()
-        var arrival = now + wait
-        let stallAfter = conditions.retransmit * 7
-        if stalls[index]?[link] == nil {
-            if nodes[links[link]!.other(index)].group != nodes[index].group {
-                stalls[index, default: [:]][link] = (now + stallAfter, .max)
-            } else if resends >= 3 {
-                stalls[index, default: [:]][link] = (now + stallAfter, now + wait)
-            }
-        }
+        var arrival = now + transmit(on: link, from: index)
         var last = lastArrival[link] ?? [0, 0]
         arrival = max(arrival, last[direction])
         last[direction] = arrival
