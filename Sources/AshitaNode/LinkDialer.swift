@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import Synchronization
 
 /// Opens links: a WebSocket to `/api/v1/link` at another node, over SwiftNIO on the node's own event loops, with
 /// no task per dial. Connecting and upgrading together take at most `timeout`; the greeting has its own deadline.
@@ -53,18 +54,29 @@ struct LinkDialer: Sendable {
             hub.enqueue { $0.dialFailed(address, refused: Self.isRefusal(error), reason: "\(error)") }
         }
         connecting.whenSuccess { channel in
-            let watchdog = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+            let expiry = DialExpiry()
+            let watchdog = channel.eventLoop.scheduleTask(in: timeout) {
+                expiry.fired.store(true, ordering: .relaxed)
+                channel.close(promise: nil)
+            }
             upgraded.futureResult.whenComplete { result in
                 watchdog.cancel()
-                guard case .success(let session?) = result else {
+                switch result {
+                case .success(let session?):
+                    hub.enqueue { hub in
+                        let link = hub.nextLinkID()
+                        let handshake = hub.handshake(dialer: true)
+                        session.eventLoop.execute { session.value.attach(hub, link: link, handshake: handshake) }
+                    }
+                case .success(nil):
+                    // It answered, but not with an upgrade: a live server that will not link now.
                     channel.close(promise: nil)
-                    hub.enqueue { $0.dialFailed(address, refused: false, reason: "\(address) did not take a link") }
-                    return
-                }
-                hub.enqueue { hub in
-                    let link = hub.nextLinkID()
-                    let handshake = hub.handshake(dialer: true)
-                    session.eventLoop.execute { session.value.attach(hub, link: link, handshake: handshake) }
+                    hub.enqueue { $0.dialEnded(address, lost: false, reason: "\(address) answered without an upgrade") }
+                case .failure where expiry.fired.load(ordering: .relaxed):
+                    hub.enqueue { $0.dialFailed(address, refused: false, reason: "\(address) did not take a link in time") }
+                case .failure(let error):
+                    channel.close(promise: nil)
+                    hub.enqueue { $0.dialEnded(address, lost: true, reason: "the connection broke before the upgrade: \(error)") }
                 }
             }
         }
@@ -79,4 +91,9 @@ struct LinkDialer: Sendable {
         }
         return false
     }
+}
+
+/// Set by a dial's watchdog: that dial took too long (silence) rather than broke.
+private final class DialExpiry: Sendable {
+    let fired = Atomic<Bool>(false)
 }

@@ -178,17 +178,18 @@ actor LinkHub {
         apply(membership.linkDown(link, peer: peer, lost: lost, at: clock.wall()))
     }
 
-    func dialFailed(_ address: NodeAddress, refused: Bool, reason: String) {
+    func dialFailed(_ address: NodeAddress, refused: Bool, broke: Bool = false, reason: String) {
         logger.debug("dial failed", metadata: ["address": "\(address)", "reason": "\(reason)"])
-        apply(membership.dialFailed(address, refused: refused, at: clock.wall()))
+        apply(membership.dialFailed(address, refused: refused, broke: broke, at: clock.wall()))
     }
 
     /// A dialled link ended before it was up: `lost` without a close frame (the node may have died meanwhile),
-    /// otherwise closed on purpose by the other end.
-    func dialEnded(_ address: NodeAddress, lost: Bool) {
+    /// otherwise closed on purpose by the other end (or its answer was no upgrade).
+    func dialEnded(_ address: NodeAddress, lost: Bool, reason: String) {
         if lost {
-            dialFailed(address, refused: false, reason: "the connection broke during the greeting")
+            dialFailed(address, refused: false, broke: true, reason: reason)
         } else {
+            logger.debug("dial declined", metadata: ["address": "\(address)", "reason": "\(reason)"])
             membership.dialDeclined(address)
         }
     }

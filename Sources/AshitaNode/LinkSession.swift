@@ -234,7 +234,7 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
         } else if let dialled {
             // A dial ends here too, or its address would count as being dialled until the dial's deadline.
             let broke = lost && !closeReceived
-            hub.enqueue { $0.dialEnded(dialled, lost: broke) }
+            hub.enqueue { $0.dialEnded(dialled, lost: broke, reason: "the link closed during the greeting") }
         }
     }
 }

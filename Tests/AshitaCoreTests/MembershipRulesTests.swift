@@ -137,6 +137,21 @@ import Testing
         #expect(effects.contains(.memberChanged(a.member(subject.id)!, previous: .suspect)))
     }
 
+    /// A dial whose connection broke before the link was up (the member may have died as it answered) is made
+    /// again at once, and the refusal that follows is what fails the member soon.
+    @Test mutating func aDialThatBrokeIsMadeAgainAtOnce() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        let subject = Self.record(3)
+        _ = a.receive(.gossip(hops: 1, records: [subject]), from: Self.record(2).id, at: later())
+        #expect(a.join([subject.address], at: later()).contains(.dial(subject.address)))
+        #expect(a.dialFailed(subject.address, refused: false, broke: true, at: later()).contains(.dial(subject.address)))
+        #expect(a.member(subject.id)?.state == .suspect)
+        _ = a.dialFailed(subject.address, refused: true, at: later())
+        _ = a.tick(at: later(a.configuration.refusedSuspicion.wholeMilliseconds))
+        #expect(a.member(subject.id)?.state == .failed)
+    }
+
     /// A full node makes room for a member it holds failed, once per retry interval: the halves of a mesh split
     /// long enough to fill their links among themselves still link again when it heals.
     @Test mutating func aFullNodeMakesRoomForAMemberItHoldsFailedOncePerRetryInterval() {

@@ -123,8 +123,9 @@ extension Membership {
 
     /// A dial failed. `refused`: nobody listens there (the kernel said so), which no live node causes. A member
     /// suspected already (say a dial that broke as the member died said `silent`) is claimed again with the
-    /// stronger evidence.
-    public mutating func dialFailed(_ address: NodeAddress, refused: Bool, at now: Timestamp) -> [MembershipEffect] {
+    /// stronger evidence. `broke`: the connection was made but broke before the link was up — the member may
+    /// have died as it answered —, so its address is dialled again at once: a refusal then says so.
+    public mutating func dialFailed(_ address: NodeAddress, refused: Bool, broke: Bool = false, at now: Timestamp) -> [MembershipEffect] {
         guard dialing.removeValue(forKey: address) != nil, !hasLeft else { return [] }
         var effects: [MembershipEffect] = []
         let own = id
@@ -133,6 +134,7 @@ extension Membership {
         }.min { $0.id < $1.id }
         if let member, links[member.id] == nil {
             claimSuspect(member, evidence: refused ? .refused : .silent, at: now, effects: &effects)
+            if broke { dial(address, at: now, effects: &effects) }
         }
         return effects
     }
