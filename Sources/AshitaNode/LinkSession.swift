@@ -6,10 +6,11 @@ import NIOWebSocket
 /// prove their keys within `greetingTimeout`), then link messages to and from the `LinkHub`. It is the link's one
 /// writer. While `maxMessagesInFlight` messages wait for the hub, the socket is not read.
 ///
-/// Once the link is up it watches the transport: a link quiet both ways for half a probe timeout gets a heartbeat
-/// (an unsolicited pong, which RFC 6455 allows and the other end ignores), so there is always recent data for one
-/// end's kernel to acknowledge, and the other end hears it; once nothing came on the link for a probe timeout,
-/// TCP is asked whether it has resent data still unacknowledged. It has, when the other host is gone or the path cut; a process that
+/// Once the link is up it watches the transport: the dialling end sends a heartbeat (an unsolicited pong, which
+/// RFC 6455 allows and the other end ignores) when it wrote nothing for half a probe timeout, so there is always
+/// recent data for the other end's kernel to acknowledge, and the other end hears it; the accepting end sends one
+/// only when it also heard nothing for three quarters of a probe timeout. Once nothing came on the link for a
+/// probe timeout, TCP is asked whether it has resent data still unacknowledged. It has, when the other host is gone or the path cut; a process that
 /// is merely slow does not cause it, since its kernel acknowledges for it.
 final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
@@ -146,9 +147,10 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
     /// A dialler masks its frames, as RFC 6455 asks of the side that opened the WebSocket.
     private var mask: WebSocketMaskingKey? { dialled != nil ? .random() : nil }
 
-    /// Every quarter probe timeout: a heartbeat when nothing was written nor read for two of those (an idle link
-    /// carries them one way), and a look at TCP when nothing was read for a probe timeout. The times lie on one
-    /// grid of the monotonic clock for every link, so the links on one event loop are looked at in one wakeup.
+    /// Every quarter probe timeout: a heartbeat when nothing was written for two of those (at the accepting end,
+    /// and nothing read for three: an idle link carries them one way), and a look at TCP when nothing was read for
+    /// a probe timeout. The times lie on one grid of the monotonic clock for every link, so the links on one event
+    /// loop are looked at in one wakeup.
     private func startWatch(context: ChannelHandlerContext, probeTimeout: TimeAmount) {
         let tick = TimeAmount.nanoseconds(max(1_000_000, probeTimeout.nanoseconds / 4))
         scheduleWatch(on: context.eventLoop, tick: tick, probeTimeout: probeTimeout)
@@ -169,7 +171,7 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
         // makes a link quiet for a probe timeout).
         let now = NIODeadline.now()
         let early = now + .nanoseconds(tick.nanoseconds / 2)
-        if early - lastWrite >= tick + tick, early - lastRead >= tick + tick {
+        if early - lastWrite >= tick + tick, dialled != nil || early - lastRead >= tick + tick + tick {
             send(WebSocketFrame(fin: true, opcode: .pong, maskKey: mask, data: context.channel.allocator.buffer(capacity: 0)))
         }
         #if os(Linux)
@@ -181,10 +183,12 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
         #endif
     }
 
-    /// Resends of unacknowledged data that, after a probe timeout of quiet, make a link's transport stalled: one,
-    /// at TCP's least resend time 0.2 s after the heartbeat. Loss alone seldom adds a probe timeout of quiet to it,
-    /// and even then neighbours are asked before anyone is suspected.
-    static let stallResends = 1
+    /// Resends of unacknowledged data that, after a probe timeout of quiet, make a link's transport stalled: two,
+    /// 0.6 s after the heartbeat at TCP's least resend time. One would come sooner, but under 10 % loss and
+    /// 100 ms jitter one lost heartbeat then often looks like a cut (the simulator showed it: a suspicion, refuted,
+    /// every few seconds in a mesh of 40); two in a row are ten times rarer, and even then neighbours are asked
+    /// before anyone is suspected.
+    static let stallResends = 2
 
     /// One link message, as a text frame. On the channel's event loop.
     func write(_ bytes: [UInt8]) {

@@ -210,6 +210,19 @@ import Testing
         #expect(claims.contains { $0.id == target && $0.state == .suspect && $0.evidence == .unreachable })
     }
 
+    /// A node whose own link to a member stalled answers another's `pingReq` for it with `nack` at once: a ping
+    /// could not pass either.
+    @Test mutating func aRelayWhoseOwnLinkStalledSaysNackAtOnce() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        _ = a.linkUp(3, record: Self.proven(Self.record(3)), dialedByUs: false, peerIsolated: false, at: later())
+        let (target, asker) = (Self.record(2).id, Self.record(3).id)
+        let asked = a.receive(.pingRequest(seq: 7, target: target), from: asker, at: later())
+        #expect(asked.contains { if case .send(.ping, [target]) = $0 { true } else { false } })
+        _ = a.linkStalled(target, at: later(a.configuration.probeTimeout.wholeMilliseconds))
+        #expect(a.receive(.pingRequest(seq: 8, target: target), from: asker, at: later()) == [.send(.nack(seq: 8), to: [asker])])
+    }
+
     /// Neighbours that each found a member unreachable shorten its suspicion, from `unreachableSuspicion` with one
     /// claimer down to `refusedSuspicion` with `expectedConfirmations` more: a cut-off member's neighbours all find
     /// it at about one time, while one lossy path alone leaves the member time to refute.

@@ -184,7 +184,10 @@ extension Membership {
                 effects.append(.send(.ack(seq: relay.askerSeq), to: [relay.asker]))
             }
         case .pingRequest(let seq, let target):
-            guard links[target] != nil, target != peer, relays.count < configuration.maxRelays else {
+            // Not linked to it, too busy, or checking it already because this node's own transport to it stalled:
+            // `nack` at once (in the last case a ping could not pass either).
+            guard links[target] != nil, target != peer, relays.count < configuration.maxRelays, probe.map({ !($0.target == target && $0.unreachable) }) ?? true
+            else {
                 effects.append(.send(.nack(seq: seq), to: [peer]))
                 return
             }

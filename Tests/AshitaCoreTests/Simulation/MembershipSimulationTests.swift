@@ -115,9 +115,9 @@ func simulate<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
             let wrong = simulation.failureMarks.filter { $0.subject != 9 && $0.observer != 9 }.map { "\($0.observer) failed \($0.subject)" }
             return Findings(seen: seen, falseFailures: wrong)
         }
-        // Its neighbours' heartbeats go unacknowledged (TCP resends after 0.2 s), nothing comes from it for a probe
-        // timeout, neither do their neighbours reach it within another: each of them claims `unreachable`, and
-        // together they make the suspicion short (1.3 s here).
+        // Its neighbours' heartbeats go unacknowledged (two TCP resends, 0.6 s), nothing comes from it for a probe
+        // timeout, neither do their neighbours reach it: each of them claims `unreachable`, and together they make
+        // the suspicion short (1.2 s in all here).
         #expect(found.seen != nil && found.seen! <= 2_000, "the cut-off node was found after \(found.seen.map(String.init) ?? "never") ms")
         #expect(found.falseFailures.isEmpty)
     }
@@ -187,3 +187,5 @@ func simulate<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
         #expect(runs[0][0] != runs[2][0])
     }
 }
+
+

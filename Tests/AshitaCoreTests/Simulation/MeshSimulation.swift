@@ -83,6 +83,10 @@ final class MeshSimulation {
     private var stalls: [Int: [LinkID: (from: Int64, until: Int64)]] = [:]
     /// When each link direction last carried data: a quiet one gets a heartbeat, as the node's link sessions send.
     private var lastSent: [LinkID: [Int64]] = [:]
+    /// By link direction, when data on the way (messages and heartbeats) arrives, and when the last that arrived
+    /// did: a node's link session reports a stall only after a probe timeout with nothing read.
+    private var arrivals: [LinkID: [[Int64]]] = [:]
+    private var lastRead: [LinkID: [Int64]] = [:]
     /// A running digest of every change any node reported: equal digests, equal runs.
     private(set) var traceDigest: UInt64 = 0xcbf2_9ce4_8422_2325
     private(set) var changes = 0
@@ -243,6 +247,7 @@ final class MeshSimulation {
                 stalls[index]![link] = nil
                 continue
             }
+            guard now - read(on: link, by: index) >= configuration.probeTimeout.wholeMilliseconds - 10 else { continue }
             apply(nodes[index].membership!.linkStalled(nodes[state.other(index)].id, at: stamp), from: index)
         }
     }
@@ -346,30 +351,39 @@ final class MeshSimulation {
         }
     }
 
-    /// Data on a link from `index`, heartbeat or message: how long it takes, and whether the sender's TCP will see
-    /// it resent unacknowledged (one resend, after `retransmit`).
+    /// Data on a link from `index`, heartbeat or message: when it arrives (never before what was sent earlier on
+    /// the link), and whether the sender's TCP will see it resent unacknowledged twice.
     private func transmit(on link: LinkID, from index: Int) -> Int64 {
         let direction = links[link]!.dialer == index ? 0 : 1
         lastSent[link, default: [0, 0]][direction] = now
         let (wait, resends) = transit()
+        let arrival = max(now + wait, lastArrival[link]?[direction] ?? 0)
+        lastArrival[link, default: [0, 0]][direction] = arrival
+        if nodes[links[link]!.other(index)].group == nodes[index].group { arrivals[link, default: [[], []]][direction].append(arrival) }
+        // Resent twice (after `retransmit`, then twice that) and still unacknowledged: stalled, as the node's link
+        // session sees it.
+        let stallAfter = conditions.retransmit * 3
         if stalls[index]?[link] == nil {
             if nodes[links[link]!.other(index)].group != nodes[index].group {
-                stalls[index, default: [:]][link] = (now + conditions.retransmit, .max)
-            } else if resends >= 1 {
-                stalls[index, default: [:]][link] = (now + conditions.retransmit, now + wait)
+                stalls[index, default: [:]][link] = (now + stallAfter, .max)
+            } else if resends >= 2 {
+                stalls[index, default: [:]][link] = (now + stallAfter, now + wait)
             }
         }
-        return wait
+        return arrival
     }
 
-    /// Links of node `index` that carried nothing from it for half a probe timeout get a heartbeat: nothing the
-    /// membership sees, only data for the other end's kernel to acknowledge.
+    /// Links of node `index` that carried nothing from it for half a probe timeout get a heartbeat from their
+    /// dialling end, and from the accepting end when nothing came the other way for three quarters of one either,
+    /// as the node's link sessions send them: nothing the membership sees, only data for a kernel to acknowledge.
     private func sendHeartbeats(_ index: Int) {
-        let quiet = configuration.probeTimeout.wholeMilliseconds / 2
+        let tick = configuration.probeTimeout.wholeMilliseconds / 4
         for peer in nodes[index].membership!.linkedPeers {
             guard let link = nodes[index].membership!.link(to: peer), let state = links[link], state.isOpen(at: index) else { continue }
             let direction = state.dialer == index ? 0 : 1
-            if now - (lastSent[link]?[direction] ?? 0) >= quiet { _ = transmit(on: link, from: index) }
+            let sent = lastSent[link] ?? [0, 0]
+            guard now - sent[direction] >= 2 * tick, direction == 0 || now - sent[0] >= 3 * tick else { continue }
+            _ = transmit(on: link, from: index)
         }
     }
 
@@ -383,12 +397,20 @@ final class MeshSimulation {
     }
 
     private func send(_ event: Event, on link: LinkID, from index: Int) {
-        let direction = links[link]!.dialer == index ? 0 : 1
-        var arrival = now + transmit(on: link, from: index)
-        var last = lastArrival[link] ?? [0, 0]
-        arrival = max(arrival, last[direction])
-        last[direction] = arrival
-        lastArrival[link] = last
-        queue.push(event, at: arrival)
+        queue.push(event, at: transmit(on: link, from: index))
+    }
+
+    /// When node `index` last read anything on `link`.
+    private func read(on link: LinkID, by index: Int) -> Int64 {
+        let direction = links[link]!.dialer == index ? 1 : 0
+        var pending = arrivals[link]?[direction] ?? []
+        var last = lastRead[link]?[direction] ?? 0
+        while let first = pending.first, first <= now {
+            last = first
+            pending.removeFirst()
+        }
+        arrivals[link, default: [[], []]][direction] = pending
+        lastRead[link, default: [0, 0]][direction] = last
+        return last
     }
 }
