@@ -13,11 +13,14 @@ struct LinkDialer: Sendable {
     var group: any EventLoopGroup
     var timeout: TimeAmount
     var maxFrameBytes: Int
+    /// Each event loop's deadlines, where a link's transport watch is timed.
+    var deadlines: LoopDeadlinesTable
 
     func dial(_ address: NodeAddress, hub: LinkHub) {
         // The session, made on the connection's loop once the upgrade is through; nil if it was refused.
         let upgraded = group.next().makePromise(of: NIOLoopBound<LinkSession>?.self)
         let maxFrameBytes = self.maxFrameBytes
+        let deadlines = self.deadlines
         let connecting = ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -34,7 +37,7 @@ struct LinkDialer: Sendable {
                                     NIOWebSocketFrameAggregator(
                                         minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 256,
                                         maxAccumulatedFrameSize: maxFrameBytes))
-                                let session = LinkSession(dialled: address)
+                                let session = LinkSession(dialled: address, deadlines: deadlines.on(channel.eventLoop))
                                 try operations.addHandler(session)
                                 return NIOLoopBound(session, eventLoop: channel.eventLoop)
                             }

@@ -12,7 +12,7 @@ import NIOWebSocket
 /// only when it also heard nothing for three quarters of a probe timeout. Once nothing came on the link for a
 /// probe timeout, TCP is asked whether it has resent data still unacknowledged. It has, when the other host is gone or the path cut; a process that
 /// is merely slow does not cause it, since its kernel acknowledges for it.
-final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
+final class LinkSession: ChannelInboundHandler, RemovableChannelHandler, DeadlineTarget {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
@@ -34,13 +34,19 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
     private var readHeld = false
     private var greetingDeadline: Scheduled<Void>?
     private var ended = false
-    private var watch: Scheduled<Void>?
+    /// The event loop's deadlines, where the transport watch is timed: one NIO timer for all the loop's links.
+    private let deadlines: LoopDeadlines
+    private var watch: LoopDeadlines.Token?
+    private var tick = TimeAmount.milliseconds(125)
+    private var probeTimeout = TimeAmount.milliseconds(500)
     private var lastWrite = NIODeadline.now()
     private var lastRead = NIODeadline.now()
 
-    /// `dialled`: the address this end dialled (nil at the accepting end).
-    init(dialled: NodeAddress?) {
+    /// `dialled`: the address this end dialled (nil at the accepting end). `deadlines`: those of the channel's
+    /// event loop.
+    init(dialled: NodeAddress?, deadlines: LoopDeadlines) {
         self.dialled = dialled
+        self.deadlines = deadlines
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -54,7 +60,7 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         greetingDeadline?.cancel()
-        watch?.cancel()
+        stopWatch()
         self.context = nil
     }
 
@@ -152,20 +158,30 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
     /// a probe timeout. The times lie on one grid of the monotonic clock for every link, so the links on one event
     /// loop are looked at in one wakeup.
     private func startWatch(context: ChannelHandlerContext, probeTimeout: TimeAmount) {
-        let tick = TimeAmount.nanoseconds(max(1_000_000, probeTimeout.nanoseconds / 4))
-        scheduleWatch(on: context.eventLoop, tick: tick, probeTimeout: probeTimeout)
+        self.probeTimeout = probeTimeout
+        tick = TimeAmount.nanoseconds(max(1_000_000, probeTimeout.nanoseconds / 4))
+        scheduleWatch()
     }
 
-    private func scheduleWatch(on loop: any EventLoop, tick: TimeAmount, probeTimeout: TimeAmount) {
+    private func scheduleWatch() {
         let step = UInt64(tick.nanoseconds)
-        let next = NIODeadline.uptimeNanoseconds((NIODeadline.now().uptimeNanoseconds / step + 1) * step)
-        let session = NIOLoopBound(self, eventLoop: loop)
-        watch = loop.scheduleTask(deadline: next) { session.value.watchTransport(tick: tick, probeTimeout: probeTimeout) }
+        let now = NIODeadline.now().uptimeNanoseconds
+        watch = deadlines.schedule(in: .nanoseconds(Int64((now / step + 1) * step - now)), self)
     }
 
-    private func watchTransport(tick: TimeAmount, probeTimeout: TimeAmount) {
+    private func stopWatch() {
+        if let watch { deadlines.cancel(watch) }
+        watch = nil
+    }
+
+    func deadlinePassed() {
+        watch = nil
+        watchTransport()
+    }
+
+    private func watchTransport() {
         guard established, !ended, !closing, let context, let hub else { return }
-        scheduleWatch(on: context.eventLoop, tick: tick, probeTimeout: probeTimeout)
+        scheduleWatch()
         // The grid's ticks and the times of writes and reads are not exactly a tick apart: a heartbeat goes half a
         // tick early, a look at TCP 10 ms early (so that one lost heartbeat, whose resend comes 0.2 s after, never
         // makes a link quiet for a probe timeout).
@@ -228,7 +244,7 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler {
         guard !ended else { return }
         ended = true
         greetingDeadline?.cancel()
-        watch?.cancel()
+        stopWatch()
         guard let hub else { return }
         let link = self.link
         // Without a close from the other end the link was lost: its process died, or the network broke.

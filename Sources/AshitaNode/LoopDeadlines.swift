@@ -5,7 +5,8 @@ protocol DeadlineTarget: AnyObject {
     func deadlinePassed()
 }
 
-/// The deadlines of the WebSockets on one event loop (each one's auth deadline and heartbeat), under one NIO timer.
+/// The deadlines of the WebSockets on one event loop (each one's auth deadline and heartbeat) and of its links
+/// (their transport watch), under one NIO timer.
 ///
 /// A timer of NIO's own costs a connection about 380 bytes while it waits (the task, its closure and promise, its
 /// place in the loop's queue; heaptrack, 10,000 idle WebSockets): 750 bytes for a WebSocket's two. Here a deadline

@@ -69,7 +69,7 @@ extension NodeServer {
                             minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 256,
                             maxAccumulatedFrameSize: limits.maxFrameBytes))
                     if Router.split(head.uri).path == LinkDialer.path {
-                        let session = LinkSession(dialled: nil)
+                        let session = LinkSession(dialled: nil, deadlines: deadlines.on(channel.eventLoop))
                         try operations.addHandler(session)
                         return .link(NIOLoopBound(session, eventLoop: channel.eventLoop), remote: Self.remoteIP(channel))
                     }

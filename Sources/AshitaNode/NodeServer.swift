@@ -31,7 +31,7 @@ public final class NodeServer: Sendable {
     /// Closes the listener at shutdown and asks every connection to quiesce: NIO's HTTP pipeline closes one
     /// that waits for a request at once, and one with a request under way after its answer.
     private let quiescing: ServerQuiescingHelper
-    /// The WebSockets' auth deadlines and heartbeats, one timer per event loop.
+    /// The WebSockets' auth deadlines and heartbeats and the links' transport watches, one timer per event loop.
     private let deadlines: LoopDeadlinesTable
 
     enum Connection {
@@ -141,7 +141,7 @@ public final class NodeServer: Sendable {
             configuration: configuration.membership, address: address, key: contents.key, clock: configuration.clock,
             dialer: LinkDialer(
                 group: configuration.eventLoopGroup, timeout: TimeAmount(configuration.membership.dialTimeout),
-                maxFrameBytes: limits.maxFrameBytes),
+                maxFrameBytes: limits.maxFrameBytes, deadlines: deadlines),
             meshHub: hub, membersWriter: StateFileWriter(file: configuration.dataDirectory.membersPath, logger: logger),
             eventLoop: meshLoop, logger: logger)
         return NodeServer(
