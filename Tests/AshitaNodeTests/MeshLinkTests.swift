@@ -1,6 +1,6 @@
 import AshitaClient
 import AshitaCore
-import AshitaNode
+@testable import AshitaNode
 import AshitaSystem
 import AshitaTestSupport
 import Foundation
@@ -86,6 +86,49 @@ import Testing
             // The node is none the worse.
             #expect(try await peerNames(node) == [])
             #expect(await node.members().members.count == 1)
+        }
+    }
+
+    /// A link the node accepted, on which the other end then says nothing, gets heartbeats from the node: empty
+    /// unsolicited pongs, so that the other end's kernel always has data to acknowledge and a cut path shows as
+    /// TCP resends. (Raw socket, as a dialling node: the greeting signed with a key of the test's own.)
+    @Test func aQuietLinkGetsEmptyPongsAsHeartbeats() async throws {
+        struct KeySigning: MemberSigning {
+            let key: NodeKey
+            var publicKey: [UInt8] { key.publicKey }
+            func sign(_ bytes: [UInt8]) -> [UInt8] { key.signature(for: bytes) }
+            func isValid(_ signature: [UInt8], of bytes: [UInt8], key: [UInt8]) -> Bool {
+                NodeKey.isValidSignature(signature, of: bytes, publicKey: key)
+            }
+            func id(ofKey key: [UInt8]) -> String { NodeKey.id(ofPublicKey: key) }
+        }
+        try await withNode { node in
+            let port = node.localPort
+            // Blocking reads, on a thread of their own rather than the tests' pool.
+            let outcome = await onDedicatedThread { () -> String in
+                guard let connection = RawConnection(port: port, receiveTimeoutSeconds: 10),
+                    connection.send(RawConnection.upgradeRequest.replacingOccurrences(of: "GET / ", with: "GET \(LinkDialer.path) ")),
+                    connection.readHead()?.hasPrefix("HTTP/1.1 101") == true, let address = try? NodeAddress(parsing: "127.0.0.1:9")
+                else { return "no link upgrade" }
+                let signing = KeySigning(key: .generate())
+                var own = MemberRecord(
+                    id: signing.key.id, key: signing.publicKey, address: address, incarnation: 1, state: .alive, signer: signing.key.id)
+                own.signature = signing.sign(own.signedBytes)
+                var handshake = LinkHandshake(
+                    role: .dialer, own: own, signing: signing, challenge: [UInt8](repeating: 7, count: LinkGreeting.challengeBytes))
+                guard let opening = handshake.opening, connection.send(RawConnection.maskedFrame(opcode: 0x1, payload: opening.encoded())),
+                    let hello = connection.readFrame(), case .established(_, _, let proof?) = handshake.receive(hello.payload),
+                    connection.send(RawConnection.maskedFrame(opcode: 0x1, payload: proof.encoded()))
+                else { return "no greeting" }
+                // Whatever the node sends first (its table, a ping), a pong comes while this end is quiet.
+                var opcodes: [UInt8] = []
+                while opcodes.count < 100, let frame = connection.readFrame() {
+                    opcodes.append(frame.opcode)
+                    if frame.opcode == 0xA { return frame.payload.isEmpty ? "an empty pong" : "a pong of \(frame.payload.count) bytes" }
+                }
+                return "no heartbeat; opcodes: \(opcodes)"
+            }
+            #expect(outcome == "an empty pong")
         }
     }
 
