@@ -43,7 +43,7 @@ actor LinkHub {
         self.meshHub = meshHub
         self.membersWriter = membersWriter
         self.eventLoop = eventLoop
-        self.probeTimeout = .milliseconds(configuration.probeTimeout.wholeMilliseconds)
+        self.probeTimeout = TimeAmount(configuration.probeTimeout)
         self.clock = clock
         self.logger = logger
         self.dialer = dialer

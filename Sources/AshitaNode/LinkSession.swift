@@ -10,8 +10,8 @@ import NIOWebSocket
 /// RFC 6455 allows and the other end ignores) when it wrote nothing for half a probe timeout, so there is always
 /// recent data for the other end's kernel to acknowledge, and the other end hears it; the accepting end sends one
 /// only when it also heard nothing for three quarters of a probe timeout. Once nothing came on the link for a
-/// probe timeout, TCP is asked whether it has resent data still unacknowledged. It has, when the other host is gone or the path cut; a process that
-/// is merely slow does not cause it, since its kernel acknowledges for it.
+/// probe timeout, TCP is asked whether it has resent data still unacknowledged. It has, when the other host is
+/// gone or the path cut; a process that is merely slow does not cause it, since its kernel acknowledges for it.
 final class LinkSession: ChannelInboundHandler, RemovableChannelHandler, DeadlineTarget {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -37,8 +37,8 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler, Deadlin
     /// The event loop's deadlines, where the transport watch is timed: one NIO timer for all the loop's links.
     private let deadlines: LoopDeadlines
     private var watch: LoopDeadlines.Token?
-    private var tick = TimeAmount.milliseconds(125)
     private var probeTimeout = TimeAmount.milliseconds(500)
+    private var tick: TimeAmount { .nanoseconds(max(1_000_000, probeTimeout.nanoseconds / 4)) }
     private var lastWrite = NIODeadline.now()
     private var lastRead = NIODeadline.now()
 
@@ -159,7 +159,6 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler, Deadlin
     /// loop are looked at in one wakeup.
     private func startWatch(context: ChannelHandlerContext, probeTimeout: TimeAmount) {
         self.probeTimeout = probeTimeout
-        tick = TimeAmount.nanoseconds(max(1_000_000, probeTimeout.nanoseconds / 4))
         scheduleWatch()
     }
 

@@ -93,15 +93,6 @@ import Testing
     /// unsolicited pongs, so that the other end's kernel always has data to acknowledge and a cut path shows as
     /// TCP resends. (Raw socket, as a dialling node: the greeting signed with a key of the test's own.)
     @Test func aQuietLinkGetsEmptyPongsAsHeartbeats() async throws {
-        struct KeySigning: MemberSigning {
-            let key: NodeKey
-            var publicKey: [UInt8] { key.publicKey }
-            func sign(_ bytes: [UInt8]) -> [UInt8] { key.signature(for: bytes) }
-            func isValid(_ signature: [UInt8], of bytes: [UInt8], key: [UInt8]) -> Bool {
-                NodeKey.isValidSignature(signature, of: bytes, publicKey: key)
-            }
-            func id(ofKey key: [UInt8]) -> String { NodeKey.id(ofPublicKey: key) }
-        }
         try await withNode { node in
             let port = node.localPort
             // Blocking reads, on a thread of their own rather than the tests' pool.
@@ -110,7 +101,7 @@ import Testing
                     connection.send(RawConnection.upgradeRequest.replacingOccurrences(of: "GET / ", with: "GET \(LinkDialer.path) ")),
                     connection.readHead()?.hasPrefix("HTTP/1.1 101") == true, let address = try? NodeAddress(parsing: "127.0.0.1:9")
                 else { return "no link upgrade" }
-                let signing = KeySigning(key: .generate())
+                let signing = NodeSigning(key: .generate())
                 var own = MemberRecord(
                     id: signing.key.id, key: signing.publicKey, address: address, incarnation: 1, state: .alive, signer: signing.key.id)
                 own.signature = signing.sign(own.signedBytes)
