@@ -16,9 +16,11 @@ public struct ServeCommand: AsyncParsableCommand {
         abstract: "Run a node: the browser page, the JSON API and WebSockets on one port.",
         discussion: """
             Prints one line when the node listens, then logs to stderr. SIGINT or SIGTERM closes every \
-            client with close code 1001 and exits 0 (what is not done after 10 s is cancelled). On first start the node writes its operator token to \
-            DATA_DIR/operator-token (mode 0600) and its Ed25519 key to DATA_DIR/node-key; its id is derived \
-            from that key. Announced homes are relayed only once an ashita node answers there. With --join the             node links to other nodes (at /api/v1/link), learns every member of the mesh and lists them at             /api/v1/members.
+            client with close code 1001 and exits 0 (what is not done after 10 s is cancelled). On first start \
+            the node writes its operator token to DATA_DIR/operator-token (mode 0600) and its Ed25519 key to \
+            DATA_DIR/node-key; its id is derived from that key. Announced homes are relayed only once an ashita \
+            node answers there. With --join the node links to other nodes (at /api/v1/link), learns every member \
+            of the mesh and lists them at /api/v1/members.
             """)
 
     @Argument(help: "The TCP port to listen on (1-65535; 0 picks a free one).")
