@@ -64,9 +64,20 @@ extension FuzzHarness {
                 effects = node.tick(at: clock)
             case 5:
                 effects = node.dialFailed(try! NodeAddress(parsing: "10.0.0.\(peer):8000"), refused: flag, at: clock)
-            case 6:
+            case 6 where op & 0x80 == 0:
                 let message = LinkMessage.summary(count: Int(take() ?? 0), digest: UInt64(take() ?? 0), reply: flag)
                 effects = node.receive(message.encoded(), from: peerID, at: clock)
+            case 6:
+                // What a neighbour says it holds: some members, at some incarnations and states.
+                var members: [MemberDigest] = []
+                for subject in 0..<UInt64(take() ?? 0) % 10 where take().map({ $0 & 1 == 0 }) ?? false {
+                    let states = MemberState.allCases
+                    members.append(
+                        MemberDigest(
+                            id: record(subject, 100, .alive, signer: subject, forged: false).id, incarnation: 98 + UInt64(take() ?? 0) % 5,
+                            state: states[Int(take() ?? 0) % states.count]))
+                }
+                effects = node.receive(LinkMessage.have(members: members, reply: op & 0x40 != 0).encoded(), from: peerID, at: clock)
             default:
                 let seq = UInt64(take() ?? 0)
                 let messages: [LinkMessage] = [.ping(seq: seq), .ack(seq: seq), .nack(seq: seq), .pingRequest(seq: seq, target: peerID)]

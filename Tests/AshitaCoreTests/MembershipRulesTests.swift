@@ -314,10 +314,15 @@ import Testing
             Array("not json".utf8), Array(#"{"type":"ping","seq":-1}"#.utf8), Array(#"{"type":"teleport"}"#.utf8),
             Array(repeating: UInt8(ascii: " "), count: LinkMessage.maxBytes + 1), tooMany.encoded(), tooFar.encoded(),
             Array(#"{"type":"summary","count":1,"digest":"zz","reply":true}"#.utf8),
+            LinkMessage.have(members: Array(repeating: MemberDigest(Self.record(3)), count: LinkMessage.maxHaveEntries + 1), reply: false)
+                .encoded(),
+            LinkMessage.have(members: [MemberDigest(Self.record(3)), MemberDigest(Self.record(3))], reply: false).encoded(),
+            Array(#"{"type":"have","members":[["abc",-1,"alive"]],"reply":false}"#.utf8),
+            Array(#"{"type":"have","members":[["abc",1,"asleep"]],"reply":false}"#.utf8),
         ] {
             #expect(Self.errors(a.receive(bytes, from: peer, at: later())) == ["bad-message"])
         }
-        #expect(a.counters.malformed == 7)
+        #expect(a.counters.malformed == 11)
         #expect(a.member(Self.record(3).id) == nil)
     }
 
@@ -384,22 +389,6 @@ import Testing
         #expect((oneEffects + twoEffects).filter { if case .closeLink(_, .duplicate) = $0 { true } else { false } }.count == 2)
     }
 
-    @Test mutating func summariesSendTheTableAtMostOncePerHalfSyncInterval() {
-        var a = Self.node(1)
-        _ = Self.linked(&a)
-        let peer = Self.record(2).id
-        // The link's first table went when it opened (node 1 had no other link); a second may go a second later.
-        _ = later(a.configuration.syncInterval.wholeMilliseconds / 2)
-        var tables = 0
-        for _ in 0..<20 {
-            tables += Self.gossiped(a.receive(.summary(count: 1, digest: 42, reply: true), from: peer, at: later(10))).isEmpty ? 0 : 1
-        }
-        #expect(tables == 1)
-        // The same view: nothing to send.
-        let (count, digest) = a.summary
-        #expect(a.receive(.summary(count: count, digest: digest, reply: false), from: peer, at: later(5_000)).isEmpty)
-    }
-
     /// 200 members whose addresses all refuse (a hostile member can sign any address it likes, as many times as
     /// it has keys): the node connects to them no faster than `dialRate`, however many it hears of.
     @Test mutating func dialsToAddressesLearntFromTheMeshAreRateBound() {
@@ -449,6 +438,8 @@ import Testing
             .ping(seq: 1), .ack(seq: 1 << 53), .nack(seq: 0), .pingRequest(seq: 7, target: Self.record(3).id),
             .gossip(hops: 3, records: [Self.record(3), Self.claim(Self.record(3), .suspect, by: 2, evidence: .refused)]),
             .summary(count: 12, digest: .max, reply: true), .error(code: "bad-message", message: "what went wrong"),
+            .have(members: [MemberDigest(Self.record(3)), MemberDigest(id: Self.record(4).id, incarnation: 1 << 53, state: .left)], reply: true),
+            .have(members: [], reply: false),
         ]
         for message in messages { #expect(LinkMessage.decode(message.encoded()) == .success(message)) }
     }

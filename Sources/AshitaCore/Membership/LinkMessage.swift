@@ -15,9 +15,13 @@ public enum LinkMessage: Equatable, Sendable {
     case nack(seq: UInt64)
     /// Member records, new to the sender, and how many links they have crossed.
     case gossip(hops: Int, records: [MemberRecord])
-    /// How many members the sender knows and a digest of their states: a neighbour whose own differ sends its
-    /// table (anti-entropy), and with `reply` asks for the sender's table in turn.
+    /// How many members the sender knows and a digest of their states: a neighbour whose own differ answers
+    /// with what it holds (`have`), member by member (anti-entropy). `reply` is read and ignored (older nodes set it).
     case summary(count: Int, digest: UInt64, reply: Bool)
+    /// Every member the sender holds, each as id, incarnation and state: the neighbour sends back, as gossip, only
+    /// the records the sender lacks or holds older, and — unless `reply` — its own `have` when the sender holds
+    /// something it lacks. A table of more than `maxHaveEntries` members goes whole instead.
+    case have(members: [MemberDigest], reply: Bool)
     /// The link's other end broke a rule; the message was dropped.
     case error(code: String, message: String)
 
@@ -25,6 +29,8 @@ public enum LinkMessage: Equatable, Sendable {
     public static let maxBytes = 256 * 1024
     public static let maxRecords = 64
     public static let maxHops = 32
+    /// Members one `have` lists at most (an entry is at most about 100 bytes of JSON, within `maxBytes`).
+    public static let maxHaveEntries = 2048
     /// Numbers travel as JSON numbers: integers up to 2^53 survive every decoder.
     static let maxNumber: UInt64 = 1 << 53
 
@@ -36,6 +42,7 @@ public enum LinkMessage: Equatable, Sendable {
         case .nack: "nack"
         case .gossip: "gossip"
         case .summary: "summary"
+        case .have: "have"
         case .error: "error"
         }
     }
@@ -54,6 +61,10 @@ public enum LinkMessage: Equatable, Sendable {
         case .summary(let count, let digest, let reply):
             fields["count"] = .number(Double(count))
             fields["digest"] = .string(Hex.encode(withUnsafeBytes(of: digest.bigEndian) { Array($0) }))
+            fields["reply"] = .bool(reply)
+        case .have(let members, let reply):
+            fields["members"] = .array(
+                members.map { .array([.string($0.id), .number(Double($0.incarnation)), .string($0.state.rawValue)]) })
             fields["reply"] = .bool(reply)
         case .error(let code, let message):
             fields["code"] = .string(code)
@@ -111,6 +122,15 @@ public enum LinkMessage: Equatable, Sendable {
                 guard case .bool(let reply)? = fields["reply"] else { throw LinkMessageError("summary has no boolean \"reply\"") }
                 let count = try number(fields, "count")
                 return .success(.summary(count: Int(min(count, 1 << 32)), digest: digest.reduce(0) { $0 << 8 | UInt64($1) }, reply: reply))
+            case "have":
+                guard case .array(let items)? = fields["members"] else { throw LinkMessageError("have has no \"members\" array") }
+                guard items.count <= maxHaveEntries else {
+                    throw LinkMessageError("have lists \(items.count) members, more than \(maxHaveEntries)")
+                }
+                guard case .bool(let reply)? = fields["reply"] else { throw LinkMessageError("have has no boolean \"reply\"") }
+                let members = try items.map(digest)
+                guard Set(members.map(\.id)).count == members.count else { throw LinkMessageError("have lists a member twice") }
+                return .success(.have(members: members, reply: reply))
             case "error":
                 return .success(.error(code: try string(fields, "code", limit: 64), message: try string(fields, "message", limit: 512)))
             default:
@@ -150,6 +170,14 @@ public enum LinkMessage: Equatable, Sendable {
         return MemberRecord(
             id: id, key: key, address: address, incarnation: try number(fields, "incarnation"), state: state,
             evidence: evidence, signer: signer, signature: signature)
+    }
+
+    static func digest(_ value: JSONValue) throws -> MemberDigest {
+        guard case .array(let parts) = value, parts.count == 3, case .string(let id) = parts[0], !id.isEmpty, id.utf8.count <= 64,
+            case .number(let incarnation) = parts[1], incarnation >= 0, incarnation <= Double(maxNumber),
+            let whole = UInt64(exactly: incarnation), case .string(let name) = parts[2], let state = MemberState(rawValue: name)
+        else { throw LinkMessageError("a have entry must be [id, incarnation, state]") }
+        return MemberDigest(id: id, incarnation: whole, state: state)
     }
 
     static func number(_ fields: [String: JSONValue], _ name: String) throws -> UInt64 {

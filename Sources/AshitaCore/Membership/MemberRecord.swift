@@ -84,6 +84,26 @@ public struct MemberRecord: Equatable, Sendable {
     }
 }
 
+/// What a `have` message says of one member: enough to tell which of two records is newer, not the record.
+public struct MemberDigest: Equatable, Sendable {
+    public var id: String
+    public var incarnation: UInt64
+    public var state: MemberState
+
+    public init(id: String, incarnation: UInt64, state: MemberState) {
+        self.id = id
+        self.incarnation = incarnation
+        self.state = state
+    }
+
+    public init(_ record: MemberRecord) { self.init(id: record.id, incarnation: record.incarnation, state: record.state) }
+
+    /// Whether a record this newer is news to whoever holds `other`: a higher incarnation, or a later state at one.
+    public func isNewer(than other: MemberDigest) -> Bool {
+        incarnation != other.incarnation ? incarnation > other.incarnation : state.rank > other.state.rank
+    }
+}
+
 /// Signing and checking records, given in: the node uses Ed25519 keys, the simulator a cheap stand-in, and the
 /// rules stay pure.
 public protocol MemberSigning: Sendable {

@@ -74,38 +74,12 @@ extension Membership {
         }
         table[peer]?.lastHeard = now
         if needsTable {
-            sendTable(to: peer, at: now, effects: &effects)
+            offerTable(to: peer, at: now, effects: &effects)
         } else {
             let (count, digest) = summary
             effects.append(.send(.summary(count: count, digest: digest, reply: false), to: [peer]))
         }
         return effects
-    }
-
-    /// Every record this node holds, to one neighbour, at most once per `syncInterval / 2` on a link.
-    mutating func sendTable(to peer: String, at now: Timestamp, effects: inout [MembershipEffect]) {
-        guard var state = links[peer] else { return }
-        if let sent = state.tableSent, now.milliseconds - sent.milliseconds < configuration.syncInterval.wholeMilliseconds / 2 { return }
-        state.tableSent = now
-        links[peer] = state
-        for chunk in chunks(table.keys.sorted().compactMap { table[$0]?.record }) {
-            effects.append(.send(.gossip(hops: 0, records: chunk), to: [peer]))
-        }
-    }
-
-    /// Now and then, one neighbour gets this node's summary and sends its table if theirs differs.
-    mutating func compareTables(at now: Timestamp, effects: inout [MembershipEffect]) {
-        guard now >= nextSync else { return }
-        nextSync = now.adding(milliseconds: jittered(configuration.syncInterval))
-        guard let peer = pick(links.keys.sorted()) else { return }
-        let (count, digest) = summary
-        effects.append(.send(.summary(count: count, digest: digest, reply: false), to: [peer]))
-    }
-
-    func chunks(_ records: [MemberRecord]) -> [[MemberRecord]] {
-        stride(from: 0, to: records.count, by: LinkMessage.maxRecords).map {
-            Array(records[$0..<min($0 + LinkMessage.maxRecords, records.count)])
-        }
     }
 
     /// A link closed. `lost`: without a close from the other end (its process died, or the connection broke);

@@ -205,12 +205,13 @@ extension Membership {
             if forged > 0 {
                 effects.append(.send(.error(code: "bad-signature", message: "\(forged) of \(records.count) records failed their signature; dropped"), to: [peer]))
             }
-        case .summary(let count, let digest, let reply):
+        case .summary(let count, let digest, _):
             let own = summary
             guard own.count != count || own.digest != digest else { return }
-            // Views differ: this node's table goes over, and unless this already answers, the sender's comes back.
-            sendTable(to: peer, at: now, effects: &effects)
-            if !reply { effects.append(.send(.summary(count: own.count, digest: own.digest, reply: true), to: [peer])) }
+            // Views differ: this node lists what it holds; the neighbour sends what it lacks, and lists its own.
+            offerTable(to: peer, at: now, effects: &effects)
+        case .have(let members, let reply):
+            answer(members, reply: reply, from: peer, at: now, effects: &effects)
         case .error:
             counters.errorsReceived += 1
         }

@@ -106,8 +106,12 @@ public struct Membership: Sendable {
         var bucket: TokenBucket
         var lastHeard: Timestamp
         var warnedRate = false
-        /// When this node last sent its whole table on the link, so a neighbour cannot make it send them nonstop.
-        var tableSent: Timestamp?
+        /// When this node last offered its table on the link (its `have`, or the whole table when too big to list).
+        var offered: Timestamp?
+        /// The `have`s answered on the link in the current half sync interval, so a neighbour cannot make this node
+        /// send its table nonstop.
+        var answeredSince: Timestamp?
+        var answered = 0
     }
 
     struct Suspicion: Sendable {

@@ -105,6 +105,30 @@ func simulate<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
         #expect(found.falseFailures.isEmpty)
     }
 
+    /// A newcomer links to the node it joins and then to a few more that know the mesh: each sends only what the
+    /// newcomer lacks (`have`), so the newcomer is sent about one table's worth of records, not one per link.
+    @Test func aNewcomerIsSentTheTableOnceNotOnEveryLink() async {
+        let found = await simulate {
+            let (simulation, _) = Self.converged(60, seed: 10)
+            simulation.crash(59)
+            let others = simulation.upNodes
+            _ = simulation.run(for: 10_000, step: 50) { simulation.everyone(others, seesGone: 59) }
+            let before = simulation.recordsReceived[59, default: 0]
+            simulation.start(59, joining: [0])
+            let all = Array(0..<60)
+            let seen = simulation.run(for: 5_000, step: 5) { simulation.everyone(all, sees: all, as: .alive) }
+            // Time to link to more members than the one it joined.
+            simulation.run(until: simulation.now + 3_000)
+            let links = simulation.membership(59)!.linkedPeers.count
+            return (seen, simulation.recordsReceived[59, default: 0] - before, links)
+        }
+        #expect(found.0 != nil)
+        #expect(found.2 >= 3, "the newcomer linked to \(found.2) members only: the test tested nothing")
+        // The 58 members other than itself and the one it joined (whose record came with the greeting), and what
+        // flooding echoes; with a whole table on each of its links it would be sent 60 records a link.
+        #expect(found.1 >= 58 && found.1 < 2 * 60, "the newcomer was sent \(found.1) records over \(found.2) links")
+    }
+
     @Test func aNodeCutOffSilentlyIsFoundByPingsAndOnlyIt() async {
         let found = await simulate {
             let (simulation, _) = Self.converged(30, seed: 4)

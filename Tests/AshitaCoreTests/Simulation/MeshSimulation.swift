@@ -92,6 +92,8 @@ final class MeshSimulation {
     private(set) var changes = 0
     private(set) var failureMarks: [FailureMark] = []
     private(set) var messagesDelivered = 0
+    /// Member records each node was sent, by node: what tables and gossip cost it.
+    private(set) var recordsReceived: [Int: Int] = [:]
 
     init(nodes count: Int, seed: UInt64, configuration: MembershipConfiguration = MembershipConfiguration(),
         conditions: NetworkConditions = NetworkConditions())
@@ -289,6 +291,7 @@ final class MeshSimulation {
         case .deliver(let link, let index, let message):
             guard let state = links[link], state.isOpen(at: index) else { return }
             messagesDelivered += 1
+            if case .gossip(_, let records) = message { recordsReceived[index, default: 0] += records.count }
             apply(nodes[index].membership!.receive(message, from: nodes[state.other(index)].id, at: stamp), from: index)
         case .linkOpened(let link, let index):
             guard let state = links[link], state.isOpen(at: index) else { return }
