@@ -16,11 +16,24 @@ enum SilentDrop {
 
     /// Adds (`true`) or removes the rule.
     static func drop(_ on: Bool) throws {
+        guard rule(on ? "-A" : "-D") else { throw BenchError("iptables \(on ? "-A" : "-D") OUTPUT … --uid-owner \(uid) -j DROP failed") }
+    }
+
+    /// Removes the rule wherever an earlier run left it (one killed while a member was silenced): a member started
+    /// as `nobody` while it is there can never answer. Returns how many were removed.
+    static func removeLeftovers() -> Int {
+        var removed = 0
+        while removed < 100, rule("-C"), rule("-D") { removed += 1 }
+        return removed
+    }
+
+    private static func rule(_ command: String) -> Bool {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: iptables!)
-        process.arguments = [on ? "-A" : "-D", "OUTPUT", "-m", "owner", "--uid-owner", "\(uid)", "-j", "DROP"]
-        try process.run()
+        process.arguments = [command, "OUTPUT", "-m", "owner", "--uid-owner", "\(uid)", "-j", "DROP"]
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw BenchError("iptables \(process.arguments!.joined(separator: " ")) failed") }
+        return process.terminationStatus == 0
     }
 }
