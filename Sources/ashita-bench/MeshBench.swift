@@ -291,6 +291,7 @@ func measureMesh(_ make: () -> any MeshCluster, size: Int, runs: Int, seed: UInt
                 }
                 try await group.waitForAll()
             }
+            let joinsAnswered = ContinuousClock.now - start
             let took = try await wait(from: start) { cluster.views.all(all, see: cluster.names, as: "alive") }
             // A join far slower than its size's usual (a few random joins of 60 took 2.7–3.3 s, most 0.8–1.1 s):
             // who was last, and what it learnt last.
@@ -300,7 +301,7 @@ func measureMesh(_ make: () -> any MeshCluster, size: Int, runs: Int, seed: UInt
             }
             if ProcessInfo.processInfo.environment["ASHITA_BENCH_TRACE"] != nil {
                 let cpu = cluster.pids.map { NodeProcess.cpuSeconds(pid: $0) }.reduce(0, +) - cpuBefore
-                say("CPU of all \(size) members meanwhile: \(fmt(cpu, 2)) s")
+                say("CPU of all \(size) members meanwhile: \(fmt(cpu, 2)) s; every join request answered after \(joinsAnswered)")
                 say("trace, \(mode), N = \(size):\n  " + cluster.views.trace(from: start, members: cluster.names).prefix(12).joined(separator: "\n  "))
             }
             if mode == "first" {
