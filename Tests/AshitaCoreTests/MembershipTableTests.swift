@@ -54,10 +54,34 @@ import Testing
         let answers = Self.haves(effects)
         #expect(answers.count == 1)
         #expect(answers.first?.reply == true)
-        #expect(answers.first.map { Set($0.members.map(\.id)) } == Set(a.members.map(\.record.id)))
+        // Node 1's state of each member the neighbour listed and node 1 holds: the neighbour sends the rest.
+        #expect(answers.first?.members == [Rules.record(1), Rules.record(2)].map { MemberDigest(a.member($0.id)!) })
         // Nothing new there: no list back.
         let same = a.members.map { MemberDigest($0.record) }
         #expect(Self.haves(a.receive(.have(members: same, reply: false), from: peer, at: later(5_000))).isEmpty)
+        // Nor for a member node 1 does not know that has left (it would drop the record unread), nor for a claim
+        // about a member at an incarnation other than the one it holds.
+        let gone = [MemberDigest(id: Rules.record(8).id, incarnation: 100, state: .left),
+            MemberDigest(id: Rules.record(3).id, incarnation: 101, state: .suspect)]
+        let others = same.filter { $0.id != Rules.record(3).id }
+        #expect(Self.haves(a.receive(.have(members: others + gone, reply: false), from: peer, at: later(5_000))).isEmpty)
+        // But a claim about node 1 itself is asked for: node 1 refutes it.
+        let aboutMe = MemberDigest(id: a.id, incarnation: a.ownRecord.incarnation, state: .suspect)
+        let asked = Self.haves(a.receive(.have(members: [aboutMe], reply: false), from: peer, at: later(5_000)))
+        #expect(asked.first?.members == [MemberDigest(a.ownRecord)])
+    }
+
+    @Test mutating func aRecordThatWouldNotReplaceTheNeighboursIsNotSent() {
+        var a = nodeWithATable()
+        let peer = Rules.record(2).id
+        // Node 1 holds node 3 suspect at incarnation 101; the neighbour holds it alive at 100. A claim names the
+        // incarnation the mesh knows, so the neighbour would drop this one: it is not sent, answer after answer.
+        _ = a.receive(.gossip(hops: 1, records: [Rules.record(3, incarnation: 101)]), from: peer, at: later())
+        _ = a.receive(.gossip(hops: 1, records: [Rules.claim(Rules.record(3, incarnation: 101), .suspect, by: 2)]), from: peer, at: later())
+        #expect(a.member(Rules.record(3).id)?.state == .suspect)
+        let held = a.members.map { MemberDigest($0.record) }.map { $0.id == Rules.record(3).id ? MemberDigest(Rules.record(3)) : $0 }
+        let sent = Rules.gossiped(a.receive(.have(members: held, reply: true), from: peer, at: later(5_000)))
+        #expect(sent.isEmpty)
     }
 
     @Test mutating func aNeighbourCannotMakeANodeSendItsTableNonstop() {
@@ -65,12 +89,14 @@ import Testing
         let peer = Rules.record(2).id
         var answered = 0
         for _ in 0..<20 {
-            answered += Rules.gossiped(a.receive(.have(members: [], reply: true), from: peer, at: later(10))).isEmpty ? 0 : 1
+            answered += Rules.gossiped(a.receive(.have(members: [], reply: false), from: peer, at: later(10))).isEmpty ? 0 : 1
         }
-        #expect(answered == 2)
-        #expect(a.counters.rateLimited == 18)
-        // Half a sync interval later, two more.
+        #expect(answered == 1)
+        #expect(a.counters.rateLimited == 19)
+        // Half a sync interval later, one more; two in a window where node 1 offered its own list (the neighbour's,
+        // then the neighbour's reply to node 1's).
         _ = later(a.configuration.syncInterval.wholeMilliseconds / 2)
+        _ = a.receive(.summary(count: 1, digest: 42, reply: false), from: peer, at: later(10))
         answered = 0
         for _ in 0..<5 {
             answered += Rules.gossiped(a.receive(.have(members: [], reply: true), from: peer, at: later(10))).isEmpty ? 0 : 1
@@ -115,5 +141,9 @@ import Testing
         let effects = a.receive(.summary(count: 1, digest: 42, reply: false), from: peer, at: later(5_000))
         #expect(Self.haves(effects).isEmpty)
         #expect(Rules.gossiped(effects).count == a.members.count)
+        // Its list in reply names only what the neighbour listed: never more than a `have` may carry.
+        let news = [MemberDigest(a.ownRecord), MemberDigest(Rules.record(7))]
+        let reply = Self.haves(a.receive(.have(members: news, reply: false), from: peer, at: later(10)))
+        #expect(reply.first?.members == [MemberDigest(a.ownRecord)])
     }
 }

@@ -98,9 +98,11 @@ public struct MemberDigest: Equatable, Sendable {
 
     public init(_ record: MemberRecord) { self.init(id: record.id, incarnation: record.incarnation, state: record.state) }
 
-    /// Whether a record this newer is news to whoever holds `other`: a higher incarnation, or a later state at one.
+    /// Whether a record this new would replace `other` by the rules of `MemberRecord.supersedes`: the member's own
+    /// alive or left at a higher incarnation, or a later state at the same one.
     public func isNewer(than other: MemberDigest) -> Bool {
-        incarnation != other.incarnation ? incarnation > other.incarnation : state.rank > other.state.rank
+        incarnation != other.incarnation
+            ? incarnation > other.incarnation && (state == .alive || state == .left) : state.rank > other.state.rank
     }
 }
 

@@ -40,9 +40,10 @@ extension Membership {
             return [.closeLink(link, .refused)]
         }
         var effects: [MembershipEffect] = []
-        // The whole table goes to a neighbour that may lack it: a newcomer, a member this node did not know, or one
-        // it held failed (the halves of a split mesh meeting again); and to the first link of a node that had none.
-        // Between members that know each other alive, gossip keeps both up to date.
+        // This node lists its table (`have`) to a neighbour that may lack much of it — a newcomer, a member this node
+        // did not know, or one it held failed (the halves of a split mesh meeting again) — and on its own first
+        // link; the neighbour sends back what this node lacks. Between members that know each other alive, a
+        // summary: gossip keeps both up to date.
         let wasAlive = table[peer]?.record.state == .alive
         let needsTable = peerIsolated || links.isEmpty || !wasAlive
         let dialer = dialedByUs ? id : peer

@@ -2,37 +2,41 @@
 /// by listing what each holds (`have`) and sending only the records the other lacks.
 extension Membership {
     /// Half a sync interval: the least time between two offers of this node's table on one link, and the window in
-    /// which it answers at most `maxHaveAnswers` of a neighbour's.
+    /// which it answers a neighbour's `have` once, or twice when it offered its own in the window too (the
+    /// neighbour's list, then the neighbour's reply to this node's).
     var tableWindow: Int64 { configuration.syncInterval.wholeMilliseconds / 2 }
 
-    /// A link opened to an answer of `have` and of `have` with `reply`: two answers a window are what a link needs.
-    static let maxHaveAnswers = 2
+    func offeredRecently(_ state: LinkState, at now: Timestamp) -> Bool {
+        state.offered.map { now.milliseconds - $0.milliseconds < tableWindow } ?? false
+    }
 
     /// This node lists what it holds to one neighbour, which sends back what this node lacks and lists its own if it
     /// lacks something in turn. At most once per `tableWindow` on a link; a table too big to list goes whole.
-    mutating func offerTable(to peer: String, reply: Bool = false, at now: Timestamp, effects: inout [MembershipEffect]) {
-        guard var state = links[peer] else { return }
-        if let offered = state.offered, now.milliseconds - offered.milliseconds < tableWindow { return }
+    mutating func offerTable(to peer: String, at now: Timestamp, effects: inout [MembershipEffect]) {
+        guard var state = links[peer], !offeredRecently(state, at: now) else { return }
         state.offered = now
+        state.offeredList = table.count <= LinkMessage.maxHaveEntries
         links[peer] = state
-        guard table.count <= LinkMessage.maxHaveEntries else {
+        guard state.offeredList else {
             send(table.keys.sorted().compactMap { table[$0]?.record }, to: peer, effects: &effects)
             return
         }
         let members = table.keys.sorted().map { MemberDigest(table[$0]!.record) }
-        effects.append(.send(.have(members: members, reply: reply), to: [peer]))
+        effects.append(.send(.have(members: members, reply: false), to: [peer]))
     }
 
     /// A neighbour listed what it holds: it gets the records it lacks (live members it does not know, and newer
-    /// records of those it does) and, unless it answers a list already, this node's own list when the neighbour
-    /// holds something this node lacks.
+    /// records of those it does) and, unless it answers a list already or has this node's whole list from this
+    /// window, a list in reply when it holds something this node lacks: this node's state of each member the
+    /// neighbour listed (never more than the neighbour listed, however big this node's table).
     mutating func answer(_ members: [MemberDigest], reply: Bool, from peer: String, at now: Timestamp, effects: inout [MembershipEffect]) {
         guard var state = links[peer] else { return }
         if state.answeredSince.map({ now.milliseconds - $0.milliseconds >= tableWindow }) ?? true {
             state.answeredSince = now
             state.answered = 0
         }
-        guard state.answered < Self.maxHaveAnswers else {
+        let offered = offeredRecently(state, at: now)
+        guard state.answered < (offered ? 2 : 1) else {
             counters.rateLimited += 1
             return
         }
@@ -46,8 +50,14 @@ extension Membership {
             return MemberDigest(record).isNewer(than: theirs) ? record : nil
         }
         send(lacking, to: peer, effects: &effects)
-        let theyHaveNews = members.contains { member in table[member.id].map { member.isNewer(than: MemberDigest($0.record)) } ?? true }
-        if !reply, theyHaveNews { offerTable(to: peer, reply: true, at: now, effects: &effects) }
+        // News: a newer record of a member this node holds, or a live member it does not know (it would drop a
+        // claim about one it does not know).
+        let theyHaveNews = members.contains { member in
+            table[member.id].map { member.isNewer(than: MemberDigest($0.record)) } ?? (member.state == .alive)
+        }
+        guard !reply, theyHaveNews, !(offered && state.offeredList) else { return }
+        let mine = members.compactMap { table[$0.id].map { MemberDigest($0.record) } }
+        effects.append(.send(.have(members: mine, reply: true), to: [peer]))
     }
 
     func send(_ records: [MemberRecord], to peer: String, effects: inout [MembershipEffect]) {

@@ -106,8 +106,10 @@ public struct Membership: Sendable {
         var bucket: TokenBucket
         var lastHeard: Timestamp
         var warnedRate = false
-        /// When this node last offered its table on the link (its `have`, or the whole table when too big to list).
+        /// When this node last offered its table on the link (its `have`, or the whole table when too big to list),
+        /// and whether that offer listed every member (then the neighbour needs no list in reply).
         var offered: Timestamp?
+        var offeredList = false
         /// The `have`s answered on the link in the current half sync interval, so a neighbour cannot make this node
         /// send its table nonstop.
         var answeredSince: Timestamp?

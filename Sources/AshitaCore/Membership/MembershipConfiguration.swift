@@ -35,9 +35,9 @@ public struct MembershipConfiguration: Sendable, Equatable {
     /// halves of a split mesh find each other; and how long failed and left members are remembered.
     public var retryInterval: Duration = .seconds(2)
     public var rememberFailed: Duration = .seconds(600)
-    /// How often a node compares its table with one neighbour's (a summary; whole tables only when they differ),
-    /// which repairs what flooding missed while links came and went. Also the least time between two tables sent
-    /// on one link.
+    /// How often a node compares its table with one neighbour's (a summary; when they differ, `have` lists and the
+    /// records one end lacks), which repairs what flooding missed while links came and went. Half of it is the
+    /// least time between two offers of a table on one link.
     public var syncInterval: Duration = .seconds(2)
     /// Messages a second one link may send, on average and at once; more are dropped and answered `error`.
     public var messageRate = 500

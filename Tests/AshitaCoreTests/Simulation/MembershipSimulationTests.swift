@@ -171,8 +171,9 @@ func simulate<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
             let (simulation, took) = Self.converged(40, seed: 6, conditions: conditions, limit: 60_000)
             simulation.run(until: simulation.now + 120_000)
             let all = simulation.upNodes
-            return Findings(
-                took: took, falseFailures: Self.falseFailures(simulation), allAlive: simulation.everyone(all, sees: all, as: .alive))
+            // At any instant some member may be suspected by a few (a lost ping); it refutes within a second or two.
+            let settled = simulation.run(for: 10_000, step: 50) { simulation.everyone(all, sees: all, as: .alive) }
+            return Findings(took: took, falseFailures: Self.falseFailures(simulation), allAlive: settled != nil)
         }
         #expect(found.took != nil)
         #expect(found.falseFailures.isEmpty)
