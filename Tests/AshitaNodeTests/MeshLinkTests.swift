@@ -89,6 +89,26 @@ import Testing
         }
     }
 
+    /// A raw socket that dials the node's link path and greets it as a node with a key of its own (blocking: call
+    /// on a thread of its own). Nil when the upgrade or the greeting fails.
+    static func greetedLink(port: Int) -> RawConnection? {
+        guard let connection = RawConnection(port: port, receiveTimeoutSeconds: 10),
+            connection.send(RawConnection.upgradeRequest.replacingOccurrences(of: "GET / ", with: "GET \(LinkDialer.path) ")),
+            connection.readHead()?.hasPrefix("HTTP/1.1 101") == true, let address = try? NodeAddress(parsing: "127.0.0.1:9")
+        else { return nil }
+        let signing = NodeSigning(key: .generate())
+        var own = MemberRecord(
+            id: signing.key.id, key: signing.publicKey, address: address, incarnation: 1, state: .alive, signer: signing.key.id)
+        own.signature = signing.sign(own.signedBytes)
+        var handshake = LinkHandshake(
+            role: .dialer, own: own, signing: signing, challenge: [UInt8](repeating: 7, count: LinkGreeting.challengeBytes))
+        guard let opening = handshake.opening, connection.send(RawConnection.maskedFrame(opcode: 0x1, payload: opening.encoded())),
+            let hello = connection.readFrame(), case .established(_, _, let proof?) = handshake.receive(hello.payload),
+            connection.send(RawConnection.maskedFrame(opcode: 0x1, payload: proof.encoded()))
+        else { return nil }
+        return connection
+    }
+
     /// A link the node accepted, on which the other end then says nothing, gets heartbeats from the node: empty
     /// unsolicited pongs, so that the other end's kernel always has data to acknowledge and a cut path shows as
     /// TCP resends. (Raw socket, as a dialling node: the greeting signed with a key of the test's own.)
@@ -97,20 +117,7 @@ import Testing
             let port = node.localPort
             // Blocking reads, on a thread of their own rather than the tests' pool.
             let outcome = await onDedicatedThread { () -> String in
-                guard let connection = RawConnection(port: port, receiveTimeoutSeconds: 10),
-                    connection.send(RawConnection.upgradeRequest.replacingOccurrences(of: "GET / ", with: "GET \(LinkDialer.path) ")),
-                    connection.readHead()?.hasPrefix("HTTP/1.1 101") == true, let address = try? NodeAddress(parsing: "127.0.0.1:9")
-                else { return "no link upgrade" }
-                let signing = NodeSigning(key: .generate())
-                var own = MemberRecord(
-                    id: signing.key.id, key: signing.publicKey, address: address, incarnation: 1, state: .alive, signer: signing.key.id)
-                own.signature = signing.sign(own.signedBytes)
-                var handshake = LinkHandshake(
-                    role: .dialer, own: own, signing: signing, challenge: [UInt8](repeating: 7, count: LinkGreeting.challengeBytes))
-                guard let opening = handshake.opening, connection.send(RawConnection.maskedFrame(opcode: 0x1, payload: opening.encoded())),
-                    let hello = connection.readFrame(), case .established(_, _, let proof?) = handshake.receive(hello.payload),
-                    connection.send(RawConnection.maskedFrame(opcode: 0x1, payload: proof.encoded()))
-                else { return "no greeting" }
+                guard let connection = Self.greetedLink(port: port) else { return "no link" }
                 // Whatever the node sends first (its table, a ping), a pong comes while this end is quiet.
                 var opcodes: [UInt8] = []
                 while opcodes.count < 100, let frame = connection.readFrame() {
@@ -120,6 +127,33 @@ import Testing
                 return "no heartbeat; opcodes: \(opcodes)"
             }
             #expect(outcome == "an empty pong")
+        }
+    }
+
+    /// A linked node that sends 20 `have` lists at once (each an empty one: "send me everything") gets the table
+    /// at most twice — once a half sync interval, twice in one where the node offered its own list, as it did
+    /// when the link opened — and the rest are dropped and counted. A ping behind them is still answered, so all
+    /// were read. (Raw socket.)
+    @Test func aLinkSendingHaveListsNonstopGetsTheTableAtMostTwice() async throws {
+        try await withNode { node in
+            let port = node.localPort
+            let tables = await onDedicatedThread { () -> Int? in
+                guard let connection = Self.greetedLink(port: port) else { return nil }
+                for _ in 0..<20 {
+                    _ = connection.send(RawConnection.maskedFrame(opcode: 0x1, payload: LinkMessage.have(members: [], reply: false).encoded()))
+                }
+                _ = connection.send(RawConnection.maskedFrame(opcode: 0x1, payload: LinkMessage.ping(seq: 77).encoded()))
+                var tables = 0
+                for _ in 0..<200 {
+                    guard let frame = connection.readFrame() else { return nil }
+                    guard frame.opcode == 0x1, case .success(let message) = LinkMessage.decode(frame.payload) else { continue }
+                    if case .gossip(0, _) = message { tables += 1 }
+                    if message == .ack(seq: 77) { return tables }
+                }
+                return nil
+            }
+            // Twice here; once if the machine took more than half a sync interval between the greeting and the lists.
+            #expect(tables.map { (1...2).contains($0) } == true, "the table came \(tables.map(String.init) ?? "never, or no ack")")
         }
     }
 
