@@ -123,7 +123,7 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler, Deadlin
             if let reply { write(reply.encoded()) }
             established = true
             greetingDeadline?.cancel()
-            startWatch(context: context, probeTimeout: hub.probeTimeout)
+            startWatch(probeTimeout: hub.probeTimeout)
             let link = self.link
             let dialled = self.dialled
             let session = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -157,7 +157,7 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler, Deadlin
     /// and nothing read for three: an idle link carries them one way), and a look at TCP when nothing was read for
     /// a probe timeout. The times lie on one grid of the monotonic clock for every link, so the links on one event
     /// loop are looked at in one wakeup.
-    private func startWatch(context: ChannelHandlerContext, probeTimeout: TimeAmount) {
+    private func startWatch(probeTimeout: TimeAmount) {
         self.probeTimeout = probeTimeout
         scheduleWatch()
     }

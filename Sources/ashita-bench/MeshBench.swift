@@ -271,13 +271,14 @@ func measureMesh(_ make: () -> any MeshCluster, size: Int, runs: Int, seed: UInt
         return Double((ContinuousClock.now - start).components.attoseconds) / 1e15
             + Double((ContinuousClock.now - start).components.seconds) * 1000
     }
+    let tracing = ProcessInfo.processInfo.environment["ASHITA_BENCH_TRACE"] != nil
     for _ in 0..<runs {
         for mode in ["first", "random"] {
             let cluster = make()
             defer { cluster.stopAll() }
             for _ in 0..<size { _ = try await cluster.add() }
             let all = Array(0..<size)
-            if ProcessInfo.processInfo.environment["ASHITA_BENCH_TRACE"] != nil {
+            if tracing {
                 // Time to attach a profiler to the join alone (`perf record -a` once this line shows).
                 say("trace: \(size) members started; joining in 3 s")
                 try await Task.sleep(for: .seconds(3))
@@ -295,11 +296,11 @@ func measureMesh(_ make: () -> any MeshCluster, size: Int, runs: Int, seed: UInt
             let took = try await wait(from: start) { cluster.views.all(all, see: cluster.names, as: "alive") }
             // A join far slower than its size's usual (a few random joins of 60 took 2.7–3.3 s, most 0.8–1.1 s):
             // who was last, and what it learnt last.
-            if took > Double(size) * 30, cluster is AshitaCluster, ProcessInfo.processInfo.environment["ASHITA_BENCH_TRACE"] == nil {
+            if took > Double(size) * 30, cluster is AshitaCluster, !tracing {
                 say("note: N = \(size), \(mode): all saw all after \(Int(took)) ms; slowest:\n  "
                     + cluster.views.trace(from: start, members: cluster.names).prefix(6).joined(separator: "\n  "))
             }
-            if ProcessInfo.processInfo.environment["ASHITA_BENCH_TRACE"] != nil {
+            if tracing {
                 let cpu = cluster.pids.map { NodeProcess.cpuSeconds(pid: $0) }.reduce(0, +) - cpuBefore
                 say("CPU of all \(size) members meanwhile: \(fmt(cpu, 2)) s; every join request answered after \(joinsAnswered)")
                 say("trace, \(mode), N = \(size):\n  " + cluster.views.trace(from: start, members: cluster.names).prefix(12).joined(separator: "\n  "))

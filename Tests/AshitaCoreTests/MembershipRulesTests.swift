@@ -16,12 +16,12 @@ import Testing
             signing: SimulatedSigning(seed: seed), incarnation: 100, seed: seed, at: Timestamp(milliseconds: 1_000))
     }
 
-    /// A record signed by the node with this seed.
-    static func record(_ seed: UInt64, incarnation: UInt64 = 100, state: MemberState = .alive) -> MemberRecord {
+    /// A record signed by the node with this seed (at 10.0.0.SEED:8000 unless said).
+    static func record(_ seed: UInt64, incarnation: UInt64 = 100, state: MemberState = .alive, address: String? = nil) -> MemberRecord {
         let signing = SimulatedSigning(seed: seed)
         let id = signing.id(ofKey: signing.publicKey)
         var record = MemberRecord(
-            id: id, key: signing.publicKey, address: try! NodeAddress(parsing: "10.0.0.\(seed):8000"),
+            id: id, key: signing.publicKey, address: try! NodeAddress(parsing: address ?? "10.0.0.\(seed):8000"),
             incarnation: incarnation, state: state, signer: id)
         record.signature = signing.sign(record.signedBytes)
         return record

@@ -1,5 +1,4 @@
 import AshitaCore
-import AshitaFuzzHarness
 import Testing
 
 /// How two neighbours bring their tables level: each lists what it holds (`have`), the other sends only what is
@@ -124,15 +123,7 @@ import Testing
         var a = Rules.node(1) { $0.maxMembers = LinkMessage.maxHaveEntries + 30 }
         _ = Rules.linked(&a)
         let peer = Rules.record(2).id
-        let records = (10..<UInt64(LinkMessage.maxHaveEntries + 20)).map { seed in
-            let signing = SimulatedSigning(seed: seed)
-            let id = signing.id(ofKey: signing.publicKey)
-            var record = MemberRecord(
-                id: id, key: signing.publicKey, address: try! NodeAddress(parsing: "10.1.\(seed / 250).\(seed % 250):8000"),
-                incarnation: 100, state: .alive, signer: id)
-            record.signature = signing.sign(record.signedBytes)
-            return record
-        }
+        let records = (10..<UInt64(LinkMessage.maxHaveEntries + 20)).map { Rules.record($0, address: "10.1.\($0 / 250).\($0 % 250):8000") }
         for batch in stride(from: 0, to: records.count, by: LinkMessage.maxRecords) {
             _ = a.receive(.gossip(hops: 1, records: Array(records[batch..<min(records.count, batch + LinkMessage.maxRecords)])),
                 from: peer, at: later(100))

@@ -173,25 +173,34 @@ public enum LinkMessage: Equatable, Sendable {
     }
 
     static func digest(_ value: JSONValue) throws -> MemberDigest {
-        guard case .array(let parts) = value, parts.count == 3, case .string(let id) = parts[0], !id.isEmpty, id.utf8.count <= 64,
-            case .number(let incarnation) = parts[1], incarnation >= 0, incarnation <= Double(maxNumber),
-            let whole = UInt64(exactly: incarnation), case .string(let name) = parts[2], let state = MemberState(rawValue: name)
+        guard case .array(let parts) = value, parts.count == 3, let id = text(parts[0], limit: 64), let incarnation = whole(parts[1]),
+            let name = text(parts[2], limit: 16), let state = MemberState(rawValue: name)
         else { throw LinkMessageError("a have entry must be [id, incarnation, state]") }
-        return MemberDigest(id: id, incarnation: whole, state: state)
+        return MemberDigest(id: id, incarnation: incarnation, state: state)
     }
 
     static func number(_ fields: [String: JSONValue], _ name: String) throws -> UInt64 {
-        guard case .number(let value)? = fields[name], value >= 0, value <= Double(maxNumber),
-            let whole = UInt64(exactly: value)
-        else { throw LinkMessageError("\"\(name)\" must be a whole number from 0 to 2^53") }
-        return whole
+        guard let value = whole(fields[name]) else { throw LinkMessageError("\"\(name)\" must be a whole number from 0 to 2^53") }
+        return value
     }
 
     static func string(_ fields: [String: JSONValue], _ name: String, limit: Int) throws -> String {
-        guard case .string(let value)? = fields[name], !value.isEmpty, value.utf8.count <= limit else {
+        guard let value = text(fields[name], limit: limit) else {
             throw LinkMessageError("\"\(name)\" must be a string of 1 to \(limit) bytes")
         }
         return value
+    }
+
+    /// A whole JSON number from 0 to 2^53, or nil.
+    static func whole(_ value: JSONValue?) -> UInt64? {
+        guard case .number(let number)? = value, number >= 0, number <= Double(maxNumber) else { return nil }
+        return UInt64(exactly: number)
+    }
+
+    /// A JSON string of 1 to `limit` bytes, or nil.
+    static func text(_ value: JSONValue?, limit: Int) -> String? {
+        guard case .string(let string)? = value, !string.isEmpty, string.utf8.count <= limit else { return nil }
+        return string
     }
 }
 

@@ -75,13 +75,7 @@ public struct MemberRecord: Equatable, Sendable {
     /// Whether this record replaces `current`, the record held about the same member. A member's own record wins
     /// with a higher incarnation; at the same incarnation the later state wins (a claim must name the current
     /// incarnation to count at all). `left` is final for its incarnation.
-    public func supersedes(_ current: MemberRecord) -> Bool {
-        if incarnation != current.incarnation {
-            // Only the member moves its own incarnation on; a claim about another incarnation is stale or made up.
-            return incarnation > current.incarnation && (state == .alive || state == .left)
-        }
-        return state.rank > current.state.rank
-    }
+    public func supersedes(_ current: MemberRecord) -> Bool { MemberDigest(self).isNewer(than: MemberDigest(current)) }
 }
 
 /// What a `have` message says of one member: enough to tell which of two records is newer, not the record.
@@ -98,9 +92,10 @@ public struct MemberDigest: Equatable, Sendable {
 
     public init(_ record: MemberRecord) { self.init(id: record.id, incarnation: record.incarnation, state: record.state) }
 
-    /// Whether a record this new would replace `other` by the rules of `MemberRecord.supersedes`: the member's own
-    /// alive or left at a higher incarnation, or a later state at the same one.
+    /// Whether a record this new replaces one like `other` (`MemberRecord.supersedes`): the member's own alive or
+    /// left at a higher incarnation, or a later state at the same one.
     public func isNewer(than other: MemberDigest) -> Bool {
+        // Only the member moves its own incarnation on; a claim about another incarnation is stale or made up.
         incarnation != other.incarnation
             ? incarnation > other.incarnation && (state == .alive || state == .left) : state.rank > other.state.rank
     }

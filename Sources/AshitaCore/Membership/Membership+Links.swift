@@ -77,8 +77,7 @@ extension Membership {
         if needsTable {
             offerTable(to: peer, at: now, effects: &effects)
         } else {
-            let (count, digest) = summary
-            effects.append(.send(.summary(count: count, digest: digest, reply: false), to: [peer]))
+            sendSummary(to: peer, effects: &effects)
         }
         return effects
     }

@@ -6,14 +6,15 @@ extension Membership {
     /// neighbour's list, then the neighbour's reply to this node's).
     var tableWindow: Int64 { configuration.syncInterval.wholeMilliseconds / 2 }
 
-    func offeredRecently(_ state: LinkState, at now: Timestamp) -> Bool {
-        state.offered.map { now.milliseconds - $0.milliseconds < tableWindow } ?? false
+    /// Whether `time` lies within the current `tableWindow`.
+    func isRecent(_ time: Timestamp?, at now: Timestamp) -> Bool {
+        time.map { now.milliseconds - $0.milliseconds < tableWindow } ?? false
     }
 
     /// This node lists what it holds to one neighbour, which sends back what this node lacks and lists its own if it
     /// lacks something in turn. At most once per `tableWindow` on a link; a table too big to list goes whole.
     mutating func offerTable(to peer: String, at now: Timestamp, effects: inout [MembershipEffect]) {
-        guard var state = links[peer], !offeredRecently(state, at: now) else { return }
+        guard var state = links[peer], !isRecent(state.offered, at: now) else { return }
         state.offered = now
         state.offeredList = table.count <= LinkMessage.maxHaveEntries
         links[peer] = state
@@ -31,11 +32,11 @@ extension Membership {
     /// neighbour listed (never more than the neighbour listed, however big this node's table).
     mutating func answer(_ members: [MemberDigest], reply: Bool, from peer: String, at now: Timestamp, effects: inout [MembershipEffect]) {
         guard var state = links[peer] else { return }
-        if state.answeredSince.map({ now.milliseconds - $0.milliseconds >= tableWindow }) ?? true {
+        if !isRecent(state.answeredSince, at: now) {
             state.answeredSince = now
             state.answered = 0
         }
-        let offered = offeredRecently(state, at: now)
+        let offered = isRecent(state.offered, at: now)
         guard state.answered < (offered ? 2 : 1) else {
             counters.rateLimited += 1
             return
@@ -69,6 +70,10 @@ extension Membership {
         guard now >= nextSync else { return }
         nextSync = now.adding(milliseconds: jittered(configuration.syncInterval))
         guard let peer = pick(links.keys.sorted()) else { return }
+        sendSummary(to: peer, effects: &effects)
+    }
+
+    func sendSummary(to peer: String, effects: inout [MembershipEffect]) {
         let (count, digest) = summary
         effects.append(.send(.summary(count: count, digest: digest, reply: false), to: [peer]))
     }
