@@ -17,7 +17,8 @@ final class MeshViews: @unchecked Sendable {
 
     func set(_ observer: Int, _ member: String, _ state: String) {
         lock.lock()
-        states[observer, default: [:]][member] = state
+        // A suspicion is history only: the member is still alive to its observer.
+        if state != "suspect" { states[observer, default: [:]][member] = state }
         history[observer, default: [:]][member, default: []].append((state, .now))
         if state == "alive", firstAlive[observer]?[member] == nil { firstAlive[observer, default: [:]][member] = .now }
         lock.unlock()
@@ -35,6 +36,20 @@ final class MeshViews: @unchecked Sendable {
             return (gone, "observer \(observer): \(events.isEmpty ? "nothing" : events)")
         }
         return rows.sorted { $0.0 > $1.0 }.prefix(count).map(\.1)
+    }
+
+    /// When the first observer suspected `member`, and when the first and the last held it gone (ms after `start`).
+    func detection(of member: String, among observers: [Int], from start: ContinuousClock.Instant) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        func first(_ states: Set<String>) -> [Double] {
+            observers.compactMap { observer in
+                (history[observer]?[member] ?? []).first { $0.at >= start && states.contains($0.state) }.map { ms($0.at - start) }
+            }
+        }
+        let suspected = first(["suspect"]), gone = first(["failed", "left"])
+        return "first suspected at \(suspected.min().map { String(Int($0)) } ?? "never") ms by \(suspected.count) of \(observers.count); "
+            + "first gone at \(gone.min().map { String(Int($0)) } ?? "never"), last at \(gone.max().map { String(Int($0)) } ?? "never") ms"
     }
 
     /// When the first member learnt of each other member, then per observer when it had every member in
@@ -111,7 +126,7 @@ final class AshitaCluster: MeshCluster, @unchecked Sendable {
         guard let id = object?["id"] as? String else { throw BenchError("no id from the node on \(node.port)") }
         names.append(id)
         let views = self.views
-        let url = "http://127.0.0.1:\(node.port)/api/v1/events?types=memberJoined,memberFailed,memberLeft"
+        let url = "http://127.0.0.1:\(node.port)/api/v1/events?types=memberJoined,memberSuspected,memberFailed,memberLeft"
         let opened = AsyncStream<Void>.makeStream()
         let stop = stopStreams
         // Read on a thread of its own and recorded there as each event arrives, as Serf's stream is: the time
@@ -127,7 +142,7 @@ final class AshitaCluster: MeshCluster, @unchecked Sendable {
                         let object = try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any],
                         let content = object["content"] as? [String: Any], let member = content["id"] as? String
                     else { continue }
-                    let state = ["memberJoined": "alive", "memberFailed": "failed", "memberLeft": "left"][event.event ?? ""] ?? "?"
+                    let state = ["memberJoined": "alive", "memberSuspected": "suspect", "memberFailed": "failed", "memberLeft": "left"][event.event ?? ""] ?? "?"
                     views.set(index, member, state)
                 }
                 return stop.value.load(ordering: .relaxed) == 0
@@ -348,11 +363,15 @@ func measureMesh(_ make: () -> any MeshCluster, size: Int, runs: Int, seed: UInt
             let joiningSilent = ContinuousClock.now
             try await cluster.join(silent, to: remaining.randomElement(using: &random)!)
             _ = try await wait(from: joiningSilent) { cluster.views.all(remaining + [silent], see: [cluster.names[silent]], as: "alive") }
+            if tracing { say("trace: silencing \(cluster.names[silent]) now") }
             try SilentDrop.drop(true)
             defer { try? SilentDrop.drop(false) }
             let silencing = ContinuousClock.now
             cluster.views.forget(silent)
             figures.silent.append(try await wait(from: silencing) { cluster.views.all(remaining, see: [cluster.names[silent]], as: "gone") })
+            if tracing {
+                say("trace, N = \(size), silenced after \(Int(figures.silent.last!)) ms: " + cluster.views.detection(of: cluster.names[silent], among: remaining, from: silencing))
+            }
         }
     }
     return figures
