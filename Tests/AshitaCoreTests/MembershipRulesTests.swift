@@ -219,8 +219,31 @@ import Testing
         let (target, asker) = (Self.record(2).id, Self.record(3).id)
         let asked = a.receive(.pingRequest(seq: 7, target: target), from: asker, at: later())
         #expect(asked.contains { if case .send(.ping, [target]) = $0 { true } else { false } })
-        _ = a.linkStalled(target, at: later(a.configuration.probeTimeout.wholeMilliseconds))
+        // The ping being relayed is given up: the asker hears `nack` now, not when the relay's time runs out.
+        #expect(a.linkStalled(target, at: later(a.configuration.probeTimeout.wholeMilliseconds)).contains(.send(.nack(seq: 7), to: [asker])))
         #expect(a.receive(.pingRequest(seq: 8, target: target), from: asker, at: later()) == [.send(.nack(seq: 8), to: [asker])])
+    }
+
+    /// A relay whose own transport to the target resent data once (doubtful: not yet a stall) gives up the ping it
+    /// relays and answers `nack` at once for half a probe timeout, or until the target is heard again; a doubt
+    /// counts only after a probe timeout of silence, as a stall does.
+    @Test mutating func aRelayWhoseOwnLinkIsDoubtfulSaysNackForAWhile() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        _ = a.linkUp(3, record: Self.proven(Self.record(3)), dialedByUs: false, peerIsolated: false, at: later())
+        let (target, asker) = (Self.record(2).id, Self.record(3).id)
+        func relayed(_ effects: [MembershipEffect]) -> Bool { effects.contains { if case .send(.ping, [target]) = $0 { true } else { false } } }
+        _ = a.receive(.ping(seq: 1), from: target, at: later())
+        #expect(a.linkDoubtful(target, at: later()).isEmpty)
+        #expect(relayed(a.receive(.pingRequest(seq: 7, target: target), from: asker, at: later())))
+        #expect(a.linkDoubtful(target, at: later(a.configuration.probeTimeout.wholeMilliseconds)) == [.send(.nack(seq: 7), to: [asker])])
+        #expect(a.receive(.pingRequest(seq: 8, target: target), from: asker, at: later()) == [.send(.nack(seq: 8), to: [asker])])
+        // Half a probe timeout after the last doubt, pings go through the link again.
+        #expect(relayed(a.receive(.pingRequest(seq: 9, target: target), from: asker, at: later(a.configuration.probeTimeout.wholeMilliseconds / 2))))
+        // Heard from: the doubt is over at once.
+        _ = a.linkDoubtful(target, at: later())
+        _ = a.receive(.ping(seq: 2), from: target, at: later())
+        #expect(relayed(a.receive(.pingRequest(seq: 10, target: target), from: asker, at: later())))
     }
 
     /// Neighbours that each found a member unreachable shorten its suspicion, from `unreachableSuspicion` with one

@@ -156,7 +156,7 @@ extension Membership {
         guard !hasLeft, let state = links[peer], let record = table[peer]?.record, record.state == .alive || record.state == .suspect,
             now.milliseconds - state.lastHeard.milliseconds >= scaledProbeTimeout
         else { return [] }
-        var effects: [MembershipEffect] = []
+        var effects = giveUpRelays(to: peer)
         if var current = probe, current.target == peer {
             current.unreachable = true
             if !current.indirect { askHelpers(&current, at: now, effects: &effects) }
@@ -167,6 +167,34 @@ extension Membership {
             var current = Probe(target: peer, seq: takeSeq(), started: now, deadline: now, unreachable: true)
             askHelpers(&current, at: now, effects: &effects)
             probe = current
+        }
+        return effects
+    }
+
+    /// The transport under the link to `peer` resent data that is still unacknowledged, once (TCP's first resend
+    /// time passed after its tail probe): not yet a stall, but a ping sent to `peer` now would wait behind that data.
+    /// For half a probe timeout, or until `peer` is heard, this node answers `nack` at once when a neighbour asks it
+    /// to ping `peer`, and gives up the pings it is relaying to `peer` now: when `peer` is cut off, the neighbour
+    /// that asked learns it from this node's path in the time TCP takes to resend once, not a probe timeout.
+    public mutating func linkDoubtful(_ peer: String, at now: Timestamp) -> [MembershipEffect] {
+        guard !hasLeft, var state = links[peer], now.milliseconds - state.lastHeard.milliseconds >= scaledProbeTimeout else { return [] }
+        state.doubted = now
+        links[peer] = state
+        return giveUpRelays(to: peer)
+    }
+
+    /// Whether the transport to `peer` was doubtful within the last half probe timeout, with nothing heard since.
+    func isDoubtful(_ peer: String, at now: Timestamp) -> Bool {
+        guard let state = links[peer], let doubted = state.doubted else { return false }
+        return doubted >= state.lastHeard && now.milliseconds - doubted.milliseconds <= configuration.probeTimeout.wholeMilliseconds / 2
+    }
+
+    /// The neighbours that asked this node to ping `peer` hear now that it cannot reach it either.
+    mutating func giveUpRelays(to peer: String) -> [MembershipEffect] {
+        var effects: [MembershipEffect] = []
+        for (seq, relay) in relays.sorted(by: { $0.key < $1.key }) where relay.target == peer {
+            relays[seq] = nil
+            if links[relay.asker] != nil { effects.append(.send(.nack(seq: relay.askerSeq), to: [relay.asker])) }
         }
         return effects
     }

@@ -184,9 +184,10 @@ extension Membership {
                 effects.append(.send(.ack(seq: relay.askerSeq), to: [relay.asker]))
             }
         case .pingRequest(let seq, let target):
-            // Not linked to it, too busy, or checking it already because this node's own transport to it stalled:
-            // `nack` at once (in the last case a ping could not pass either).
-            guard links[target] != nil, target != peer, relays.count < configuration.maxRelays, probe.map({ !($0.target == target && $0.unreachable) }) ?? true
+            // Not linked to it, too busy, or its own transport to it stalled or resending: `nack` at once (in the last
+            // cases a ping could not pass either).
+            guard links[target] != nil, target != peer, relays.count < configuration.maxRelays,
+                probe.map({ !($0.target == target && $0.unreachable) }) ?? true, !isDoubtful(target, at: now)
             else {
                 effects.append(.send(.nack(seq: seq), to: [peer]))
                 return
@@ -195,7 +196,7 @@ extension Membership {
             // The relay gives up (nack) a fifth before the asker does, so that an unanswered target reads as the
             // target's silence, not as this node's slowness.
             relays[relayed] = Relay(
-                asker: peer, askerSeq: seq, deadline: now.adding(milliseconds: configuration.probeTimeout.wholeMilliseconds * 4 / 5))
+                asker: peer, askerSeq: seq, target: target, deadline: now.adding(milliseconds: configuration.probeTimeout.wholeMilliseconds * 4 / 5))
             effects.append(.send(.ping(seq: relayed), to: [target]))
         case .nack(let seq):
             if probe?.seq == seq, probe?.indirect == true { probe?.nacks += 1 }

@@ -114,6 +114,9 @@ public struct Membership: Sendable {
         /// send its table nonstop.
         var answeredSince: Timestamp?
         var answered = 0
+        /// When the transport under the link last showed data that TCP had to resend and that is still
+        /// unacknowledged (`linkDoubtful`): a ping asked of this node through it would wait behind that data.
+        var doubted: Timestamp?
     }
 
     struct Suspicion: Sendable {
@@ -143,6 +146,7 @@ public struct Membership: Sendable {
     struct Relay: Sendable {
         var asker: String
         var askerSeq: UInt64
+        var target: String
         var deadline: Timestamp
     }
 
