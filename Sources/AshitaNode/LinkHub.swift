@@ -201,6 +201,12 @@ actor LinkHub {
         apply(membership.linkStalled(peer, at: clock.wall()))
     }
 
+    /// The link's session saw its TCP resend data once, still unacknowledged after a probe timeout of quiet.
+    func transportDoubtful(_ link: LinkID) {
+        guard !stopped, let peer = peers[link] else { return }
+        apply(membership.linkDoubtful(peer, at: clock.wall()))
+    }
+
     func greetingFailed(_ reason: String) {
         logger.info("a link's greeting failed", metadata: ["reason": "\(reason)"])
     }

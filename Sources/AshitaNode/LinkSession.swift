@@ -2,6 +2,10 @@ import AshitaCore
 import NIOCore
 import NIOWebSocket
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One link to another node, at the tail of its WebSocket pipeline, at either end: the greeting first (both ends
 /// prove their keys within `greetingTimeout`), then link messages to and from the `LinkHub`. It is the link's one
 /// writer. While `maxMessagesInFlight` messages wait for the hub, the socket is not read.
@@ -37,6 +41,9 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler, Deadlin
     /// The event loop's deadlines, where the transport watch is timed: one NIO timer for all the loop's links.
     private let deadlines: LoopDeadlines
     private var watch: LoopDeadlines.Token?
+    /// When `watch` comes (on the grid), and a closer look at TCP asked for before it.
+    private var watchDue: NIODeadline?
+    private var closeLook: LoopDeadlines.Token?
     private var probeTimeout = TimeAmount.milliseconds(500)
     private var tick: TimeAmount { .nanoseconds(max(1_000_000, probeTimeout.nanoseconds / 4)) }
     private var lastWrite = NIODeadline.now()
@@ -159,50 +166,98 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler, Deadlin
     /// loop are looked at in one wakeup.
     private func startWatch(probeTimeout: TimeAmount) {
         self.probeTimeout = probeTimeout
+        if let channel = context?.channel { Self.tuneForThinStream(channel) }
         scheduleWatch()
+    }
+
+    /// A link is a thin stream (a few small messages, rarely a bulk transfer), and TCP can resend for such a stream
+    /// at linear times instead of doubling each time (`TCP_THIN_LINEAR_TIMEOUTS`): after its first resend, the next
+    /// comes one resend time later, so a cut shows as two resends 0.4 s after the data instead of 0.6 s — the same
+    /// two losses in a row, only seen sooner. Linux takes a stream as thin only once a loss set its slow-start
+    /// threshold, which BBR never does: links use Reno, which does (their few bytes make the choice of congestion
+    /// control otherwise moot). Where either is refused (Reno not allowed here), links keep the system's defaults.
+    static func tuneForThinStream(_ channel: any Channel) {
+        #if os(Linux)
+        guard let socket = channel as? any SocketOptionProvider else { return }
+        _ = socket.unsafeSetSocketOption(level: .tcp, name: NIOBSDSocket.Option(rawValue: CInt(TCP_CONGESTION)), value: CongestionControlName.reno)
+        _ = socket.unsafeSetSocketOption(level: .tcp, name: NIOBSDSocket.Option(rawValue: CInt(TCP_THIN_LINEAR_TIMEOUTS)), value: CInt(1))
+        #endif
     }
 
     private func scheduleWatch() {
         let step = UInt64(tick.nanoseconds)
         let now = NIODeadline.now().uptimeNanoseconds
-        watch = deadlines.schedule(in: .nanoseconds(Int64((now / step + 1) * step - now)), self)
+        let due = (now / step + 1) * step
+        watchDue = .uptimeNanoseconds(due)
+        watch = deadlines.schedule(in: .nanoseconds(Int64(due - now)), self)
     }
 
     private func stopWatch() {
         if let watch { deadlines.cancel(watch) }
-        watch = nil
+        if let closeLook { deadlines.cancel(closeLook) }
+        (watch, watchDue, closeLook) = (nil, nil, nil)
     }
 
+    /// The grid's tick, or a closer look at TCP asked for in between (deadlines come at or after their time).
     func deadlinePassed() {
-        watch = nil
-        watchTransport()
+        if let watchDue, NIODeadline.now() >= watchDue {
+            (watch, self.watchDue) = (nil, nil)
+            watchTransport()
+        } else {
+            closeLook = nil
+            lookAtTransport()
+        }
     }
 
     private func watchTransport() {
-        guard established, !ended, !closing, let context, let hub else { return }
+        guard established, !ended, !closing, let context else { return }
         scheduleWatch()
         // The grid's ticks and the times of writes and reads are not exactly a tick apart: a heartbeat goes half a
         // tick early, a look at TCP 10 ms early (so that one lost heartbeat, whose resend comes 0.2 s after, never
         // makes a link quiet for a probe timeout).
-        let now = NIODeadline.now()
-        let early = now + .nanoseconds(tick.nanoseconds / 2)
+        let early = NIODeadline.now() + .nanoseconds(tick.nanoseconds / 2)
         if early - lastWrite >= tick + tick, dialled != nil || early - lastRead >= tick + tick + tick {
             send(WebSocketFrame(fin: true, opcode: .pong, maskKey: mask, data: context.channel.allocator.buffer(capacity: 0)))
         }
+        lookAtTransport()
+    }
+
+    /// Once nothing was read for a probe timeout: whether TCP resent data that is still unacknowledged — twice (a
+    /// stall), or once (doubtful). While data has been in flight longer than a delayed acknowledgement and two round
+    /// trips take, the next look comes `closeLookInterval` later rather than at the next tick, so that the resends
+    /// of a cut-off link are seen as they happen.
+    private func lookAtTransport() {
         #if os(Linux)
-        guard now + .milliseconds(10) - lastRead >= probeTimeout, let provider = context.channel as? any SocketOptionProvider else { return }
+        guard established, !ended, !closing, let context, let hub, NIODeadline.now() + .milliseconds(10) - lastRead >= probeTimeout,
+            let provider = context.channel as? any SocketOptionProvider
+        else { return }
         let link = self.link
+        let session = NIOLoopBound(self, eventLoop: context.eventLoop)
         provider.getTCPInfo().whenSuccess { info in
-            if info.tcpi_retransmits >= Self.stallResends, info.tcpi_unacked > 0 { hub.enqueue { $0.transportStalled(link) } }
+            guard info.tcpi_unacked > 0 else { return }
+            if info.tcpi_retransmits >= Self.stallResends {
+                hub.enqueue { $0.transportStalled(link) }
+                return
+            }
+            if info.tcpi_retransmits > 0 { hub.enqueue { $0.transportDoubtful(link) } }
+            if UInt64(info.tcpi_last_data_sent) * 1_000 >= UInt64(info.tcpi_rtt) * 2 + 50_000 { session.value.lookSoon() }
         }
         #endif
     }
 
-    /// Resends of unacknowledged data that, after a probe timeout of quiet, make a link's transport stalled: two,
-    /// 0.6 s after the heartbeat at TCP's least resend time. One would come sooner, but under 10 % loss and
-    /// 100 ms jitter one lost heartbeat then often looks like a cut (the simulator showed it: a suspicion, refuted,
-    /// every few seconds in a mesh of 40); two in a row are ten times rarer, and even then neighbours are asked
-    /// before anyone is suspected.
+    private func lookSoon() {
+        guard closeLook == nil, established, !ended, !closing else { return }
+        closeLook = deadlines.schedule(in: Self.closeLookInterval, self)
+    }
+
+    static let closeLookInterval = TimeAmount.milliseconds(25)
+
+    /// Resends of unacknowledged data that, after a probe timeout of quiet, make a link's transport stalled: two.
+    /// A heartbeat that goes unacknowledged is sent again by TCP's tail probe about 0.2 s later, then resent at
+    /// 0.4 s and 0.6 s (linear times: `tuneForThinStream`), so this is the third time unanswered. One resend would
+    /// come sooner, but under 10 % loss and 100 ms jitter it often happens on a sound path (the simulator showed
+    /// it: a suspicion, refuted, every few seconds in a mesh of 40); it only makes the link doubtful, which lets
+    /// this node answer a neighbour's `pingReq` for the member with `nack` at once, never suspect anyone.
     static let stallResends = 2
 
     /// One link message, as a text frame. On the channel's event loop.
@@ -256,4 +311,10 @@ final class LinkSession: ChannelInboundHandler, RemovableChannelHandler, Deadlin
             hub.enqueue { $0.dialEnded(dialled, lost: broke, reason: "the link closed during the greeting") }
         }
     }
+}
+
+/// A congestion control's name as `setsockopt(TCP_CONGESTION)` reads it: the bytes, NUL-terminated.
+struct CongestionControlName: Sendable {
+    var bytes: (UInt8, UInt8, UInt8, UInt8, UInt8)
+    static let reno = CongestionControlName(bytes: (0x72, 0x65, 0x6E, 0x6F, 0))
 }
