@@ -75,6 +75,30 @@ import Testing
         #expect(Self.gossiped(a.tick(at: later())).isEmpty)
     }
 
+    /// Gossip goes on at the next tick to the neighbours not known to hold it: not back to any that sent the same
+    /// record meanwhile, and not a member's own record to that member; each neighbour gets one message.
+    @Test mutating func gossipIsNotSentBackToNeighboursThatSentItOrToItsSubject() {
+        var a = Self.node(1)
+        _ = Self.linked(&a)
+        for seed: UInt64 in [3, 4] {
+            _ = a.linkUp(LinkID(seed), record: Self.proven(Self.record(seed)), dialedByUs: false, peerIsolated: false, at: later())
+        }
+        let (two, three, four) = (Self.record(2).id, Self.record(3).id, Self.record(4).id)
+        let newcomer = Self.record(5)
+        let refuted = Self.record(4, incarnation: 101)
+        _ = a.tick(at: later())
+        _ = a.receive(.gossip(hops: 1, records: [newcomer, refuted]), from: two, at: later())
+        _ = a.receive(.gossip(hops: 2, records: [newcomer]), from: three, at: later(1))
+        let sent = a.tick(at: later(1)).compactMap { effect -> (records: [String], to: [String])? in
+            if case .send(.gossip(_, let records), let to) = effect { (records.map(\.id), to) } else { nil }
+        }
+        // 4 holds the newcomer from nobody here, and its own new record itself; 3 sent the newcomer, not 4's record.
+        #expect(sent.count == 2)
+        #expect(sent.contains { $0.to == [four] && $0.records == [newcomer.id] })
+        #expect(sent.contains { $0.to == [three] && $0.records == [refuted.id] })
+        #expect(!sent.contains { $0.to.contains(two) })
+    }
+
     @Test mutating func aRecordSignedByTheWrongMemberIsForged() {
         var a = Self.node(1)
         _ = Self.linked(&a)

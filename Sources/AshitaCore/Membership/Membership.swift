@@ -91,6 +91,8 @@ public struct Membership: Sendable {
     /// What the last `nextWake` asked for; nil for a caller that ticks at a fixed rate.
     var requestedWake: Timestamp?
     var outbox: [Outgoing] = []
+    /// Where each member's latest record waits in `outbox`.
+    var queued: [String: Int] = [:]
     public internal(set) var counters = MembershipCounters()
     public internal(set) var hasLeft = false
 
@@ -153,7 +155,8 @@ public struct Membership: Sendable {
     struct Outgoing: Sendable {
         var record: MemberRecord
         var hops: Int
-        var except: String?
+        /// Neighbours known to hold the record: the one it came from, and any that sent it again before it went.
+        var holders: Set<String>
     }
 
     /// A node's membership at start. `incarnation` should exceed any this node used before (the wall clock's
@@ -244,6 +247,8 @@ public struct Membership: Sendable {
                     !suspicion.claimers.contains(record.signer) || Self.stronger(record.evidence, than: suspicion.evidence)
                 else {
                     counters.stale += 1
+                    // The same record from another neighbour before this node passed it on: that one holds it.
+                    if let peer, let waiting = queued[record.id], outbox[waiting].record == record { outbox[waiting].holders.insert(peer) }
                     return .stale
                 }
                 confirmation = true
@@ -368,30 +373,35 @@ public struct Membership: Sendable {
 
     mutating func forward(_ record: MemberRecord, hops: Int, except: String?) {
         guard hops < LinkMessage.maxHops else { return }
-        outbox.append(Outgoing(record: record, hops: hops + 1, except: except))
+        queued[record.id] = outbox.count
+        outbox.append(Outgoing(record: record, hops: hops + 1, holders: except.map { [$0] } ?? []))
     }
 
-    /// Sends what this step learnt: one message per group of records that go to the same links.
+    /// Sends what was learnt since the last tick: each neighbour gets, in one message, the records it is not known
+    /// to hold (not those it sent this node meanwhile, nor its own `alive` or `left`); neighbours due the same
+    /// records share one message, encoded once.
     mutating func flush(_ effects: inout [MembershipEffect]) {
         guard !outbox.isEmpty else { return }
-        let peers = links.keys.sorted()
-        var groups: [String?: [Outgoing]] = [:]
-        var order: [String?] = []
-        for item in outbox {
-            if groups[item.except] == nil { order.append(item.except) }
-            groups[item.except, default: []].append(item)
+        var recipients: [[Int]: [String]] = [:]
+        var order: [[Int]] = []
+        for peer in links.keys.sorted() {
+            let due = outbox.indices.filter { index in
+                let item = outbox[index]
+                return !item.holders.contains(peer) && !(item.record.id == peer && item.record.signer == peer)
+            }
+            guard !due.isEmpty else { continue }
+            if recipients[due] == nil { order.append(due) }
+            recipients[due, default: []].append(peer)
         }
-        outbox.removeAll()
-        for except in order {
-            let recipients = peers.filter { $0 != except }
-            guard !recipients.isEmpty else { continue }
-            let items = groups[except]!
-            for start in stride(from: 0, to: items.count, by: LinkMessage.maxRecords) {
-                let chunk = items[start..<min(start + LinkMessage.maxRecords, items.count)]
+        for due in order {
+            for start in stride(from: 0, to: due.count, by: LinkMessage.maxRecords) {
+                let chunk = due[start..<min(start + LinkMessage.maxRecords, due.count)].map { outbox[$0] }
                 let hops = chunk.map(\.hops).max()!
-                effects.append(.send(.gossip(hops: hops, records: chunk.map(\.record)), to: recipients))
+                effects.append(.send(.gossip(hops: hops, records: chunk.map(\.record)), to: recipients[due]!))
             }
         }
+        outbox.removeAll()
+        queued.removeAll()
     }
 
     /// This node leaves: it tells its links, signed, and closes them.
@@ -408,6 +418,7 @@ public struct Membership: Sendable {
         for peer in peers { effects.append(.closeLink(links[peer]!.link, .leaving)) }
         links.removeAll()
         outbox.removeAll()
+        queued.removeAll()
         return effects
     }
 
