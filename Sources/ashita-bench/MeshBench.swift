@@ -299,6 +299,7 @@ func measureMesh(_ make: () -> any MeshCluster, size: Int, runs: Int, seed: UInt
                 try await Task.sleep(for: .seconds(3))
             }
             let cpuBefore = cluster.pids.map { NodeProcess.cpuSeconds(pid: $0) }.reduce(0, +)
+            let benchBefore = NodeProcess.cpuSeconds(pid: getpid())
             let start = ContinuousClock.now
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 1..<size {
@@ -317,7 +318,8 @@ func measureMesh(_ make: () -> any MeshCluster, size: Int, runs: Int, seed: UInt
             }
             if tracing {
                 let cpu = cluster.pids.map { NodeProcess.cpuSeconds(pid: $0) }.reduce(0, +) - cpuBefore
-                say("CPU of all \(size) members meanwhile: \(fmt(cpu, 2)) s; every join request answered after \(joinsAnswered)")
+                let bench = NodeProcess.cpuSeconds(pid: getpid()) - benchBefore
+                say("CPU of all \(size) members meanwhile: \(fmt(cpu, 2)) s, of the bench \(fmt(bench, 2)) s; every join request answered after \(joinsAnswered)")
                 say("trace, \(mode), N = \(size):\n  " + cluster.views.trace(from: start, members: cluster.names).prefix(12).joined(separator: "\n  "))
             }
             if mode == "first" {
