@@ -47,9 +47,10 @@ final class MeshViews: @unchecked Sendable {
                 (history[observer]?[member] ?? []).first { $0.at >= start && states.contains($0.state) }.map { ms($0.at - start) }
             }
         }
+        func text(_ milliseconds: Double?) -> String { milliseconds.map { String(Int($0)) } ?? "never" }
         let suspected = first(["suspect"]), gone = first(["failed", "left"])
-        return "first suspected at \(suspected.min().map { String(Int($0)) } ?? "never") ms by \(suspected.count) of \(observers.count); "
-            + "first gone at \(gone.min().map { String(Int($0)) } ?? "never"), last at \(gone.max().map { String(Int($0)) } ?? "never") ms"
+        return "first suspected at \(text(suspected.min())) ms by \(suspected.count) of \(observers.count); "
+            + "first gone at \(text(gone.min())), last at \(text(gone.max())) ms"
     }
 
     /// When the first member learnt of each other member, then per observer when it had every member in

@@ -156,7 +156,7 @@ extension Membership {
         guard !hasLeft, let state = links[peer], let record = table[peer]?.record, record.state == .alive || record.state == .suspect,
             now.milliseconds - state.lastHeard.milliseconds >= scaledProbeTimeout
         else { return [] }
-        var effects = giveUpRelays(to: peer)
+        var effects = giveUpRelays { $0.target == peer }
         if var current = probe, current.target == peer {
             current.unreachable = true
             if !current.indirect { askHelpers(&current, at: now, effects: &effects) }
@@ -180,7 +180,7 @@ extension Membership {
         guard !hasLeft, var state = links[peer], now.milliseconds - state.lastHeard.milliseconds >= scaledProbeTimeout else { return [] }
         state.doubted = now
         links[peer] = state
-        return giveUpRelays(to: peer)
+        return giveUpRelays { $0.target == peer }
     }
 
     /// Whether the transport to `peer` was doubtful within the last half probe timeout, with nothing heard since.
@@ -189,10 +189,11 @@ extension Membership {
         return doubted >= state.lastHeard && now.milliseconds - doubted.milliseconds <= configuration.probeTimeout.wholeMilliseconds / 2
     }
 
-    /// The neighbours that asked this node to ping `peer` hear now that it cannot reach it either.
-    mutating func giveUpRelays(to peer: String) -> [MembershipEffect] {
+    /// Ends the relayed pings that `giveUp` picks (their time ran out, or this node's own link to the target
+    /// stalled or is doubtful): the neighbours that asked hear `nack`.
+    mutating func giveUpRelays(_ giveUp: (Relay) -> Bool) -> [MembershipEffect] {
         var effects: [MembershipEffect] = []
-        for (seq, relay) in relays.sorted(by: { $0.key < $1.key }) where relay.target == peer {
+        for (seq, relay) in relays.sorted(by: { $0.key < $1.key }) where giveUp(relay) {
             relays[seq] = nil
             if links[relay.asker] != nil { effects.append(.send(.nack(seq: relay.askerSeq), to: [relay.asker])) }
         }

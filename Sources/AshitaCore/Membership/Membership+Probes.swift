@@ -20,10 +20,7 @@ extension Membership {
         requestedWake = nil
         expireSuspicions(at: now, effects: &effects)
         runProbe(at: now, effects: &effects)
-        for (seq, relay) in relays.sorted(by: { $0.key < $1.key }) where relay.deadline <= now {
-            relays[seq] = nil
-            if links[relay.asker] != nil { effects.append(.send(.nack(seq: relay.askerSeq), to: [relay.asker])) }
-        }
+        effects += giveUpRelays { $0.deadline <= now }
         maintainLinks(at: now, effects: &effects)
         compareTables(at: now, effects: &effects)
         flush(&effects)

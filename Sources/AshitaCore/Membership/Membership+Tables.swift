@@ -78,9 +78,10 @@ extension Membership {
         effects.append(.send(.summary(count: count, digest: digest, reply: false), to: [peer]))
     }
 
-    func chunks(_ records: [MemberRecord]) -> [[MemberRecord]] {
-        stride(from: 0, to: records.count, by: LinkMessage.maxRecords).map {
-            Array(records[$0..<min($0 + LinkMessage.maxRecords, records.count)])
+    /// `items` in runs of at most `LinkMessage.maxRecords`, as one `gossip` message may carry.
+    func chunks<Item>(_ items: [Item]) -> [[Item]] {
+        stride(from: 0, to: items.count, by: LinkMessage.maxRecords).map {
+            Array(items[$0..<min($0 + LinkMessage.maxRecords, items.count)])
         }
     }
 }

@@ -394,10 +394,8 @@ public struct Membership: Sendable {
             recipients[due, default: []].append(peer)
         }
         for due in order {
-            for start in stride(from: 0, to: due.count, by: LinkMessage.maxRecords) {
-                let chunk = due[start..<min(start + LinkMessage.maxRecords, due.count)].map { outbox[$0] }
-                let hops = chunk.map(\.hops).max()!
-                effects.append(.send(.gossip(hops: hops, records: chunk.map(\.record)), to: recipients[due]!))
+            for chunk in chunks(due.map { outbox[$0] }) {
+                effects.append(.send(.gossip(hops: chunk.map(\.hops).max()!, records: chunk.map(\.record)), to: recipients[due]!))
             }
         }
         outbox.removeAll()
